@@ -1,0 +1,12 @@
+/* The `readgate` command: one function per sub-command, each returning the
+   process exit status (0 ok, 1 failure found, 2 usage error). */
+#ifndef RG_CLI_H
+#define RG_CLI_H
+
+int rg_cli_serve(int argc, char **argv);   /* serve [-c FILE] */
+int rg_cli_check(int argc, char **argv);   /* check [-c FILE] */
+int rg_cli_keys(int argc, char **argv);    /* keys generate [--kid KID] */
+int rg_cli_secret(int argc, char **argv);  /* secret encrypt --site S --field PATH */
+int rg_cli_query(int argc, char **argv);   /* query ...: the signing client */
+
+#endif

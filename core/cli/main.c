@@ -1,0 +1,146 @@
+/* readgate: the command-line entry point. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config/config.h"
+#include "server/adapter_loader.h"
+#include "server/server.h"
+#include "util/log.h"
+
+#define DEFAULT_CONFIG "/etc/readgate/readgate.yaml"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: readgate <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  serve [-c FILE]                     run the gateway (default config %s)\n"
+            "  check [-c FILE]                     validate readgate.yaml and every site file\n"
+            "  keys generate [--kid KID]           print a new master key line\n"
+            "  secret encrypt --site S --field P   encrypt stdin for a site file field\n"
+            "  query --site S [options]            sign and send a query (see readgate query --help)\n"
+            "  version                             print the version\n",
+            DEFAULT_CONFIG);
+}
+
+/* -c FILE / --config FILE; returns NULL on a usage error. */
+static const char *config_arg(int argc, char **argv)
+{
+    const char *path = getenv("READGATE_CONFIG");
+    if (!path)
+        path = DEFAULT_CONFIG;
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            path = argv[++i];
+        else {
+            fprintf(stderr, "readgate %s: unexpected argument '%s'\n", argv[0], argv[i]);
+            return NULL;
+        }
+    }
+    return path;
+}
+
+int rg_cli_serve(int argc, char **argv)
+{
+    const char *path = config_arg(argc, argv);
+    if (!path)
+        return 2;
+    return rg_server_run(path);
+}
+
+/* Ask each source's adapter whether it accepts its options. */
+static size_t check_adapter_options(const rg_config *cfg, rg_diags *d)
+{
+    size_t before = d->count;
+    for (size_t i = 0; i < cfg->nsites; i++) {
+        const rg_site *site = &cfg->sites[i];
+        for (size_t j = 0; j < site->nsources; j++) {
+            const rg_source *src = &site->sources[j];
+            char why[512];
+            const rg_adapter *a = rg_adapter_load(cfg->adapters_dir, src->adapter, why, sizeof why);
+            if (!a) {
+                rg_diag_add(d, site->file, 0, "source '%s': %s", src->name, why);
+                continue;
+            }
+            if (!a->check_options)
+                continue;
+            rg_option *opts = calloc(src->noptions ? src->noptions : 1, sizeof *opts);
+            if (!opts)
+                continue;
+            for (size_t k = 0; k < src->noptions; k++) {
+                opts[k].key = src->options[k].key;
+                opts[k].value = src->options[k].value;
+            }
+            rg_source_info info = {.struct_size = sizeof info,
+                                   .site_id = site->site_id,
+                                   .source_name = src->name,
+                                   .options = opts,
+                                   .noptions = src->noptions,
+                                   .connect_timeout_ms = src->connect_timeout_ms,
+                                   .base_dir = "."};
+            rg_error err = {.status = RG_OK, .message = ""};
+            if (a->check_options(&info, &err) != RG_OK)
+                rg_diag_add(d, site->file, 0, "source '%s' (adapter %s): %s", src->name,
+                            src->adapter, err.message);
+            free(opts);
+        }
+    }
+    return d->count - before;
+}
+
+int rg_cli_check(int argc, char **argv)
+{
+    const char *path = config_arg(argc, argv);
+    if (!path)
+        return 2;
+    rg_diags d = {0};
+    rg_config *cfg = rg_config_load(path, &d);
+    if (cfg)
+        check_adapter_options(cfg, &d);
+    for (size_t i = 0; i < d.count; i++)
+        printf("%s\n", d.lines[i]);
+    int bad = d.count > 0 || !cfg;
+    if (!bad)
+        printf("configuration ok: %s (%zu sites)\n", path, cfg->nsites);
+    rg_diags_free(&d);
+    rg_config_free(cfg);
+    rg_adapter_unload_all();
+    return bad ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    int sub_argc = argc - 1;
+    char **sub_argv = argv + 1;
+    if (strcmp(cmd, "serve") == 0)
+        return rg_cli_serve(sub_argc, sub_argv);
+    if (strcmp(cmd, "check") == 0)
+        return rg_cli_check(sub_argc, sub_argv);
+    if (strcmp(cmd, "keys") == 0)
+        return rg_cli_keys(sub_argc, sub_argv);
+    if (strcmp(cmd, "secret") == 0)
+        return rg_cli_secret(sub_argc, sub_argv);
+    if (strcmp(cmd, "query") == 0)
+        return rg_cli_query(sub_argc, sub_argv);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("readgate %s (adapter ABI %d.%d)\n", READGATE_VERSION, RG_ADAPTER_ABI_MAJOR,
+               RG_ADAPTER_ABI_MINOR);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "readgate: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

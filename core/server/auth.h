@@ -1,0 +1,30 @@
+/*
+ * Credentials on the public API: minting sessions (token route) and checking
+ * signed requests. Checks run cheapest-first and each refusal has its own
+ * 401 code; the replay cache is touched only after the signature is valid so
+ * an attacker can't fill it with garbage.
+ */
+#ifndef RG_AUTH_H
+#define RG_AUTH_H
+
+#include <event2/http.h>
+#include <stddef.h>
+
+#include "crypto/session.h"
+#include "query/errors.h"
+#include "server.h"
+
+/* 0 and *out filled, or -1 with *err (401). */
+int rg_auth_verify_signed(rg_server *srv, const rg_runtime *rt, const rg_site *site,
+                          struct evhttp_request *req, const char *method, const char *path,
+                          const void *body, size_t len, rg_session *out, rg_api_error *err);
+
+/* The token route. Every refusal is the same 404 widget_unavailable. */
+/* Returns the HTTP status it answered with. */
+int rg_auth_handle_token(rg_server *srv, const rg_runtime *rt, const rg_site *site,
+                          struct evhttp_request *req, const char *origin);
+
+/* Is the Origin header allowed for this site? Returns the header or NULL. */
+const char *rg_auth_allowed_origin(const rg_site *site, struct evhttp_request *req);
+
+#endif

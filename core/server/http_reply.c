@@ -1,0 +1,83 @@
+#include "http_reply.h"
+
+#include <event2/keyvalq_struct.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *rg_status_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Error";
+    }
+}
+
+void rg_reply_common_headers(struct evhttp_request *req)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_remove_header(h, "Content-Type");
+    evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    /* Answers carry catalog rows or session secrets: never cache them. */
+    evhttp_add_header(h, "Cache-Control", "no-store");
+}
+
+void rg_reply_cors(struct evhttp_request *req, const char *origin)
+{
+    if (!origin)
+        return;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Access-Control-Allow-Origin", origin);
+    evhttp_add_header(h, "Vary", "Origin");
+}
+
+void rg_reply_buffer(struct evhttp_request *req, int status, struct evbuffer *body)
+{
+    rg_reply_common_headers(req);
+    evhttp_send_reply(req, status, rg_status_reason(status), body);
+}
+
+void rg_reply_json(struct evhttp_request *req, int status, const char *json, size_t len)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (!b) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    if (len)
+        evbuffer_add(b, json, len);
+    rg_reply_buffer(req, status, b);
+    evbuffer_free(b);
+}
+
+void rg_reply_error(struct evhttp_request *req, const rg_api_error *e)
+{
+    char *doc = rg_api_error_json(e);
+    if (!doc) {
+        static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"internal error\"}}";
+        rg_reply_json(req, 500, oom, sizeof oom - 1);
+        return;
+    }
+    rg_reply_json(req, e->http_status, doc, strlen(doc));
+    free(doc);
+}
+
+void rg_reply_error_simple(struct evhttp_request *req, int status, const char *code,
+                           const char *message)
+{
+    rg_api_error e;
+    rg_api_error_set(&e, status, code, NULL, "%s", message);
+    rg_reply_error(req, &e);
+}

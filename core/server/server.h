@@ -1,0 +1,57 @@
+/*
+ * The HTTP server: several event-loop threads sharing one listening socket,
+ * an admin listener and signal handling on the main thread, and the shared
+ * request-path state (replay cache, ended sessions, metrics).
+ */
+#ifndef RG_SERVER_H
+#define RG_SERVER_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "crypto/nonce_cache.h"
+#include "metrics.h"
+#include "runtime.h"
+
+struct rg_server;
+
+typedef struct rg_loop {
+    struct rg_server *srv;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evconnlistener *listener;
+    struct event *swap_ev; /* main thread activates it after a reload */
+    pthread_t thread;
+    int started;
+    rg_runtime *rt; /* this loop's reference to the current runtime */
+    atomic_int inflight;
+} rg_loop;
+
+typedef struct rg_server {
+    const char *config_path;
+    rg_loop *loops;
+    int nloops;
+    struct event_base *main_base;
+    struct evhttp *admin;
+    pthread_mutex_t rt_lock; /* guards `current`; taken only on reload and loop swap */
+    rg_runtime *current;
+    unsigned generation;
+    rg_nonce_cache *nonces;   /* (session, request nonce) pairs seen in the window */
+    rg_nonce_cache *ended;    /* sessions ended early via DELETE /session */
+    rg_metrics metrics;
+    atomic_int stopping;
+    int listen_fd;
+} rg_server;
+
+/* Run until SIGTERM/SIGINT. Returns the process exit status. */
+int rg_server_run(const char *config_path);
+
+/* Request routing for the public listener (routes.c). */
+void rg_routes_handle(struct evhttp_request *req, void *loop);
+/* Admin listener (admin.c). */
+void rg_admin_handle(struct evhttp_request *req, void *srv);
+
+#endif

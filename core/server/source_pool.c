@@ -1,0 +1,251 @@
+#include "source_pool.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapter_loader.h"
+#include "crypto/secret.h"
+#include "util/log.h"
+
+/* Jobs waiting beyond this are refused at once: better a quick 503 than a
+   queue that only ever times out. */
+#define RG_POOL_MAX_QUEUE 4096
+
+struct rg_source_pool {
+    char name[160]; /* "site/source" for logs */
+    const rg_adapter *adapter;
+    char load_error[512];
+    const rg_keyring *kr;
+    const rg_site *site;
+    const rg_source *src;
+    char *base_dir;
+
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    rg_job *head, *tail;
+    size_t queued;
+    int stopping;
+
+    pthread_t *threads;
+    size_t nthreads;
+};
+
+static void wipe_free(char *s, size_t len)
+{
+    if (s) {
+        rg_secure_zero(s, len);
+        free(s);
+    }
+}
+
+/* Decrypt the options and connect. The plaintext lives only for this call. */
+static rg_status pool_connect(rg_source_pool *p, void **conn, rg_error *err)
+{
+    const rg_source *src = p->src;
+    rg_option *opts = calloc(src->noptions ? src->noptions : 1, sizeof *opts);
+    char **plain = calloc(src->noptions ? src->noptions : 1, sizeof *plain);
+    size_t *plain_len = calloc(src->noptions ? src->noptions : 1, sizeof *plain_len);
+    rg_status st = RG_OK;
+    if (!opts || !plain || !plain_len) {
+        err->status = RG_ERR_INTERNAL;
+        snprintf(err->message, sizeof err->message, "out of memory");
+        st = RG_ERR_INTERNAL;
+        goto out;
+    }
+    for (size_t i = 0; i < src->noptions; i++) {
+        opts[i].key = src->options[i].key;
+        opts[i].value = src->options[i].value;
+        if (!rg_secret_is_encrypted(src->options[i].value))
+            continue;
+        char path[256], why[256];
+        snprintf(path, sizeof path, "sources.%s.options.%s", src->name, src->options[i].key);
+        if (rg_secret_decrypt(p->kr, p->site->site_id, path, src->options[i].value, &plain[i],
+                              &plain_len[i], why, sizeof why) != 0) {
+            /* Configuration problem, not an outage; the message names the field only. */
+            snprintf(err->message, sizeof err->message, "cannot decrypt %s: %s", path, why);
+            err->status = RG_ERR_CONFIG;
+            st = RG_ERR_CONFIG;
+            goto out;
+        }
+        opts[i].value = plain[i];
+    }
+    rg_source_info info = {
+        .struct_size = sizeof info,
+        .site_id = p->site->site_id,
+        .source_name = src->name,
+        .options = opts,
+        .noptions = src->noptions,
+        .connect_timeout_ms = src->connect_timeout_ms,
+        .base_dir = p->base_dir,
+    };
+    err->status = RG_OK;
+    err->message[0] = '\0';
+    st = p->adapter->connect(&info, conn, err);
+    if (st != RG_OK)
+        *conn = NULL;
+out:
+    if (plain)
+        for (size_t i = 0; i < src->noptions; i++)
+            wipe_free(plain[i], plain_len[i]);
+    free(plain);
+    free(plain_len);
+    free(opts);
+    return st;
+}
+
+static void *worker_main(void *arg)
+{
+    rg_source_pool *p = arg;
+    void *conn = NULL;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        while (!p->head && !p->stopping)
+            pthread_cond_wait(&p->cond, &p->lock);
+        if (p->stopping) {
+            pthread_mutex_unlock(&p->lock);
+            break;
+        }
+        rg_job *job = p->head;
+        p->head = job->next;
+        if (!p->head)
+            p->tail = NULL;
+        p->queued--;
+        pthread_mutex_unlock(&p->lock);
+        job->next = NULL;
+
+        rg_error err = {.status = RG_OK, .message = ""};
+        rg_status st = RG_OK;
+        if (!conn) {
+            st = pool_connect(p, &conn, &err);
+            if (st != RG_OK)
+                rg_warn("source %s: connect failed: %s", p->name, err.message);
+        }
+        if (st == RG_OK) {
+            st = job->run(job, p->adapter, conn, &err);
+            if (st == RG_ERR_UNAVAILABLE || st == RG_ERR_AUTH) {
+                /* The connection is suspect: drop it, the next job reconnects. */
+                rg_warn("source %s: %s; reconnecting on next use", p->name, err.message);
+                p->adapter->disconnect(conn);
+                conn = NULL;
+            }
+        }
+        err.status = st;
+        job->complete(job, st, &err);
+    }
+    if (conn)
+        p->adapter->disconnect(conn);
+    return NULL;
+}
+
+rg_source_pool *rg_source_pool_new(const rg_config *cfg, const rg_site *site, const rg_source *src,
+                                   const rg_keyring *kr)
+{
+    rg_source_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    snprintf(p->name, sizeof p->name, "%s/%s", site->site_id, src->name);
+    p->kr = kr;
+    p->site = site;
+    p->src = src;
+    /* Relative paths in options are relative to the site file. */
+    const char *slash = strrchr(site->file, '/');
+    p->base_dir = slash ? strndup(site->file, (size_t)(slash - site->file)) : strdup(".");
+    if (!p->base_dir) {
+        free(p);
+        return NULL;
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+
+    p->adapter = rg_adapter_load(cfg->adapters_dir, src->adapter, p->load_error,
+                                 sizeof p->load_error);
+    if (!p->adapter)
+        return p; /* stays unavailable; the reason was logged by the loader */
+
+    size_t n = src->workers ? src->workers : 1;
+    p->threads = calloc(n, sizeof *p->threads);
+    if (!p->threads) {
+        snprintf(p->load_error, sizeof p->load_error, "out of memory");
+        p->adapter = NULL;
+        return p;
+    }
+    /* Workers never take signals: the main thread handles them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (size_t i = 0; i < n; i++) {
+        if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0) {
+            rg_error_log("source %s: could not start worker %zu of %zu", p->name, i + 1, n);
+            break;
+        }
+        p->nthreads++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (p->nthreads == 0) {
+        snprintf(p->load_error, sizeof p->load_error, "no worker thread could be started");
+        p->adapter = NULL;
+    }
+    return p;
+}
+
+rg_status rg_source_pool_submit(rg_source_pool *p, rg_job *job, rg_error *err)
+{
+    if (!p->adapter) {
+        err->status = RG_ERR_UNAVAILABLE;
+        snprintf(err->message, sizeof err->message, "adapter not loaded: %s", p->load_error);
+        return RG_ERR_UNAVAILABLE;
+    }
+    pthread_mutex_lock(&p->lock);
+    if (p->stopping || p->queued >= RG_POOL_MAX_QUEUE) {
+        int stopping = p->stopping;
+        pthread_mutex_unlock(&p->lock);
+        err->status = RG_ERR_UNAVAILABLE;
+        snprintf(err->message, sizeof err->message, "%s",
+                 stopping ? "source is shutting down" : "source queue is full");
+        return RG_ERR_UNAVAILABLE;
+    }
+    job->next = NULL;
+    if (p->tail)
+        p->tail->next = job;
+    else
+        p->head = job;
+    p->tail = job;
+    p->queued++;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    return RG_OK;
+}
+
+void rg_source_pool_free(rg_source_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stopping = 1;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    for (size_t i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    /* Anything still queued gets an answer so its owner can free it. */
+    rg_job *j = p->head;
+    while (j) {
+        rg_job *next = j->next;
+        rg_error err = {.status = RG_ERR_UNAVAILABLE, .message = "source is shutting down"};
+        j->complete(j, RG_ERR_UNAVAILABLE, &err);
+        j = next;
+    }
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    free(p->threads);
+    free(p->base_dir);
+    free(p);
+}
+
+const char *rg_source_pool_name(const rg_source_pool *p) { return p->name; }
+const char *rg_source_pool_load_error(const rg_source_pool *p)
+{
+    return p->adapter ? NULL : p->load_error;
+}

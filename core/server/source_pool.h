@@ -1,0 +1,53 @@
+/*
+ * One worker pool per source: `workers` threads, each with its own adapter
+ * connection, taking jobs from the source's queue. Blocking client libraries
+ * only ever run here, never on an event loop, and a slow or dead backend only
+ * ties up its own source's workers, never another source's.
+ *
+ * Connections open lazily on the first job and are closed after a
+ * connection-level failure; the next job reconnects, so a backend that comes
+ * back is used again without restarting readgate. Encrypted options are
+ * decrypted just before connect and wiped right after.
+ */
+#ifndef RG_SOURCE_POOL_H
+#define RG_SOURCE_POOL_H
+
+#include <readgate/adapter.h>
+
+#include "config/config.h"
+#include "crypto/keyring.h"
+
+typedef struct rg_job rg_job;
+struct rg_job {
+    rg_job *next; /* queue link, pool-private */
+    /* Runs on a worker thread with a connected adapter. */
+    rg_status (*run)(rg_job *job, const rg_adapter *adapter, void *conn, rg_error *err);
+    /* Runs on the worker thread after run (or instead of it when the source
+       can't connect or shuts down); must hand the job back to its owner and
+       not touch pool state. */
+    void (*complete)(rg_job *job, rg_status status, const rg_error *err);
+};
+
+typedef struct rg_source_pool rg_source_pool;
+
+/*
+ * Start the pool. If the adapter can't be loaded the pool still exists (and
+ * every submit fails with RG_ERR_UNAVAILABLE and the reason), so the rest of
+ * the site and every other site keep working. NULL only on out of memory.
+ */
+rg_source_pool *rg_source_pool_new(const rg_config *cfg, const rg_site *site, const rg_source *src,
+                                   const rg_keyring *kr);
+
+/* Queue a job. RG_OK, or RG_ERR_UNAVAILABLE with a reason (adapter not
+   loaded, queue full, shutting down); then complete() will not be called. */
+rg_status rg_source_pool_submit(rg_source_pool *p, rg_job *job, rg_error *err);
+
+/* Stop the threads (after their current job), disconnect, free. Jobs still
+   queued are completed with RG_ERR_UNAVAILABLE. */
+void rg_source_pool_free(rg_source_pool *p);
+
+const char *rg_source_pool_name(const rg_source_pool *p);
+/* The adapter load error, or NULL. */
+const char *rg_source_pool_load_error(const rg_source_pool *p);
+
+#endif

@@ -1,0 +1,283 @@
+/*
+ * readgate adapter ABI.
+ *
+ * An adapter is a shared object (readgate-adapter-<name>.so) that turns a
+ * validated, typed query plan into a read in its backend's own language and
+ * streams typed rows back to the gateway. This header is the whole contract:
+ * an adapter includes nothing else from readgate.
+ *
+ * Versioning. RG_ADAPTER_ABI_MAJOR changes only when an existing layout or
+ * meaning changes; a gateway refuses an adapter whose major differs. Minor
+ * versions only append fields at the end of structs, so every struct that
+ * crosses the boundary starts with `struct_size` and the reader checks it
+ * before touching a field past the 1.0 layout. An adapter built against 1.0
+ * keeps loading under every 1.x gateway.
+ *
+ * Entry point. The shared object exports exactly one function,
+ * RG_ADAPTER_ENTRY_SYMBOL ("rg_adapter_entry"), of type rg_adapter_entry_fn.
+ * The gateway calls it once after dlopen(RTLD_NOW|RTLD_LOCAL); it returns a
+ * pointer to a static, immutable rg_adapter that must stay valid until the
+ * object is unloaded.
+ *
+ * Threads. connect/query/ping/disconnect run on the gateway's worker threads,
+ * never on an event loop, so they may block. A connection (the void *conn that
+ * connect returns) is used by one thread at a time and never concurrently;
+ * different connections of the same adapter are used in parallel, so an
+ * adapter keeps no unsynchronised global state.
+ *
+ * Memory. Everything the gateway passes in (options, plans, values) is owned by
+ * the gateway and valid only for the duration of the call; copy what you keep.
+ * Everything an adapter returns through the sink is read during the sink call
+ * and not kept by the gateway. Connections are owned by the adapter and freed
+ * by disconnect.
+ *
+ * Safety rules every adapter follows (docs/writing-an-adapter.md):
+ *  - identifiers (targets, columns) come only from the plan, which carries the
+ *    configured whitelist; quote them by the backend's own means;
+ *  - values are bound parameters or escaped by the backend's documented rules,
+ *    never concatenated as syntax; in prefix/contains/search the characters
+ *    % _ \ * quotes and regex metacharacters are literal;
+ *  - reads only: no write path exists.
+ */
+#ifndef READGATE_ADAPTER_H
+#define READGATE_ADAPTER_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RG_ADAPTER_ABI_MAJOR 1
+#define RG_ADAPTER_ABI_MINOR 0
+#define RG_ADAPTER_ENTRY_SYMBOL "rg_adapter_entry"
+
+/* ---- types ------------------------------------------------------------ */
+
+typedef enum rg_type {
+    RG_TYPE_STRING = 1,
+    RG_TYPE_INTEGER = 2,  /* int64 */
+    RG_TYPE_NUMBER = 3,   /* double */
+    RG_TYPE_BOOLEAN = 4,
+    RG_TYPE_DATE = 5,     /* "YYYY-MM-DD" as a string value */
+    RG_TYPE_DATETIME = 6, /* RFC 3339 normalised to UTC "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" */
+    RG_TYPE_ENUM = 7      /* a string from the field's configured values */
+} rg_type;
+
+/* Operators. Values are stable; new ones are appended. */
+typedef enum rg_op {
+    RG_OP_EQ = 1,
+    RG_OP_NE = 2,
+    RG_OP_LT = 3,
+    RG_OP_LTE = 4,
+    RG_OP_GT = 5,
+    RG_OP_GTE = 6,
+    RG_OP_IN = 7,       /* 1..50 values */
+    RG_OP_BETWEEN = 8,  /* exactly 2 values: [lo, hi], both inclusive */
+    RG_OP_PREFIX = 9,   /* strings; ASCII case-insensitive */
+    RG_OP_CONTAINS = 10 /* strings; ASCII case-insensitive */
+} rg_op;
+
+/*
+ * A typed value. For STRING, DATE, DATETIME and ENUM the payload is `str`
+ * (UTF-8, not NUL-terminated in general: use len; the gateway does add a NUL
+ * after values it passes in). `is_null` is set for NULL/missing values in
+ * rows and in cursor positions; filter values are never NULL.
+ */
+typedef struct rg_value {
+    rg_type type;
+    int is_null;
+    union {
+        struct {
+            const char *ptr;
+            size_t len;
+        } str;
+        int64_t i;
+        double n;
+        int b; /* 0 or 1 */
+    } u;
+} rg_value;
+
+/* ---- collection description (from the site config) -------------------- */
+
+typedef struct rg_field_desc {
+    const char *name;   /* public name used in the API */
+    const char *column; /* backend name (column / document field / header) */
+    rg_type type;
+} rg_field_desc;
+
+typedef struct rg_collection_desc {
+    uint32_t struct_size;
+    const char *name;   /* public collection name */
+    const char *target; /* table, "schema.table", Mongo collection, sheet range ... */
+    const rg_field_desc *fields;
+    size_t nfields;
+    size_t key_field;   /* index into fields of the unique key */
+} rg_collection_desc;
+
+/* ---- query plan --------------------------------------------------------- */
+
+typedef struct rg_filter {
+    size_t field; /* index into collection->fields */
+    rg_op op;
+    const rg_value *values; /* 1 value, or 2 for BETWEEN, or 1..50 for IN */
+    size_t nvalues;
+} rg_filter;
+
+typedef struct rg_sort_key {
+    size_t field;
+    int desc; /* 0 ascending, 1 descending */
+} rg_sort_key;
+
+/*
+ * A validated query. Semantics every adapter implements exactly (the
+ * conformance suite checks them):
+ *  - filters are AND-ed; a row whose field is NULL/missing matches no filter
+ *    on that field (ne included);
+ *  - search: every word must occur, ASCII case-insensitively, as a substring
+ *    of at least one of search_fields (NULLs never match);
+ *  - order by sort[0..nsort) in order; the last sort key is always the
+ *    collection key ascending. NULLs sort last ascending, first descending.
+ *    Strings compare by UTF-8 byte order (SQL "C" collation);
+ *  - after != NULL: keyset paging. Return only rows strictly after the
+ *    position `after[0..nsort)` (the sort-key values of the previous page's
+ *    last row, NULLs possible) in that order;
+ *  - return at most `limit` rows, each with the values of columns[0..ncolumns)
+ *    in that order (columns always includes every sort field).
+ */
+typedef struct rg_query_plan {
+    uint32_t struct_size;
+    const rg_collection_desc *collection;
+    const rg_filter *filters;
+    size_t nfilters;
+    const char *const *search_words; /* NUL-terminated UTF-8, non-empty */
+    size_t nsearch_words;
+    const size_t *search_fields;
+    size_t nsearch_fields;
+    const rg_sort_key *sort;
+    size_t nsort;
+    const rg_value *after; /* NULL, or nsort values */
+    const size_t *columns;
+    size_t ncolumns;
+    size_t limit;
+    uint32_t timeout_ms; /* budget for this query; enforce it in the backend */
+} rg_query_plan;
+
+/* ---- errors ------------------------------------------------------------- */
+
+typedef enum rg_status {
+    RG_OK = 0,
+    RG_ERR_UNAVAILABLE = 1, /* backend unreachable / connection lost -> 503 */
+    RG_ERR_TIMEOUT = 2,     /* query exceeded timeout_ms -> 504 */
+    RG_ERR_UPSTREAM = 3,    /* backend answered with an error -> 502 */
+    RG_ERR_AUTH = 4,        /* backend refused credentials -> 503 */
+    RG_ERR_CONFIG = 5,      /* options or collection invalid for this backend */
+    RG_ERR_INTERNAL = 6,    /* bug or out of memory -> 500 */
+    RG_ERR_ABORTED = 7      /* the sink asked to stop (not an error to report) */
+} rg_status;
+
+typedef struct rg_error {
+    rg_status status;
+    char message[256]; /* for logs: never include secrets or query values */
+} rg_error;
+
+/* ---- sink: rows flow back through it ------------------------------------ */
+
+typedef struct rg_row_sink {
+    /*
+     * Called once per row with plan->ncolumns values in plan->columns order.
+     * Values (and the memory they point to) need only live for the call.
+     * Returns 0 to continue; non-zero means "stop": the adapter returns
+     * RG_ERR_ABORTED promptly without calling the sink again.
+     */
+    int (*row)(void *ctx, const rg_value *values, size_t nvalues);
+    void *ctx;
+} rg_row_sink;
+
+/* ---- host services ------------------------------------------------------- */
+
+typedef enum rg_log_level {
+    RG_LOG_DEBUG = 0,
+    RG_LOG_INFO = 1,
+    RG_LOG_WARN = 2,
+    RG_LOG_ERROR = 3
+} rg_log_level;
+
+typedef struct rg_host_api {
+    uint32_t struct_size;
+    uint16_t abi_major;
+    uint16_t abi_minor;
+    /* Thread-safe. Never log values or secrets. */
+    void (*log)(rg_log_level level, const char *adapter, const char *fmt, va_list ap);
+    /* Allocation the gateway accounts for; pair malloc/free of the same API. */
+    void *(*malloc)(size_t size);
+    void *(*calloc)(size_t n, size_t size);
+    void *(*realloc)(void *ptr, size_t size);
+    void (*free)(void *ptr);
+} rg_host_api;
+
+/* Source options: configured key/value pairs, secrets already decrypted. */
+typedef struct rg_option {
+    const char *key;
+    const char *value; /* numbers and booleans arrive as their YAML text */
+} rg_option;
+
+typedef struct rg_source_info {
+    uint32_t struct_size;
+    const char *site_id;
+    const char *source_name;
+    const rg_option *options;
+    size_t noptions;
+    uint32_t connect_timeout_ms;
+    const char *base_dir; /* directory of the site file: resolve relative paths against it */
+} rg_source_info;
+
+/* ---- the adapter ---------------------------------------------------------- */
+
+typedef struct rg_adapter {
+    uint32_t struct_size;
+    uint16_t abi_major; /* RG_ADAPTER_ABI_MAJOR the adapter was built with */
+    uint16_t abi_minor;
+    const char *name;    /* "postgres" */
+    const char *version; /* adapter's own version string */
+
+    /*
+     * Optional (may be NULL). Called by `readgate check` and at config load,
+     * on any thread, without connecting: reject unknown or malformed options.
+     * Return RG_OK or RG_ERR_CONFIG with a message naming the option.
+     */
+    rg_status (*check_options)(const rg_source_info *src, rg_error *err);
+
+    /*
+     * Open a connection for one worker thread. On success store an
+     * adapter-owned handle in *conn. The gateway calls it lazily and again
+     * after a connection-level failure, so a backend that comes back is used
+     * again without restarting readgate. Honour src->connect_timeout_ms.
+     */
+    rg_status (*connect)(const rg_source_info *src, void **conn, rg_error *err);
+
+    /*
+     * Run one plan. Rows go to sink->row in order. Return RG_OK after the
+     * last row; an error status otherwise. If a connection-level failure
+     * occurred, return RG_ERR_UNAVAILABLE: the gateway will disconnect and
+     * reconnect for the next query.
+     */
+    rg_status (*query)(void *conn, const rg_query_plan *plan, const rg_row_sink *sink,
+                       rg_error *err);
+
+    /* Cheap liveness check for /readyz. Same error mapping as query. */
+    rg_status (*ping)(void *conn, rg_error *err);
+
+    /* Close and free the connection. conn is never NULL. */
+    void (*disconnect)(void *conn);
+} rg_adapter;
+
+typedef const rg_adapter *(*rg_adapter_entry_fn)(const rg_host_api *host);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* READGATE_ADAPTER_H */
