@@ -26,8 +26,11 @@ int rg_cursor_encode(const rg_keyring *kr, const uint8_t query_digest[16], const
 /*
  * Decode and authenticate. Values are written to `values` (nvalues must
  * match what the query expects); their string payloads point into `scratch`
- * (malloc'd here, caller frees). Returns 0, or -1 for any defect (the caller
- * answers 400 invalid_cursor without saying which).
+ * (malloc'd here, caller frees), NUL-terminated. A NULL position comes back
+ * with is_null = 1 and type 0; non-null values carry the type they were
+ * encoded with, which the caller checks against its sort fields. Returns 0,
+ * or -1 for any defect (the caller answers 400 invalid_cursor without saying
+ * which); on -1 `values` is untouched and *scratch is NULL.
  */
 int rg_cursor_decode(const rg_keyring *kr, const char *cursor, const uint8_t query_digest[16],
                      rg_value *values, size_t nvalues, char **scratch);

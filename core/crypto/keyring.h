@@ -29,6 +29,7 @@ typedef struct rg_master_key {
     uint8_t session_key[32]; /* authenticates session tokens */
     uint8_t signing_key[32]; /* derives per-session signing secrets */
     uint8_t cursor_key[32];  /* authenticates cursors */
+    uint8_t secret_key[32];  /* AES-256-GCM key of stored secrets (enc:v1:...) */
 } rg_master_key;
 
 typedef struct rg_keyring {
