@@ -14,4 +14,10 @@ int rg_json_append_string(struct evbuffer *out, const char *s, size_t len);
 /* Append a typed value as JSON (null, number, true/false, string). */
 int rg_json_append_value(struct evbuffer *out, const rg_value *v);
 
+/* Length (1-4) of the well-formed UTF-8 sequence at s[0..n), or 0 if the
+   bytes there are not one (overlong forms, surrogates and > U+10FFFF included). */
+size_t rg_utf8_seq_len(const unsigned char *s, size_t n);
+/* True if s[0..n) is entirely well-formed UTF-8. */
+int rg_utf8_valid(const char *s, size_t n);
+
 #endif

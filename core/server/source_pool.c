@@ -65,7 +65,7 @@ static rg_status pool_connect(rg_source_pool *p, void **conn, rg_error *err)
         if (rg_secret_decrypt(p->kr, p->site->site_id, path, src->options[i].value, &plain[i],
                               &plain_len[i], why, sizeof why) != 0) {
             /* Configuration problem, not an outage; the message names the field only. */
-            snprintf(err->message, sizeof err->message, "cannot decrypt %s: %s", path, why);
+            snprintf(err->message, sizeof err->message, "cannot decrypt %.120s: %.110s", path, why);
             err->status = RG_ERR_CONFIG;
             st = RG_ERR_CONFIG;
             goto out;
@@ -195,7 +195,7 @@ rg_status rg_source_pool_submit(rg_source_pool *p, rg_job *job, rg_error *err)
 {
     if (!p->adapter) {
         err->status = RG_ERR_UNAVAILABLE;
-        snprintf(err->message, sizeof err->message, "adapter not loaded: %s", p->load_error);
+        snprintf(err->message, sizeof err->message, "adapter not loaded: %.200s", p->load_error);
         return RG_ERR_UNAVAILABLE;
     }
     pthread_mutex_lock(&p->lock);

@@ -1,0 +1,148 @@
+/*
+ * readgate-conformance: shared types of the adapter conformance harness.
+ *
+ * The harness depends only on the public adapter ABI (readgate/adapter.h),
+ * jansson and libc: it is what a customer runs against their own adapter, so
+ * it must not need the gateway's core.
+ */
+#ifndef RG_CONFORMANCE_H
+#define RG_CONFORMANCE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <readgate/adapter.h>
+
+/* ---- source configuration (source.c) ------------------------------------ */
+
+/* Connection options handed to the adapter, all strings owned. */
+typedef struct rg_conf_source {
+    rg_option *options;
+    size_t noptions;
+    char *base_dir; /* relative paths in options resolve against it */
+} rg_conf_source;
+
+/* Set `key` to `value`, replacing an existing entry. 0, or -1 out of memory. */
+int rg_conf_source_set(rg_conf_source *s, const char *key, const char *value);
+/* Parse "key=value" and set it. 0, or -1 when there is no '=' or no key. */
+int rg_conf_source_set_pair(rg_conf_source *s, const char *pair);
+/* Merge a JSON object of options (strings, numbers, booleans) into s. */
+int rg_conf_source_set_json(rg_conf_source *s, json_t *obj, char *err, size_t errsz);
+int rg_conf_source_copy(rg_conf_source *dst, const rg_conf_source *src);
+void rg_conf_source_free(rg_conf_source *s);
+/* Fill `info` to describe s; valid while s is. */
+void rg_conf_source_info(const rg_conf_source *s, rg_source_info *info,
+                         uint32_t connect_timeout_ms);
+
+/* ---- collection description (collection.c) ------------------------------ */
+
+typedef struct rg_conf_collection {
+    rg_collection_desc desc;
+    rg_field_desc *fields; /* names and columns owned */
+    char *name;
+    char *target;
+} rg_conf_collection;
+
+/* Load collection.json; `target` (may be NULL) overrides its target. */
+int rg_conf_collection_load(const char *path, const char *target, rg_conf_collection *c,
+                            char *err, size_t errsz);
+void rg_conf_collection_free(rg_conf_collection *c);
+/* Index of the field named `name`, or -1. */
+long rg_conf_field_index(const rg_conf_collection *c, const char *name);
+const char *rg_conf_type_name(rg_type t);
+
+/* ---- cases (cases.c) ------------------------------------------------------ */
+
+typedef struct rg_conf_case {
+    char *name;
+    char *description;
+    json_t *doc;      /* the parsed file; plan strings point into it */
+    json_t *expected; /* borrowed from doc: array of row objects */
+    size_t page_size; /* 0: the harness picks one */
+    rg_query_plan plan;
+    size_t nout;      /* the case's own columns: plan.columns[0..nout) */
+    /* storage behind plan's pointers */
+    rg_filter *filters;
+    rg_value *values;
+    const char **words;
+    size_t *search_fields;
+    rg_sort_key *sort;
+    rg_value *after;
+    size_t *columns;
+} rg_conf_case;
+
+/* Load one case file. On failure returns -1 with a reason in err. */
+int rg_conf_case_load(const char *path, const rg_conf_collection *coll, uint32_t timeout_ms,
+                      rg_conf_case *out, char *err, size_t errsz);
+void rg_conf_case_free(rg_conf_case *c);
+
+/* A typed value from JSON. Strings point into `j`. null is accepted only when
+   allow_null is set. 0, or -1 with a reason. */
+int rg_conf_value_from_json(json_t *j, rg_type type, int allow_null, rg_value *out, char *err,
+                            size_t errsz);
+
+/* ---- running plans and comparing rows (rows.c) ---------------------------- */
+
+typedef struct rg_conf_result {
+    rg_status status;
+    rg_error err;
+    json_t *rows;       /* array of objects over every column of the plan */
+    size_t calls;       /* sink calls */
+    size_t stop_after;  /* ask the adapter to stop after this many rows (0: never) */
+    char problem[512];  /* first ABI violation seen by the sink, "" if none */
+} rg_conf_result;
+
+/* Run `plan` on `conn`; res->rows is always an array afterwards. */
+void rg_conf_run(const rg_adapter *ad, void *conn, const rg_query_plan *plan,
+                 rg_conf_result *res);
+void rg_conf_result_free(rg_conf_result *res);
+
+/* The rows restricted to the case's own columns (new reference). */
+json_t *rg_conf_project(const rg_conf_case *c, json_t *rows);
+/* 1 when both arrays hold equal rows in the same order (numbers with a
+   relative tolerance of 1e-9). */
+int rg_conf_rows_equal(const rg_conf_case *c, json_t *expected, json_t *actual);
+/* A readable line diff of expected (-) against actual (+). */
+void rg_conf_print_diff(FILE *out, const rg_conf_case *c, json_t *expected, json_t *actual);
+/* One row as compact JSON text (caller frees), for messages. */
+char *rg_conf_row_text(json_t *row);
+const char *rg_conf_status_name(rg_status st);
+
+/* Page through the case with `page_size` rows per query using `after`; the
+   concatenation (projected) goes to *rows. 0, or -1 with the reason in why. */
+int rg_conf_run_paged(const rg_adapter *ad, void *conn, const rg_conf_case *c, size_t page_size,
+                      json_t **rows, char *why, size_t whysz);
+
+/* ---- built-in behaviour cases (behaviour.c) ------------------------------- */
+
+typedef enum rg_conf_verdict { RG_CONF_PASS, RG_CONF_FAIL, RG_CONF_NA } rg_conf_verdict;
+
+typedef struct rg_conf_env {
+    const rg_adapter *ad;
+    const rg_conf_collection *coll;
+    const rg_conf_source *source;        /* the working configuration */
+    const rg_conf_source *unreachable;   /* NULL: not applicable */
+    const rg_conf_source *slow;          /* NULL with slow_target NULL: not applicable */
+    const char *slow_target;
+    uint32_t slow_timeout_ms;
+    uint32_t timeout_ms;
+    uint32_t connect_timeout_ms;
+    unsigned nthreads;
+    rg_conf_case *cases; /* every loaded case (the concurrency case runs them all) */
+    size_t ncases;
+} rg_conf_env;
+
+/* Each writes its explanation (one or more lines) to `msg`. */
+rg_conf_verdict rg_conf_check_unreachable(const rg_conf_env *env, char *msg, size_t msgsz);
+rg_conf_verdict rg_conf_check_timeout(const rg_conf_env *env, char *msg, size_t msgsz);
+rg_conf_verdict rg_conf_check_concurrent(const rg_conf_env *env, char *msg, size_t msgsz);
+rg_conf_verdict rg_conf_check_sink_abort(const rg_conf_env *env, void *conn, char *msg,
+                                         size_t msgsz);
+rg_conf_verdict rg_conf_check_ping(const rg_conf_env *env, void *conn, char *msg, size_t msgsz);
+
+/* ---- host services given to the adapter (main.c) ------------------------- */
+
+extern const rg_host_api rg_conf_host;
+
+#endif

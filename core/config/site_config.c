@@ -1,0 +1,285 @@
+/*
+ * One site file (SPEC section 2): identity, origins, API key hashes, session
+ * lifetime and sources. Collections are in collection.c.
+ */
+#include "node.h"
+#include "origin.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const site_keys[] = {"site_id",       "allowed_origins", "allow_localhost",
+                                        "api_keys",      "session_ttl_s",   "sources",
+                                        "collections",   NULL};
+static const char *const source_keys[] = {"adapter", "options", "timeout_ms", "connect_timeout_ms",
+                                          "workers", NULL};
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* "sha256:" followed by 64 hex digits, into 32 bytes. */
+static int parse_key_hash(const char *s, uint8_t out[32])
+{
+    if (strncmp(s, "sha256:", 7) != 0 || strlen(s + 7) != 64)
+        return -1;
+    for (size_t i = 0; i < 32; i++) {
+        int hi = hexval((unsigned char)s[7 + 2 * i]), lo = hexval((unsigned char)s[8 + 2 * i]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+static bool adapter_char(int ch)
+{
+    return rg_cfg_is_lower_alnum_us(ch);
+}
+
+/* The file must be named after its site so an id always finds its file. */
+static void check_file_name(rg_cfgctx *c, const char *path, const char *id, int line)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t stem = dot ? (size_t)(dot - base) : strlen(base);
+    if (strlen(id) != stem || strncmp(base, id, stem) != 0)
+        rg_cfg_error(c, line, "site file name '%s' does not match site_id '%s'; name it %s%s", base,
+                     id, id, dot ? dot : ".yaml");
+}
+
+static void load_origins(rg_cfgctx *c, const rg_node *root, rg_site *site)
+{
+    const rg_node_pair *p = rg_node_find(root, "allowed_origins");
+    if (!p || rg_cfg_kind(c, p->value, "allowed_origins", RG_NODE_LIST) != 0)
+        return;
+    const rg_node *l = p->value;
+    site->origins = calloc(l->n ? l->n : 1, sizeof *site->origins);
+    if (!site->origins) {
+        rg_cfg_error(c, 0, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        char path[64], err[300];
+        const char *s;
+        snprintf(path, sizeof path, "allowed_origins[%zu]", i);
+        if (rg_cfg_string(c, l->items[i], path, false, &s) != 0)
+            continue;
+        if (rg_origin_pattern_parse(s, &site->origins[site->norigins], err, sizeof err) != 0) {
+            rg_cfg_error(c, l->items[i]->line, "%s: %s", path, err);
+            continue;
+        }
+        site->norigins++;
+    }
+}
+
+static void load_api_keys(rg_cfgctx *c, const rg_node *root, rg_site *site)
+{
+    const rg_node_pair *p = rg_node_find(root, "api_keys");
+    if (!p || rg_cfg_kind(c, p->value, "api_keys", RG_NODE_LIST) != 0)
+        return;
+    const rg_node *l = p->value;
+    site->api_key_hashes = calloc(l->n ? l->n : 1, sizeof *site->api_key_hashes);
+    if (!site->api_key_hashes) {
+        rg_cfg_error(c, 0, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        char path[64];
+        const char *s;
+        snprintf(path, sizeof path, "api_keys[%zu]", i);
+        if (rg_cfg_string(c, l->items[i], path, false, &s) != 0)
+            continue;
+        if (parse_key_hash(s, site->api_key_hashes[site->napi_keys]) != 0) {
+            rg_cfg_error(c, l->items[i]->line,
+                         "%s: expected \"sha256:\" and the 64 hex digits of the SHA-256 of the "
+                         "whole rgk_ key, not the key itself",
+                         path);
+            continue;
+        }
+        site->napi_keys++;
+    }
+}
+
+static void load_options(rg_cfgctx *c, const rg_node *m, const char *where, rg_source *src)
+{
+    src->options = calloc(m->n ? m->n : 1, sizeof *src->options);
+    if (!src->options) {
+        rg_cfg_error(c, 0, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        const rg_node_pair *o = &m->pairs[i];
+        const rg_node *v = o->value;
+        if (!rg_cfg_name_ok(o->key, rg_cfg_is_ident_first, rg_cfg_is_ident_rest, 64)) {
+            rg_cfg_error(c, o->line,
+                         "%s: '%s' is not a valid option name; expected [A-Za-z_][A-Za-z0-9_]{0,63}",
+                         where, o->key);
+            continue;
+        }
+        if (v->kind != RG_NODE_STRING && v->kind != RG_NODE_INT && v->kind != RG_NODE_FLOAT &&
+            v->kind != RG_NODE_BOOL) {
+            rg_cfg_error(c, v->line, "%s.%s: expected a string, number or boolean, got %s", where,
+                         o->key, rg_node_kind_name(v->kind));
+            continue;
+        }
+        rg_source_option *so = &src->options[src->noptions];
+        so->key = strdup(o->key);
+        so->value = strdup(v->text);
+        src->noptions++;
+        if (!so->key || !so->value)
+            rg_cfg_error(c, 0, "out of memory");
+    }
+}
+
+static void load_source(rg_cfgctx *c, const rg_config *cfg, const rg_node_pair *p, rg_source *src)
+{
+    char where[128], path[192];
+    snprintf(where, sizeof where, "sources.%s", p->key);
+    src->timeout_ms = cfg->limits.request_timeout_ms;
+    src->connect_timeout_ms = 2000;
+    src->workers = cfg->workers > 0 ? (uint32_t)cfg->workers : 1;
+    if (!(src->name = strdup(p->key)))
+        rg_cfg_error(c, 0, "out of memory");
+    if (!rg_cfg_name_ok(p->key, rg_cfg_is_lower_alpha, rg_cfg_is_lower_alnum_us, 64))
+        rg_cfg_error(c, p->line, "sources: '%s' is not a valid source name; expected [a-z][a-z0-9_]{0,63}",
+                     p->key);
+    if (rg_cfg_kind(c, p->value, where, RG_NODE_MAP) != 0)
+        return;
+    const rg_node *m = p->value;
+    rg_cfg_check_keys(c, m, where, source_keys);
+
+    const rg_node_pair *a = rg_cfg_require(c, m, p->line, where, "adapter");
+    const char *s;
+    snprintf(path, sizeof path, "%s.adapter", where);
+    if (a && rg_cfg_string(c, a->value, path, true, &s) == 0) {
+        if (!rg_cfg_name_ok(s, adapter_char, adapter_char, 64))
+            rg_cfg_error(c, a->value->line,
+                         "%s: '%s' is not a valid adapter name; expected [a-z0-9_]+, e.g. postgres",
+                         path, s);
+        else if (!(src->adapter = strdup(s)))
+            rg_cfg_error(c, 0, "out of memory");
+    }
+    const rg_node_pair *o = rg_node_find(m, "options");
+    snprintf(path, sizeof path, "%s.options", where);
+    if (o && rg_cfg_kind(c, o->value, path, RG_NODE_MAP) == 0)
+        load_options(c, o->value, path, src);
+
+    long long v;
+    const rg_node_pair *t = rg_node_find(m, "timeout_ms");
+    snprintf(path, sizeof path, "%s.timeout_ms", where);
+    if (t && rg_cfg_int(c, t->value, path, 1, 600000, &v) == 0)
+        src->timeout_ms = (uint32_t)v;
+    t = rg_node_find(m, "connect_timeout_ms");
+    snprintf(path, sizeof path, "%s.connect_timeout_ms", where);
+    if (t && rg_cfg_int(c, t->value, path, 1, 600000, &v) == 0)
+        src->connect_timeout_ms = (uint32_t)v;
+    t = rg_node_find(m, "workers");
+    snprintf(path, sizeof path, "%s.workers", where);
+    if (t && rg_cfg_int(c, t->value, path, 1, 1024, &v) == 0)
+        src->workers = (uint32_t)v;
+}
+
+static void load_sources(rg_cfgctx *c, const rg_config *cfg, const rg_node *root, rg_site *site)
+{
+    const rg_node_pair *p = rg_node_find(root, "sources");
+    if (!p || rg_cfg_kind(c, p->value, "sources", RG_NODE_MAP) != 0)
+        return;
+    site->sources = calloc(p->value->n ? p->value->n : 1, sizeof *site->sources);
+    if (!site->sources) {
+        rg_cfg_error(c, 0, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < p->value->n; i++)
+        load_source(c, cfg, &p->value->pairs[i], &site->sources[site->nsources++]);
+}
+
+int rg_site_load(rg_cfgctx *c, const rg_config *cfg, const char *path, rg_site *site)
+{
+    site->allow_localhost = true;
+    site->session_ttl_s = 600;
+    if (!(site->file = strdup(path))) {
+        rg_cfg_error(c, 0, "out of memory");
+        return 0;
+    }
+    int parse_errors = 0;
+    rg_node *root = rg_node_parse_file(path, c->d, &parse_errors);
+    c->errors += parse_errors;
+    if (!root) {
+        c->errors++; /* already reported by the parser */
+        return 0;
+    }
+    int idline = 0;
+    if (root->kind != RG_NODE_MAP) {
+        rg_cfg_error(c, root->line, "expected a mapping with site_id, sources and collections, got %s",
+                     rg_node_kind_name(root->kind));
+        rg_node_free(root);
+        return 0;
+    }
+    rg_cfg_check_keys(c, root, "", site_keys);
+
+    const rg_node_pair *p = rg_cfg_require(c, root, 0, "", "site_id");
+    const char *s;
+    if (p && rg_cfg_string(c, p->value, "site_id", false, &s) == 0) {
+        idline = p->value->line;
+        if (!rg_site_id_valid(s)) {
+            rg_cfg_error(c, idline, "site_id: '%s' is not a valid site id; expected 8 to 32 of [a-z0-9]",
+                         s);
+        } else {
+            check_file_name(c, path, s, idline);
+            if (!(site->site_id = strdup(s)))
+                rg_cfg_error(c, 0, "out of memory");
+        }
+    }
+    load_origins(c, root, site);
+    p = rg_node_find(root, "allow_localhost");
+    if (p)
+        (void)rg_cfg_bool(c, p->value, "allow_localhost", &site->allow_localhost);
+    load_api_keys(c, root, site);
+    p = rg_node_find(root, "session_ttl_s");
+    long long v;
+    if (p && rg_cfg_int(c, p->value, "session_ttl_s", 60, 86400, &v) == 0)
+        site->session_ttl_s = (uint32_t)v;
+    load_sources(c, cfg, root, site);
+    p = rg_node_find(root, "collections");
+    if (p)
+        rg_collections_load(c, p, site);
+    rg_node_free(root);
+    return idline;
+}
+
+void rg_site_clear(rg_site *site)
+{
+    if (!site)
+        return;
+    free(site->site_id);
+    free(site->file);
+    for (size_t i = 0; i < site->norigins; i++)
+        rg_origin_pattern_clear(&site->origins[i]);
+    free(site->origins);
+    free(site->api_key_hashes);
+    for (size_t i = 0; i < site->nsources; i++) {
+        rg_source *src = &site->sources[i];
+        free(src->name);
+        free(src->adapter);
+        for (size_t j = 0; j < src->noptions; j++) {
+            free(src->options[j].key);
+            free(src->options[j].value);
+        }
+        free(src->options);
+    }
+    free(site->sources);
+    for (size_t i = 0; i < site->ncollections; i++)
+        rg_collection_clear(&site->collections[i]);
+    free(site->collections);
+    memset(site, 0, sizeof *site);
+}

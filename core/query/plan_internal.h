@@ -1,0 +1,85 @@
+/*
+ * Shared by plan.c (request shape, sort, fields, columns), plan_values.c
+ * (typed filter values) and plan_cursor.c (query digest, cursor values).
+ * Private to core/query.
+ */
+#ifndef RG_PLAN_INTERNAL_H
+#define RG_PLAN_INTERNAL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plan.h"
+
+/* A bump allocator: every allocation of one plan, released at once. */
+typedef struct rg_arena rg_arena;
+
+rg_arena *rg_arena_new(void);
+/* Zeroed, 16-byte aligned; NULL when out of memory. */
+void *rg_arena_alloc(rg_arena *a, size_t size);
+/* Copy of s[0..n) with a NUL appended. */
+char *rg_arena_strndup(rg_arena *a, const char *s, size_t n);
+void rg_arena_free(rg_arena *a);
+
+/* What a value check needs: where to allocate and where to report. */
+typedef struct rg_plan_ctx {
+    const rg_limits *limits;
+    const rg_collection *coll;
+    rg_arena *arena;
+    rg_api_error *err;
+} rg_plan_ctx;
+
+/*
+ * The typed values of one filter: `j` is the filter's "value", checked
+ * against field `f` and operator `op` (shape: one value, an array for in and
+ * between, a non-empty string for prefix/contains). On success *values
+ * (arena) and *nvalues are set. On failure err is filled (invalid_value,
+ * field `path` or "path[i]") and -1 is returned.
+ */
+int rg_plan_filter_values(rg_plan_ctx *x, const rg_field *f, rg_op op, json_t *j, const char *path,
+                          rg_value **values, size_t *nvalues);
+
+/* Text rules for every client string (filter values, search): at most
+   max_bytes, no control characters except that `allow_space_controls`
+   admits tab, newline, CR, VT and FF (search separates words on them).
+   0 if acceptable, else -1 with err set (code `code`, field `path`). */
+int rg_plan_check_text(rg_plan_ctx *x, const char *s, size_t n, size_t max_bytes,
+                       int allow_space_controls, const char *code, const char *path);
+
+/* True if s[0..n) is a real calendar date "YYYY-MM-DD" (years 0001-9999). */
+int rg_date_valid(const char *s, size_t n);
+
+/*
+ * Parse an RFC 3339 date-time "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)"
+ * and write it in UTC as "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" (fraction truncated
+ * to microseconds, padded to 6 digits, omitted when zero) into out (NUL-
+ * terminated). Returns the length written, or 0 if s is not such a date-time
+ * or the UTC result falls outside years 0001-9999.
+ */
+size_t rg_datetime_normalise(const char *s, size_t n, char out[32]);
+
+/* Order of two non-null values of the same type, as adapters sort them
+   (strings by bytes, datetimes by instant). <0, 0, >0. */
+int rg_value_compare(const rg_value *a, const rg_value *b);
+
+/*
+ * 16 bytes of SHA-256 over an unambiguous serialisation of what makes a query
+ * (site, collection, filters with typed values, search words, sort keys) but
+ * not the limit, the fields shown or the cursor: paging keeps the digest.
+ * 0, or -1 if hashing failed.
+ */
+int rg_plan_digest(const char *site_id, const rg_collection *c, const rg_filter *filters,
+                   size_t nfilters, const char *const *words, size_t nwords,
+                   const rg_sort_key *sort, size_t nsort, uint8_t out[16]);
+
+/*
+ * Authenticate `cursor` for the query with `digest` and turn it into nsort
+ * after-values (arena), checked against the sort fields' types. 0 on success,
+ * -1 if the cursor is not valid for this query, -2 when out of memory.
+ */
+int rg_plan_decode_cursor(const rg_keyring *kr, const char *cursor, const uint8_t digest[16],
+                          const rg_collection *c, const rg_sort_key *sort, size_t nsort,
+                          rg_arena *arena, const rg_value **after);
+
+#endif

@@ -1,0 +1,205 @@
+"""Backend faults (run last): PostgreSQL going away and coming back, an
+adapter built for another ABI major, and a slow backend that must not stall
+other sources."""
+
+import json
+import os
+import re
+import secrets
+import threading
+import time
+import unittest
+
+import fixture
+import harness
+from harness import LITE, SITE, WRONG
+
+
+class SlowBackendTest(unittest.TestCase):
+    """The "slow" collection reads a view that takes minutes per query from a
+    source with timeout_ms 1000."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = harness.env()
+        cls.c = cls.env.client
+        cls.s = cls.c.session(SITE, api_key=cls.env.api_key)
+        cls.lite = cls.c.session(LITE, api_key=cls.env.lite_api_key)
+
+    def test_timeout_is_504(self):
+        r = self.c.query(self.s, {"collection": "slow", "limit": 5})
+        elapsed = r.elapsed
+        self.assertEqual(r.status, 504, r)
+        self.assertEqual(r.code, "upstream_timeout")
+        self.assertLess(elapsed, 2.9, "the 1 s budget was not enforced")
+        self.assertGreater(elapsed, 0.8)
+
+    def test_slow_source_does_not_stall_others(self):
+        result = {}
+
+        def slow(i):
+            # different limits: two distinct queries, nothing to coalesce
+            r = self.c.query(self.s, {"collection": "slow", "limit": 4 + i})
+            result[i] = (r, r.elapsed)
+
+        threads = [threading.Thread(target=slow, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(0.15)
+        fast = []  # (response, seconds, a slow query was still in flight)
+        for i in range(8):
+            r = self.c.query(self.lite, {"collection": "items", "limit": 3,
+                                         "filters": [{"field": "id", "op": "lte", "value": i + 3}]})
+            fast.append((r, r.elapsed, any(t.is_alive() for t in threads)))
+            r = self.c.query(self.s, {"collection": "products", "limit": 2,
+                                      "filters": [{"field": "id", "op": "gte", "value": 100 + i}]})
+            fast.append((r, r.elapsed, any(t.is_alive() for t in threads)))
+        for t in threads:
+            t.join(10)
+        for r, secs, _ in fast:
+            self.assertEqual(r.status, 200, r)
+            self.assertLess(secs, 0.5, "a query to another source waited %.2f s" % secs)
+        overlapped = sum(1 for _, _, alive in fast if alive)
+        self.assertGreaterEqual(overlapped, 4, "too few queries ran while the slow ones did")
+        for i, (r, secs) in result.items():
+            self.assertEqual(r.status, 504, r)
+            self.assertEqual(r.code, "upstream_timeout")
+        self.assertEqual(len(result), 2)
+
+    def test_sqlite_site_answers(self):
+        r = self.c.query(self.lite, {"collection": "items", "sort": [{"field": "price",
+                                                                      "dir": "desc"}],
+                                     "limit": 3})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([x["id"] for x in r.json["rows"]], [30, 29, 28])
+        self.assertEqual(r.json["rows"][0], {"id": 30, "name": "lite item 30", "price": 30})
+
+
+class PostgresDownTest(unittest.TestCase):
+    """Stops the cluster under a running readgate and starts it again."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = harness.env()
+        cls.c = cls.env.client
+        cls.s = cls.c.session(SITE, api_key=cls.env.api_key)
+        cls.lite = cls.c.session(LITE, api_key=cls.env.lite_api_key)
+
+    def unique_query(self):
+        # a filter value never used before, so no cache can answer
+        return {"collection": "products", "limit": 3,
+                "filters": [{"field": "name", "op": "ne", "value": secrets.token_hex(8)}]}
+
+    def wait_for(self, what, cond, timeout):
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            ok, last = cond()
+            if ok:
+                return last
+            time.sleep(0.3)
+        self.fail("%s not within %d s; last: %r" % (what, timeout, last))
+
+    def test_outage_and_recovery(self):
+        if not self.env.pg_dir:
+            self.fail("RG_TEST_PG_DIR is not set: the fault test needs the cluster directory")
+        srv = self.env.main
+        r = self.c.query(self.s, self.unique_query())
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(srv.admin_get("/readyz")[0], 200)
+
+        self.env.pg_sh("stop", self.env.pg_dir)
+        try:
+            for _ in range(3):
+                r = self.c.query(self.s, self.unique_query())
+                secs = r.elapsed
+                self.assertEqual(r.status, 503, r)
+                self.assertEqual(r.code, "source_unavailable")
+                self.assertLess(secs, 6.0)
+                self.assertNotIn("127.0.0.1", r.json["error"]["message"])
+                self.assertNotIn("rg_reader", r.json["error"]["message"])
+            self.assertEqual(srv.admin_get("/healthz")[0], 200)
+
+            def not_ready():
+                st, body = srv.admin_get("/readyz")
+                return st == 503, (st, body)
+            st, body = self.wait_for("/readyz 503", not_ready, 10)
+            doc = json.loads(body)
+            self.assertIn("unavailable", json.dumps(doc))
+            # other sources keep working
+            r = self.c.query(self.lite, {"collection": "items", "limit": 2})
+            self.assertEqual(r.status, 200, r)
+        finally:
+            self.env.pg_sh("start", self.env.pg_dir, str(self.env.pg_port))
+
+        def query_ok():
+            r = self.c.query(self.s, self.unique_query())
+            return r.status == 200, r
+        r = self.wait_for("queries to succeed again", query_ok, 10)
+        self.assertEqual(len(r.json["rows"]), 3)
+
+        def ready():
+            st, body = srv.admin_get("/readyz")
+            return st == 200, (st, body)
+        self.wait_for("/readyz 200", ready, 15)
+        self.assertIsNone(srv.proc.poll(), "readgate must not have restarted or exited")
+
+
+class WrongMajorAdapterTest(unittest.TestCase):
+    """A second instance whose adapters_dir also holds an adapter built for
+    ABI major 2."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = harness.env()
+        env = cls.env
+        adir = os.path.join(env.tmp, "adapters-wrongmajor")
+        os.makedirs(adir)
+        real = os.path.join(env.build_dir, "adapters")
+        for f in os.listdir(real):
+            if f.endswith(".so"):
+                os.symlink(os.path.join(real, f), os.path.join(adir, f))
+        wrong = os.path.join(env.build_dir, "test-adapters", "readgate-adapter-wrongmajor.so")
+        if not os.path.exists(wrong):
+            raise AssertionError("%s is missing (build target readgate-adapter-wrongmajor)"
+                                 % wrong)
+        os.symlink(wrong, os.path.join(adir, "readgate-adapter-wrongmajor.so"))
+        cls.srv = env.start_server("wrongmajor", {WRONG: env.wrong_site(),
+                                                  LITE: env.lite_site()}, adapters_dir=adir)
+        cls.c = cls.srv.client
+
+    def test_healthy_site_answers(self):
+        s = self.c.session(LITE, api_key=self.env.lite_api_key)
+        r = self.c.query(s, {"collection": "items", "limit": 5,
+                             "filters": [{"field": "id", "op": "lte", "value": 3}]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["rows"], [{"id": i, "name": "lite item %d" % i, "price": i}
+                                          for i in (1, 2, 3)])
+
+    def test_wrong_major_site_is_unavailable(self):
+        s = self.c.session(WRONG, api_key=self.env.wrong_api_key)
+        for _ in range(2):
+            r = self.c.query(s, {"collection": "items", "limit": 5})
+            self.assertEqual(r.status, 503, r)
+            self.assertEqual(r.code, "source_unavailable")
+
+    def test_log_names_the_abi_major(self):
+        log = self.srv.log_text()
+        lines = [ln for ln in log.splitlines() if re.search(r"ABI", ln) and "wrongmajor" in ln]
+        self.assertTrue(lines, "no log line about the wrong ABI major:\n" + log[-3000:])
+        self.assertTrue(any(re.search(r"\b2\b", ln) and re.search(r"major", ln, re.I)
+                            for ln in lines), lines)
+
+    def test_readyz_reports_the_source(self):
+        st, body = self.srv.admin_get("/readyz")
+        self.assertEqual(st, 503, body)
+        self.assertIn(WRONG, body.decode())
+
+    def test_zz_stops_cleanly(self):
+        rc, secs = self.srv.stop()
+        self.assertEqual(rc, 0, self.srv.log_tail())
+        self.assertLess(secs, 5)
+
+
+if __name__ == "__main__":
+    unittest.main()
