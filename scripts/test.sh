@@ -37,6 +37,8 @@ if tests/pg.sh start "$pgdir" "$pgport"; then
   export RG_TEST_PG_DIR=$pgdir RG_TEST_PG_PORT=$pgport RG_BUILD_DIR=$build
   export RG_TEST_PG_DSN="host=127.0.0.1 port=$pgport dbname=catalog user=postgres"
   step "SQL adapters against PostgreSQL" "$build/test_sql_adapters" "$build/adapters"
+  step "conformance: postgres" conformance/run_postgres.sh "$build/readgate-conformance" \
+    "$build/adapters/readgate-adapter-postgres.so" 127.0.0.1 "$pgport"
   step "HTTP black-box tests" python3 tests/http/run.py
 else
   echo "--- FAIL: could not start PostgreSQL"

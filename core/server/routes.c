@@ -25,10 +25,17 @@ static enum action parse_path(const char *path, char site[33])
         return ACT_UNKNOWN;
     const char *s = path + 4;
     const char *slash = strchr(s, '/');
-    if (!slash || slash == s || (size_t)(slash - s) > 32)
+    if (!slash || slash == s)
         return ACT_UNKNOWN;
-    memcpy(site, s, (size_t)(slash - s));
-    site[slash - s] = '\0';
+    /* An over-long site id is still a widget endpoint: it must get the same
+     * 404 widget_unavailable as any unknown site, so it is kept as "" (never
+     * a valid id) rather than turned into a different error. */
+    if ((size_t)(slash - s) > 32) {
+        site[0] = '\0';
+    } else {
+        memcpy(site, s, (size_t)(slash - s));
+        site[slash - s] = '\0';
+    }
     const char *a = slash + 1;
     if (strcmp(a, "token") == 0)
         return ACT_TOKEN;
