@@ -3,8 +3,8 @@
  *
  * Options: dsn (required; conninfo string or URI), statement_timeout_ms
  * (optional cap on every query's budget), application_name (default
- * "readgate"). The core's own source options (timeout_ms, connect_timeout_ms,
- * workers) are accepted and ignored here.
+ * "readgate"). The source settings timeout_ms, connect_timeout_ms and workers
+ * are read by the core and never reach the adapter as options.
  *
  * Every query runs as BEGIN READ ONLY; SET LOCAL statement_timeout; EXECUTE;
  * COMMIT, so nothing can write and nothing outlives its budget, even behind a
@@ -81,12 +81,6 @@ typedef struct pg_options {
     unsigned long statement_timeout_ms;
 } pg_options;
 
-static int is_core_option(const char *key)
-{
-    return !strcmp(key, "timeout_ms") || !strcmp(key, "connect_timeout_ms") ||
-           !strcmp(key, "workers");
-}
-
 static rg_status parse_options(const rg_source_info *src, pg_options *o, rg_error *err)
 {
     memset(o, 0, sizeof *o);
@@ -109,7 +103,7 @@ static rg_status parse_options(const rg_source_info *src, pg_options *o, rg_erro
                                "option 'statement_timeout_ms' must be an integer from 1 to %lu",
                                MAX_STATEMENT_TIMEOUT_MS);
             o->statement_timeout_ms = ms;
-        } else if (!is_core_option(opt->key)) {
+        } else {
             return set_err(err, RG_ERR_CONFIG,
                            "unknown option '%s' for the postgres adapter; expected: dsn, "
                            "statement_timeout_ms, application_name",

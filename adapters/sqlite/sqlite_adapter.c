@@ -69,13 +69,6 @@ typedef struct sqlite_conn {
     int timed_out;
 } sqlite_conn;
 
-/* Keys every source may carry; the core reads them, not the adapter. */
-static int is_core_option(const char *key)
-{
-    return !strcmp(key, "timeout_ms") || !strcmp(key, "connect_timeout_ms") ||
-           !strcmp(key, "workers");
-}
-
 static rg_status check_options(const rg_source_info *src, rg_error *err)
 {
     const char *path = NULL;
@@ -83,7 +76,7 @@ static rg_status check_options(const rg_source_info *src, rg_error *err)
         const rg_option *o = &src->options[i];
         if (!strcmp(o->key, "path"))
             path = o->value;
-        else if (!is_core_option(o->key))
+        else
             return set_err(err, RG_ERR_CONFIG,
                            "unknown option '%s' for the sqlite adapter; expected: path", o->key);
     }

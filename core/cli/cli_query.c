@@ -266,10 +266,13 @@ static char *take_string(json_t *doc, const char *key)
     return s && *s ? strdup(s) : NULL;
 }
 
-/* Print a JSON document indented on stdout. */
+/* Print a JSON document indented on stdout. This output is for people:
+ * jansson's default of 17 significant digits turns a price of 29.99 into
+ * 29.989999999999998, while 15 digits reproduce every decimal of up to 15
+ * digits exactly. Programs should read the gateway's own response bytes. */
 static int print_doc(const json_t *doc)
 {
-    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     if (!text) {
         fprintf(stderr, "readgate query: out of memory\n");
         return -1;

@@ -126,6 +126,17 @@ static void load_options(rg_cfgctx *c, const rg_node *m, const char *where, rg_s
                          where, o->key);
             continue;
         }
+        /* These are read by readgate itself one level up; an adapter never
+         * sees them. Accepting them here would silently ignore a timeout the
+         * customer believes is in force. */
+        if (!strcmp(o->key, "timeout_ms") || !strcmp(o->key, "connect_timeout_ms") ||
+            !strcmp(o->key, "workers")) {
+            rg_cfg_error(c, o->line,
+                         "%s.%s: '%s' is a source setting, not an adapter option; move it up one "
+                         "level, next to 'adapter'",
+                         where, o->key, o->key);
+            continue;
+        }
         if (v->kind != RG_NODE_STRING && v->kind != RG_NODE_INT && v->kind != RG_NODE_FLOAT &&
             v->kind != RG_NODE_BOOL) {
             rg_cfg_error(c, v->line, "%s.%s: expected a string, number or boolean, got %s", where,

@@ -63,13 +63,13 @@ static const rg_adapter *open_adapter(const char *dir, const char *name, void **
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *e = dlerror();
-        snprintf(err, errlen, "cannot load adapter '%s' from %s: %s", name, path, e ? e : "?");
+        snprintf(err, errlen, "cannot load adapter '%.64s' from %.200s: %.200s", name, path, e ? e : "?");
         return NULL;
     }
     dlerror();
     void *sym = dlsym(h, RG_ADAPTER_ENTRY_SYMBOL);
     if (!sym) {
-        snprintf(err, errlen, "adapter %s does not export %s()", path, RG_ADAPTER_ENTRY_SYMBOL);
+        snprintf(err, errlen, "adapter %.300s does not export %s()", path, RG_ADAPTER_ENTRY_SYMBOL);
         dlclose(h);
         return NULL;
     }
@@ -78,33 +78,33 @@ static const rg_adapter *open_adapter(const char *dir, const char *name, void **
     memcpy(&entry, &sym, sizeof entry);
     const rg_adapter *a = entry(&g_host);
     if (!a) {
-        snprintf(err, errlen, "adapter %s returned no descriptor", path);
+        snprintf(err, errlen, "adapter %.300s returned no descriptor", path);
         dlclose(h);
         return NULL;
     }
     /* Check the version fields first: they sit at the same place in every layout. */
     if (a->abi_major != RG_ADAPTER_ABI_MAJOR) {
         snprintf(err, errlen,
-                 "adapter %s was built for ABI major %u; this readgate supports ABI major %d "
+                 "adapter %.300s was built for ABI major %u; this readgate supports ABI major %d "
                  "(any minor); rebuild it against this readgate's adapter.h",
                  path, (unsigned)a->abi_major, RG_ADAPTER_ABI_MAJOR);
         dlclose(h);
         return NULL;
     }
     if (a->struct_size < RG_ADAPTER_MIN_SIZE) {
-        snprintf(err, errlen, "adapter %s has struct_size %u, smaller than ABI 1.0 (%zu)", path,
+        snprintf(err, errlen, "adapter %.300s has struct_size %u, smaller than ABI 1.0 (%zu)", path,
                  (unsigned)a->struct_size, (size_t)RG_ADAPTER_MIN_SIZE);
         dlclose(h);
         return NULL;
     }
     if (!a->connect || !a->query || !a->disconnect || !a->ping || !a->name) {
-        snprintf(err, errlen, "adapter %s lacks a required callback (connect, query, ping, disconnect)",
+        snprintf(err, errlen, "adapter %.300s lacks a required callback (connect, query, ping, disconnect)",
                  path);
         dlclose(h);
         return NULL;
     }
     if (strcmp(a->name, name) != 0) {
-        snprintf(err, errlen, "adapter file %s calls itself '%s', expected '%s'", path, a->name, name);
+        snprintf(err, errlen, "adapter file %.300s calls itself '%.64s', expected '%.64s'", path, a->name, name);
         dlclose(h);
         return NULL;
     }

@@ -632,7 +632,7 @@ static const char *const bad_cases[] = {
     "bad_site_id",   "duplicate_keys", "duplicate_site",    "enum_values",
     "json_site",     "json_syntax",    "limits_options",    "missing_required",
     "searchable",    "server_values",  "sites_dir_missing", "unknown_key",
-    "unknown_source", "wrong_type",    "yaml_syntax",
+    "unknown_source", "wrong_type",    "yaml_syntax",       "source_setting_in_options",
 };
 #define NBAD (sizeof bad_cases / sizeof bad_cases[0])
 
