@@ -5,7 +5,8 @@
 
 int rg_cli_serve(int argc, char **argv);   /* serve [-c FILE] */
 int rg_cli_check(int argc, char **argv);   /* check [-c FILE] */
-int rg_cli_keys(int argc, char **argv);    /* keys generate [--kid KID] */
+int rg_cli_keys(int argc, char **argv);    /* keys generate [--kid KID] | keys rotate ... */
+int rg_cli_keys_rotate(int argc, char **argv); /* keys rotate --to KID [-c FILE] [--dry-run] */
 int rg_cli_secret(int argc, char **argv);  /* secret encrypt --site S --field PATH */
 int rg_cli_query(int argc, char **argv);   /* query ...: the signing client */
 

@@ -28,6 +28,7 @@
 static void keys_usage(FILE *f)
 {
     fprintf(f, "usage: readgate keys generate [--kid KID]\n"
+               "       readgate keys rotate --to KID [-c FILE] [--dry-run]\n"
                "\n"
                "Prints a new master key line \"KID:BASE64\" (32 random bytes) on stdout.\n"
                "KID is 1-32 of A-Z a-z 0-9 _ - (default: k<UTC date>-<4 random hex digits>).\n"
@@ -72,6 +73,8 @@ int rg_cli_keys(int argc, char **argv)
         keys_usage(stdout);
         return 0;
     }
+    if (argc >= 2 && strcmp(argv[1], "rotate") == 0)
+        return rg_cli_keys_rotate(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "generate") != 0) {
         if (argc >= 2)
             fprintf(stderr, "readgate keys: unknown action '%s'\n", argv[1]);

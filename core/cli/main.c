@@ -1,11 +1,14 @@
 /* readgate: the command-line entry point. */
 #include <stdio.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "config/config.h"
+#include "crypto/audit.h"
+#include "crypto/keyring.h"
 #include "server/adapter_loader.h"
 #include "server/server.h"
 #include "util/log.h"
@@ -75,17 +78,25 @@ static size_t check_adapter_options(const rg_config *cfg, rg_diags *d)
                 opts[k].key = src->options[k].key;
                 opts[k].value = src->options[k].value;
             }
+            /* Relative paths in options resolve against the site file's
+             * directory, as they do when the server connects. */
+            char *file_copy = strdup(site->file);
+            if (!file_copy) {
+                free(opts);
+                continue;
+            }
             rg_source_info info = {.struct_size = sizeof info,
                                    .site_id = site->site_id,
                                    .source_name = src->name,
                                    .options = opts,
                                    .noptions = src->noptions,
                                    .connect_timeout_ms = src->connect_timeout_ms,
-                                   .base_dir = "."};
+                                   .base_dir = dirname(file_copy)};
             rg_error err = {.status = RG_OK, .message = ""};
             if (a->check_options(&info, &err) != RG_OK)
                 rg_diag_add(d, site->file, 0, "source '%s' (adapter %s): %s", src->name,
                             src->adapter, err.message);
+            free(file_copy);
             free(opts);
         }
     }
@@ -99,8 +110,22 @@ int rg_cli_check(int argc, char **argv)
         return 2;
     rg_diags d = {0};
     rg_config *cfg = rg_config_load(path, &d);
-    if (cfg)
+    if (cfg) {
         check_adapter_options(cfg, &d);
+        /* `check` answers "would serve start?": that includes the master keys
+         * and every encrypted value opening under them. */
+        char why[512];
+        rg_keyring *kr = rg_keyring_load(cfg->keys_env, cfg->keys_file, why, sizeof why);
+        if (!kr) {
+            rg_diag_add(&d, cfg->file, 0, "master keys: %s", why);
+        } else if (rg_audit_open(cfg->audit_log, why, sizeof why) != 0) {
+            rg_diag_add(&d, cfg->file, 0, "audit_log: %s", why);
+        } else {
+            rg_config_verify_secrets(cfg, kr, &d);
+        }
+        rg_keyring_free(kr);
+        rg_audit_close();
+    }
     for (size_t i = 0; i < d.count; i++)
         printf("%s\n", d.lines[i]);
     int bad = d.count > 0 || !cfg;

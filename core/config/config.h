@@ -60,6 +60,7 @@ typedef struct rg_collection {
 typedef struct rg_source_option {
     char *key;
     char *value; /* as written; may be "enc:v1:..." (decrypted only when opened) */
+    int line;    /* line of the value in the site file, for diagnostics */
 } rg_source_option;
 
 typedef struct rg_source {
@@ -118,6 +119,7 @@ typedef struct rg_config {
     char **trusted_proxies;
     size_t ntrusted_proxies;
     char *log_level;     /* debug|info|warn|error */
+    char *audit_log;     /* "-" = stderr, else an absolute path (lines are appended) */
     rg_limits limits;
     rg_site *sites;      /* sorted by site_id */
     size_t nsites;
@@ -129,6 +131,15 @@ typedef struct rg_config {
  * loading continues to find the rest. Returns NULL if anything was wrong.
  */
 rg_config *rg_config_load(const char *path, rg_diags *d);
+
+/*
+ * Decrypt (and wipe at once) every "enc:" option with the master keys, adding
+ * "file:line: sources.S.options.K: cannot decrypt: why" for each that fails.
+ * Each attempt writes an audit line (purpose "verify"). Returns the number of
+ * failures.
+ */
+struct rg_keyring;
+size_t rg_config_verify_secrets(const rg_config *cfg, const struct rg_keyring *kr, rg_diags *d);
 void rg_config_free(rg_config *cfg);
 
 /* Binary search; NULL if unknown. Thread-safe (config is immutable). */

@@ -17,7 +17,7 @@
 static const char *const root_keys[] = {
     "listen",       "admin_listen", "loop_threads", "workers",         "sites_dir", "adapters_dir",
     "keys",         "state_store",  "rate_limit",   "trusted_proxies", "log_level", "limits",
-    NULL};
+    "audit_log",    NULL};
 static const char *const keys_keys[] = {"env", "file", NULL};
 
 typedef enum { L_SIZE, L_INT, L_U32 } limit_kind;
@@ -340,6 +340,16 @@ static void load_settings(rg_cfgctx *c, const rg_node *root, rg_config *cfg, con
     p = rg_node_find(root, "adapters_dir");
     if (p && rg_cfg_string(c, p->value, "adapters_dir", true, &s) == 0)
         set_path(c, &cfg->adapters_dir, dir, s);
+    /* "-" (the default) writes audit lines to stderr with the log; a path
+     * (relative to this file) appends them to that file. */
+    set_str(c, &cfg->audit_log, "-");
+    p = rg_node_find(root, "audit_log");
+    if (p && rg_cfg_string(c, p->value, "audit_log", true, &s) == 0) {
+        if (strcmp(s, "-") == 0)
+            set_str(c, &cfg->audit_log, s);
+        else
+            set_path(c, &cfg->audit_log, dir, s);
+    }
     p = rg_node_find(root, "log_level");
     if (p && rg_cfg_string(c, p->value, "log_level", true, &s) == 0) {
         if (strcmp(s, "debug") && strcmp(s, "info") && strcmp(s, "warn") && strcmp(s, "error"))
@@ -434,6 +444,12 @@ static void load_sites(rg_cfgctx *c, const rg_node *root, rg_config *cfg)
         qsort(cfg->sites, cfg->nsites, sizeof *cfg->sites, cmp_site);
 }
 
+void rg_config_settings_load(rg_cfgctx *c, const rg_node *root, rg_config *cfg, const char *dir)
+{
+    load_settings(c, root, cfg, dir);
+    load_limits(c, root, cfg);
+}
+
 rg_config *rg_config_load(const char *path, rg_diags *d)
 {
     if (!path || !*path) {
@@ -463,8 +479,7 @@ rg_config *rg_config_load(const char *path, rg_diags *d)
         rg_node_free(root);
         return NULL;
     }
-    load_settings(&c, root, cfg, dir);
-    load_limits(&c, root, cfg);
+    rg_config_settings_load(&c, root, cfg, dir);
     if (cfg->sites_dir)
         load_sites(&c, root, cfg);
     free(dircopy);
@@ -487,6 +502,7 @@ void rg_config_free(rg_config *cfg)
     free(cfg->sites_dir);
     free(cfg->adapters_dir);
     free(cfg->keys_env);
+    free(cfg->audit_log);
     free(cfg->keys_file);
     free(cfg->state_store);
     free(cfg->rate_limit);

@@ -146,6 +146,7 @@ static void load_options(rg_cfgctx *c, const rg_node *m, const char *where, rg_s
         rg_source_option *so = &src->options[src->noptions];
         so->key = strdup(o->key);
         so->value = strdup(v->text);
+        so->line = v->line;
         src->noptions++;
         if (!so->key || !so->value)
             rg_cfg_error(c, 0, "out of memory");
@@ -229,11 +230,24 @@ int rg_site_load(rg_cfgctx *c, const rg_config *cfg, const char *path, rg_site *
         c->errors++; /* already reported by the parser */
         return 0;
     }
+    int idline = rg_site_load_node(c, cfg, path, root, site);
+    rg_node_free(root);
+    return idline;
+}
+
+int rg_site_load_node(rg_cfgctx *c, const rg_config *cfg, const char *path, const rg_node *root,
+                      rg_site *site)
+{
+    site->allow_localhost = true;
+    site->session_ttl_s = 600;
+    if (!site->file && !(site->file = strdup(path))) {
+        rg_cfg_error(c, 0, "out of memory");
+        return 0;
+    }
     int idline = 0;
     if (root->kind != RG_NODE_MAP) {
         rg_cfg_error(c, root->line, "expected a mapping with site_id, sources and collections, got %s",
                      rg_node_kind_name(root->kind));
-        rg_node_free(root);
         return 0;
     }
     rg_cfg_check_keys(c, root, "", site_keys);
@@ -264,7 +278,6 @@ int rg_site_load(rg_cfgctx *c, const rg_config *cfg, const char *path, rg_site *
     p = rg_node_find(root, "collections");
     if (p)
         rg_collections_load(c, p, site);
-    rg_node_free(root);
     return idline;
 }
 

@@ -48,9 +48,17 @@ int rg_secret_encrypt(const rg_keyring *kr, const char *site_id, const char *pat
                       const void *plaintext, size_t len, char **out)
 {
     *out = NULL;
-    if (!kr || kr->nkeys == 0 || !site_id || !path || (!plaintext && len) || len > SECRET_MAX)
+    if (!kr || kr->nkeys == 0)
         return -1;
-    const rg_master_key *k = rg_keyring_primary(kr);
+    return rg_secret_encrypt_with(rg_keyring_primary(kr), site_id, path, plaintext, len, out);
+}
+
+int rg_secret_encrypt_with(const rg_master_key *k, const char *site_id, const char *path,
+                           const void *plaintext, size_t len, char **out)
+{
+    *out = NULL;
+    if (!k || !site_id || !path || (!plaintext && len) || len > SECRET_MAX)
+        return -1;
     uint8_t iv[IV_LEN], tag[TAG_LEN];
     uint8_t *ct = malloc(len ? len : 1);
     char *ct64 = NULL, *res = NULL;

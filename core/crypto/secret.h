@@ -17,6 +17,11 @@ bool rg_secret_is_encrypted(const char *value);
 int rg_secret_encrypt(const rg_keyring *kr, const char *site_id, const char *path,
                       const void *plaintext, size_t len, char **out);
 
+/* Encrypt under a given key (key rotation re-encrypts under the new key id
+ * before it becomes the primary). */
+int rg_secret_encrypt_with(const rg_master_key *k, const char *site_id, const char *path,
+                           const void *plaintext, size_t len, char **out);
+
 /*
  * Decrypt. *out is malloc'd and NUL-terminated (caller wipes and frees it);
  * *out_len its length. On failure returns -1 and writes a message that names

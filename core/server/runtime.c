@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/audit.h"
 #include "query/describe.h"
 #include "util/log.h"
 
@@ -43,6 +44,17 @@ rg_runtime *rg_runtime_new(const char *config_path, rg_diags *d, unsigned genera
     rt->kr = rg_keyring_load(rt->cfg->keys_env, rt->cfg->keys_file, why, sizeof why);
     if (!rt->kr) {
         rg_diag_add(d, rt->cfg->file, 0, "master keys: %s", why);
+        runtime_free(rt);
+        return NULL;
+    }
+    /* Reopened on every (re)load, so the audit file can be rotated with SIGHUP. */
+    if (rg_audit_open(rt->cfg->audit_log, why, sizeof why) != 0) {
+        rg_diag_add(d, rt->cfg->file, 0, "audit_log: %s", why);
+        runtime_free(rt);
+        return NULL;
+    }
+    /* Refuse to run half-configured: every secret must open now. */
+    if (rg_config_verify_secrets(rt->cfg, rt->kr, d) != 0) {
         runtime_free(rt);
         return NULL;
     }

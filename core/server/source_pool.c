@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "adapter_loader.h"
+#include "crypto/audit.h"
 #include "crypto/secret.h"
 #include "util/log.h"
 
@@ -62,8 +63,8 @@ static rg_status pool_connect(rg_source_pool *p, void **conn, rg_error *err)
             continue;
         char path[256], why[256];
         snprintf(path, sizeof path, "sources.%s.options.%s", src->name, src->options[i].key);
-        if (rg_secret_decrypt(p->kr, p->site->site_id, path, src->options[i].value, &plain[i],
-                              &plain_len[i], why, sizeof why) != 0) {
+        if (rg_secret_decrypt_audited(p->kr, p->site->site_id, path, src->options[i].value,
+                                      "connect", &plain[i], &plain_len[i], why, sizeof why) != 0) {
             /* Configuration problem, not an outage; the message names the field only. */
             snprintf(err->message, sizeof err->message, "cannot decrypt %.120s: %.110s", path, why);
             err->status = RG_ERR_CONFIG;

@@ -25,7 +25,7 @@ import harness  # noqa: E402
 
 # The fault tests stop PostgreSQL, so they run last.
 MODULES = ["test_rgclient", "test_config", "test_token", "test_signing", "test_collections",
-           "test_cors", "test_query", "test_hostile", "test_faults"]
+           "test_cors", "test_query", "test_hostile", "test_keys", "test_faults"]
 FAULT_ORDER = ["SlowBackendTest", "WrongMajorAdapterTest", "PostgresDownTest"]
 
 

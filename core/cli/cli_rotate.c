@@ -1,0 +1,374 @@
+/*
+ * `readgate keys rotate --to KID`: re-encrypts every "enc:" value of every
+ * site file under the master key KID, without downtime.
+ *
+ * The procedure it supports (docs/configuration.md, "Rotating master keys"):
+ *   1. `readgate keys generate --kid k2` and put the line first in the key
+ *      file (or READGATE_KEYS); keep the old line. SIGHUP: new sessions and
+ *      cursors use k2, everything made under k1 still verifies and opens.
+ *   2. `readgate keys rotate --to k2`: every stored secret is re-encrypted
+ *      under k2. SIGHUP again.
+ *   3. Once session_ttl_s has passed, remove the k1 line (retire it).
+ *
+ * Each site file is rewritten in place only where a ciphertext stood, so
+ * comments and layout stay; the write is atomic (temporary file in the same
+ * directory, fsync, rename, fsync of the directory), so a crash leaves either
+ * the old file or the new one, and both open while both keys are loaded.
+ * Running it again is harmless: values already under KID are left alone.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config/config.h"
+#include "crypto/audit.h"
+#include "crypto/keyring.h"
+#include "crypto/secret.h"
+
+/* Site files are small; anything larger is not one. */
+#define MAX_SITE_FILE (16 * 1024 * 1024)
+
+typedef struct {
+    char *old_enc; /* points into the loaded config: not owned */
+    char *new_enc; /* owned */
+} replacement;
+
+static void rotate_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: readgate keys rotate --to KID [-c FILE] [--dry-run]\n"
+            "\n"
+            "Re-encrypts every enc: value of every site file under the master key KID.\n"
+            "KID must be one of the loaded master keys (the key file or environment\n"
+            "variable named in readgate.yaml); the old keys must still be there too.\n"
+            "Each site file is replaced atomically. Then reload the server (SIGHUP).\n"
+            "  -c, --config FILE  readgate.yaml (default: readgate.yaml)\n"
+            "  --dry-run          say what would change, write nothing\n");
+}
+
+static char *read_file(const char *path, size_t *len, struct stat *st, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    char *buf = NULL;
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || st->st_size > MAX_SITE_FILE) {
+        snprintf(err, errlen, "not a regular file of at most %d bytes", MAX_SITE_FILE);
+        goto fail;
+    }
+    size_t n = (size_t)st->st_size, got = 0;
+    buf = malloc(n + 1);
+    if (!buf) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            snprintf(err, errlen, "cannot read: %s", r < 0 ? strerror(errno) : "file shrank");
+            goto fail;
+        }
+        got += (size_t)r;
+    }
+    buf[n] = '\0';
+    *len = n;
+    close(fd);
+    return buf;
+fail:
+    free(buf);
+    close(fd);
+    return NULL;
+}
+
+static size_t count_occurrences(const char *text, const char *needle)
+{
+    size_t n = 0, nl = strlen(needle);
+    for (const char *p = strstr(text, needle); p; p = strstr(p + nl, needle))
+        n++;
+    return n;
+}
+
+/* Build the new text: each old ciphertext (known to occur exactly once)
+ * replaced by its new one. */
+static char *apply(const char *text, size_t len, const replacement *r, size_t nr)
+{
+    size_t out_len = len;
+    for (size_t i = 0; i < nr; i++)
+        out_len = out_len - strlen(r[i].old_enc) + strlen(r[i].new_enc);
+    char *cur = strdup(text);
+    for (size_t i = 0; cur && i < nr; i++) {
+        char *at = strstr(cur, r[i].old_enc);
+        size_t ol = strlen(r[i].old_enc), nl = strlen(r[i].new_enc), cl = strlen(cur);
+        char *next = malloc(cl - ol + nl + 1);
+        if (!next || !at) {
+            free(next);
+            free(cur);
+            return NULL;
+        }
+        size_t head = (size_t)(at - cur);
+        memcpy(next, cur, head);
+        memcpy(next + head, r[i].new_enc, nl);
+        memcpy(next + head + nl, at + ol, cl - head - ol + 1);
+        free(cur);
+        cur = next;
+    }
+    if (cur && strlen(cur) != out_len) {
+        free(cur);
+        return NULL;
+    }
+    return cur;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Temporary file next to `path` (a dot name: the server ignores it while it
+ * exists), same mode and owner, fsync, rename over, fsync the directory. */
+static int replace_atomically(const char *path, const char *text, const struct stat *st,
+                              char *err, size_t errlen)
+{
+    char *dcopy = strdup(path), *bcopy = strdup(path);
+    char *tmp = NULL;
+    int fd = -1, dfd = -1, rc = -1;
+    if (!dcopy || !bcopy) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    const char *dir = dirname(dcopy), *base = basename(bcopy);
+    if (asprintf(&tmp, "%s/.%s.rotate.XXXXXX", dir, base) < 0) {
+        tmp = NULL;
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create a temporary file in %s: %s", dir, strerror(errno));
+        goto out;
+    }
+    if ((st->st_uid != geteuid() || st->st_gid != getegid()) &&
+        fchown(fd, st->st_uid, st->st_gid) != 0) {
+        snprintf(err, errlen, "cannot give the new file the old owner: %s", strerror(errno));
+        goto out;
+    }
+    if (fchmod(fd, st->st_mode & 07777) != 0 || write_all(fd, text, strlen(text)) != 0 ||
+        fsync(fd) != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        goto out;
+    }
+    free(tmp);
+    tmp = NULL; /* renamed: nothing to remove any more */
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) != 0) {
+        snprintf(err, errlen, "cannot sync directory %s: %s", dir, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (dfd >= 0)
+        close(dfd);
+    if (tmp) {
+        unlink(tmp);
+        free(tmp);
+    }
+    free(dcopy);
+    free(bcopy);
+    return rc;
+}
+
+/* Re-encrypt one site's values; writes the file unless dry_run. Returns the
+ * number of values changed, or -1 after printing why. */
+static long rotate_site(const rg_site *site, const rg_keyring *kr, const rg_master_key *to,
+                        bool dry_run)
+{
+    size_t cap = 0, nr = 0;
+    for (size_t j = 0; j < site->nsources; j++)
+        cap += site->sources[j].noptions;
+    replacement *r = calloc(cap ? cap : 1, sizeof *r);
+    char *text = NULL, *out = NULL;
+    long rc = -1;
+    char err[512];
+    if (!r) {
+        fprintf(stderr, "%s: out of memory\n", site->file);
+        return -1;
+    }
+    for (size_t j = 0; j < site->nsources; j++) {
+        const rg_source *src = &site->sources[j];
+        for (size_t k = 0; k < src->noptions; k++) {
+            const rg_source_option *o = &src->options[k];
+            char kid[RG_KID_MAX + 1];
+            if (!rg_secret_is_encrypted(o->value))
+                continue;
+            if (rg_secret_kid(o->value, kid) == 0 && strcmp(kid, to->kid) == 0)
+                continue; /* already under the new key */
+            char path[256], why[256];
+            snprintf(path, sizeof path, "sources.%s.options.%s", src->name, o->key);
+            char *plain = NULL;
+            size_t len = 0;
+            if (rg_secret_decrypt_audited(kr, site->site_id, path, o->value, "rotate", &plain,
+                                          &len, why, sizeof why) != 0) {
+                fprintf(stderr, "%s:%d: %s: cannot decrypt: %s\n", site->file, o->line, path, why);
+                goto out;
+            }
+            int e = rg_secret_encrypt_with(to, site->site_id, path, plain, len, &r[nr].new_enc);
+            rg_secure_zero(plain, len);
+            free(plain);
+            if (e != 0) {
+                fprintf(stderr, "%s:%d: %s: cannot encrypt under '%s'\n", site->file, o->line,
+                        path, to->kid);
+                goto out;
+            }
+            r[nr++].old_enc = o->value;
+        }
+    }
+    if (nr == 0) {
+        rc = 0;
+        goto out;
+    }
+    size_t len;
+    struct stat st;
+    if (!(text = read_file(site->file, &len, &st, err, sizeof err))) {
+        fprintf(stderr, "%s: %s\n", site->file, err);
+        goto out;
+    }
+    /* The file is edited as text so that comments and layout survive; that
+     * needs each ciphertext to stand verbatim, once, in the file. */
+    for (size_t i = 0; i < nr; i++) {
+        size_t n = count_occurrences(text, r[i].old_enc);
+        if (n != 1) {
+            fprintf(stderr,
+                    "%s: an encrypted value occurs %zu times in the file text (expected once, "
+                    "on one line); write each enc: value on a single line and retry\n",
+                    site->file, n);
+            goto out;
+        }
+    }
+    if (!(out = apply(text, len, r, nr))) {
+        fprintf(stderr, "%s: out of memory\n", site->file);
+        goto out;
+    }
+    if (!dry_run && replace_atomically(site->file, out, &st, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s; the file is unchanged\n", site->file, err);
+        goto out;
+    }
+    rc = (long)nr;
+out:
+    for (size_t i = 0; i < nr; i++)
+        free(r[i].new_enc);
+    free(r);
+    free(text);
+    free(out);
+    return rc;
+}
+
+int rg_cli_keys_rotate(int argc, char **argv)
+{
+    const char *to_kid = NULL, *config = "readgate.yaml";
+    bool dry_run = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--to") == 0 && i + 1 < argc) {
+            to_kid = argv[++i];
+        } else if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
+                   i + 1 < argc) {
+            config = argv[++i];
+        } else if (strcmp(argv[i], "--dry-run") == 0) {
+            dry_run = true;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            rotate_usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "readgate keys rotate: unexpected argument '%s'\n", argv[i]);
+            rotate_usage(stderr);
+            return 2;
+        }
+    }
+    if (!to_kid) {
+        fprintf(stderr, "readgate keys rotate: --to KID is required\n");
+        rotate_usage(stderr);
+        return 2;
+    }
+    rg_diags d = {0};
+    rg_config *cfg = rg_config_load(config, &d);
+    for (size_t i = 0; i < d.count; i++)
+        fprintf(stderr, "%s\n", d.lines[i]);
+    rg_diags_free(&d);
+    if (!cfg) {
+        fprintf(stderr, "readgate keys rotate: fix the configuration first; nothing changed\n");
+        return 1;
+    }
+    int status = 1;
+    char why[512];
+    rg_keyring *kr = rg_keyring_load(cfg->keys_env, cfg->keys_file, why, sizeof why);
+    if (!kr) {
+        fprintf(stderr, "readgate keys rotate: master keys: %s\n", why);
+        goto out;
+    }
+    const rg_master_key *to = rg_keyring_find(kr, to_kid, strlen(to_kid));
+    if (!to) {
+        fprintf(stderr,
+                "readgate keys rotate: key id '%.40s' is not among the loaded master keys; add "
+                "its line (readgate keys generate --kid %.40s) to %s first, keeping the old keys\n",
+                to_kid, to_kid, cfg->keys_file ? cfg->keys_file : cfg->keys_env);
+        goto out;
+    }
+    if (rg_audit_open(cfg->audit_log, why, sizeof why) != 0) {
+        fprintf(stderr, "readgate keys rotate: %s\n", why);
+        goto out;
+    }
+    size_t total = 0, failed = 0;
+    for (size_t i = 0; i < cfg->nsites; i++) {
+        long n = rotate_site(&cfg->sites[i], kr, to, dry_run);
+        if (n < 0) {
+            failed++;
+            continue;
+        }
+        total += (size_t)n;
+        if (n > 0)
+            printf("%s: %ld value%s %s under %s\n", cfg->sites[i].file, n, n == 1 ? "" : "s",
+                   dry_run ? "would be re-encrypted" : "re-encrypted", to->kid);
+    }
+    printf("%zu value%s %s under %s; %zu site file%s failed\n", total, total == 1 ? "" : "s",
+           dry_run ? "would be re-encrypted" : "re-encrypted", to->kid, failed,
+           failed == 1 ? "" : "s");
+    if (!dry_run && total > 0)
+        printf("reload readgate (SIGHUP) so that it opens the new values\n");
+    status = failed ? 1 : 0;
+out:
+    rg_audit_close();
+    rg_keyring_free(kr);
+    rg_config_free(cfg);
+    return status;
+}
