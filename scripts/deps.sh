@@ -5,8 +5,18 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libevent-dev libjansson-dev libyaml-dev
       libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev python3)
+pkgs+=(libmariadb-dev) # the mysql adapter (MariaDB Connector/C)
+pkgs+=(libhiredis-dev) # the Redis rate-limit backend (hiredis + its libevent adapter)
+pkgs+=(libmongoc-dev) # the mongo adapter (mongo-c-driver)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(libcmocka-dev postgresql sqlite3 procps)
+  pkgs+=(libcmocka-dev postgresql sqlite3 procps openssl)
+  pkgs+=(mariadb-server mariadb-client) # throwaway MariaDB for the mysql adapter
+  pkgs+=(redis-server) # throwaway Redis for the shared rate-limit tests
+  pkgs+=(clang-14 clang libclang-rt-14-dev) # libFuzzer targets (tests/fuzz/run.sh)
+  # CongoDB, the JavaScript MongoDB server of the mongo adapter tests, runs on
+  # node. Only when npm is missing: Debian's npm would replace a node from
+  # another source (e.g. nodesource, which bundles its own npm).
+  command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 
 missing=()

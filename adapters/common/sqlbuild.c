@@ -65,6 +65,17 @@ int rg_sql_quote_ansi(void *ctx, rg_sql_buf *out, const char *ident, size_t len)
     return 0;
 }
 
+int rg_sql_quote_backtick(void *ctx, rg_sql_buf *out, const char *ident, size_t len)
+{
+    (void)ctx;
+    if (len == 0 || memchr(ident, '\0', len) || memchr(ident, '`', len))
+        return -1;
+    rg_sql_buf_append(out, "`", 1);
+    rg_sql_buf_append(out, ident, len);
+    rg_sql_buf_append(out, "`", 1);
+    return 0;
+}
+
 /* ---- dialects ------------------------------------------------------------ */
 
 void rg_sql_dialect_sqlite(rg_sql_dialect *d)
@@ -94,6 +105,34 @@ void rg_sql_dialect_postgres(rg_sql_dialect *d, rg_sql_quote_fn quote, void *quo
     d->string_collate = " COLLATE \"C\"";
     d->quote = quote;
     d->quote_ctx = quote_ctx;
+}
+
+/* CONVERT(x USING utf8mb4) first: COLLATE alone fails on a latin1 or utf8mb3
+   column, and the conversion is lossless into utf8mb4. */
+#define MYSQL_BIN(coll) " USING utf8mb4) COLLATE " coll
+
+void rg_sql_dialect_mysql(rg_sql_dialect *d, int mariadb)
+{
+    memset(d, 0, sizeof *d);
+    d->numbered_params = 0;
+    d->cast_params = 0;
+    /* The plain _bin collations pad with spaces ('a' = 'a '); the NO PAD
+       binary ones compare code points, which is UTF-8 byte order. */
+    d->collate_prefix = "CONVERT(";
+    d->string_collate = mariadb ? MYSQL_BIN("utf8mb4_nopad_bin") : MYSQL_BIN("utf8mb4_0900_bin");
+    /* LOWER() folds non-ASCII letters too, which the rules allow; it runs on
+       both sides so an upper-case non-ASCII letter in a value still matches
+       itself, and the LIKE is then binary: the default collations would also
+       match 'e' with 'é' and 's' with 'ß'. */
+    d->fold_prefix = "LOWER(CONVERT(";
+    d->fold_suffix = mariadb ? MYSQL_BIN("utf8mb4_nopad_bin") ")"
+                             : MYSQL_BIN("utf8mb4_0900_bin") ")";
+    d->like_param_prefix = d->fold_prefix;
+    d->like_param_suffix = d->fold_suffix;
+    d->collate_equality = 1;
+    d->nulls_by_is_null = 1;
+    d->quote = rg_sql_quote_backtick;
+    d->quote_ctx = NULL;
 }
 
 /* ---- builder ------------------------------------------------------------- */
@@ -157,9 +196,21 @@ static void put_column(builder *bd, size_t field)
 /* The column as an ordering operand: collated when it is a string. */
 static void put_ordered_column(builder *bd, size_t field)
 {
+    int collated = is_collated_type(bd->coll->fields[field].type) && bd->d->string_collate;
+    if (collated && bd->d->collate_prefix)
+        put(bd, bd->d->collate_prefix);
     put_column(bd, field);
-    if (is_collated_type(bd->coll->fields[field].type) && bd->d->string_collate)
+    if (collated)
         put(bd, bd->d->string_collate);
+}
+
+/* The column as an operand of = <> IN: collated only where the dialect asks. */
+static void put_equality_column(builder *bd, size_t field)
+{
+    if (bd->d->collate_equality)
+        put_ordered_column(bd, field);
+    else
+        put_column(bd, field);
 }
 
 static void put_folded_column(builder *bd, size_t field)
@@ -249,7 +300,11 @@ static void put_like(builder *bd, size_t field, const char *s, size_t len, int a
     v.u.str.len = strlen(pat);
     put_folded_column(bd, field);
     put(bd, " LIKE ");
+    if (bd->d->like_param_prefix)
+        put(bd, bd->d->like_param_prefix);
     put_param(bd, &v);
+    if (bd->d->like_param_suffix)
+        put(bd, bd->d->like_param_suffix);
     put(bd, " ESCAPE '\\'");
 }
 
@@ -278,7 +333,7 @@ static void put_filter(builder *bd, const rg_filter *f)
     switch (f->op) {
     case RG_OP_EQ:
     case RG_OP_NE:
-        put_column(bd, f->field);
+        put_equality_column(bd, f->field);
         put(bd, cmp[f->op]);
         put_param(bd, &f->values[0]);
         break;
@@ -291,7 +346,7 @@ static void put_filter(builder *bd, const rg_filter *f)
         put_param(bd, &f->values[0]);
         break;
     case RG_OP_IN:
-        put_column(bd, f->field);
+        put_equality_column(bd, f->field);
         put(bd, " IN (");
         for (size_t i = 0; i < f->nvalues; i++) {
             if (i)
@@ -375,10 +430,11 @@ static void put_after(builder *bd)
             const rg_value *aj = &p->after[j];
             if (!field_ok(bd, p->sort[j].field))
                 return;
-            put_column(bd, p->sort[j].field);
             if (aj->is_null) {
+                put_column(bd, p->sort[j].field);
                 put(bd, " IS NULL");
             } else {
+                put_equality_column(bd, p->sort[j].field);
                 put(bd, " = ");
                 put_param(bd, aj);
             }
@@ -472,8 +528,16 @@ rg_status rg_sql_build_select(const rg_sql_dialect *d, const rg_query_plan *plan
         if (!field_ok(&bd, k->field))
             break;
         put(&bd, i ? ", " : " ORDER BY ");
-        put_ordered_column(&bd, k->field);
-        put(&bd, k->desc ? " DESC NULLS FIRST" : " ASC NULLS LAST");
+        if (d->nulls_by_is_null) {
+            /* false (0) sorts first: NULLs last ascending, first descending */
+            put_column(&bd, k->field);
+            put(&bd, k->desc ? " IS NULL DESC, " : " IS NULL, ");
+            put_ordered_column(&bd, k->field);
+            put(&bd, k->desc ? " DESC" : " ASC");
+        } else {
+            put_ordered_column(&bd, k->field);
+            put(&bd, k->desc ? " DESC NULLS FIRST" : " ASC NULLS LAST");
+        }
     }
 
     rg_value lim = {.type = RG_TYPE_INTEGER, .is_null = 0};

@@ -40,6 +40,11 @@ typedef int (*rg_sql_quote_fn)(void *ctx, rg_sql_buf *out, const char *ident, si
 /* Standard SQL quoting: "..." with embedded " doubled; refuses NUL bytes. */
 int rg_sql_quote_ansi(void *ctx, rg_sql_buf *out, const char *ident, size_t len);
 
+/* MySQL/MariaDB quoting: `...`. Refuses empty names, NUL bytes and backticks
+   (legal when doubled, but never in a sane catalog, so a whitelist entry with
+   one is more likely a mistake or an attack than a column). */
+int rg_sql_quote_backtick(void *ctx, rg_sql_buf *out, const char *ident, size_t len);
+
 typedef struct rg_sql_dialect {
     int numbered_params;        /* 1: "$1, $2 ..." (postgres); 0: "?" (sqlite) */
     int cast_params;            /* 1: "$1::bigint" / "::float8" / "::boolean" on typed params */
@@ -48,12 +53,29 @@ typedef struct rg_sql_dialect {
     const char *string_collate; /* appended to string columns in ordering comparisons and ORDER BY */
     rg_sql_quote_fn quote;
     void *quote_ctx;
+    /* The rest is zero for sqlite and postgres, whose SQL does not change. */
+    const char *collate_prefix; /* put before string columns wherever string_collate goes after */
+    int collate_equality;       /* 1: = <> IN (and keyset equality) on strings are collated too,
+                                   for backends whose default collation is case-insensitive */
+    int nulls_by_is_null;       /* 1: no NULLS FIRST/LAST; ORDER BY "col IS NULL [DESC]" first */
+    const char *like_param_prefix; /* around the LIKE pattern's placeholder (NULL: nothing) */
+    const char *like_param_suffix;
 } rg_sql_dialect;
 
 /* Ready-made dialects. postgres needs the adapter's quoting callback
    (PQescapeIdentifier on its connection). */
 void rg_sql_dialect_sqlite(rg_sql_dialect *d);
 void rg_sql_dialect_postgres(rg_sql_dialect *d, rg_sql_quote_fn quote, void *quote_ctx);
+
+/*
+ * MySQL 8 and MariaDB: "?" parameters, backtick quoting, NULL ordering spelt
+ * out, and every string comparison, sort and LIKE in a binary code-point
+ * collation with no trailing-space padding (utf8mb4_nopad_bin on MariaDB,
+ * utf8mb4_0900_bin on MySQL), converted to utf8mb4 first so columns in other
+ * character sets compare the same way. The SQL uses ESCAPE '\' as sqlite and
+ * postgres do, so the session must run with sql_mode NO_BACKSLASH_ESCAPES.
+ */
+void rg_sql_dialect_mysql(rg_sql_dialect *d, int mariadb);
 
 /*
  * A built statement. params[i] is the value for placeholder i+1; string

@@ -28,6 +28,10 @@
 #ifndef RG_CONF_INSTALL_DIR
 #define RG_CONF_INSTALL_DIR "/usr/local/share/readgate/conformance"
 #endif
+/* RG_CONF_INSTALL_DIR relative to the installed program's directory. */
+#ifndef RG_CONF_DIR_FROM_BINDIR
+#define RG_CONF_DIR_FROM_BINDIR "../share/readgate/conformance"
+#endif
 
 #define MAX_PATTERNS 64
 
@@ -116,6 +120,31 @@ static int dir_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * The cases of the installation this program belongs to, found from the
+ * running executable so that an install under any prefix finds its own
+ * cases. 0 with the directory in `out`, or -1 (e.g. in a build tree).
+ */
+static int installed_cases_dir(char *out, size_t outsz)
+{
+    char exe[PATH_MAX], joined[PATH_MAX + 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return -1;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    snprintf(joined, sizeof joined, "%s/" RG_CONF_DIR_FROM_BINDIR "/cases", exe);
+    char *real = realpath(joined, NULL);
+    int ok = real && dir_exists(real) && strlen(real) < outsz;
+    if (ok)
+        snprintf(out, outsz, "%s", real);
+    free(real);
+    return ok ? 0 : -1;
 }
 
 /* Options from a JSON config file; flags given later override them. */
@@ -510,6 +539,8 @@ int main(int argc, char **argv)
     char cases_dir[PATH_MAX], coll_path[PATH_MAX + 32];
     if (o.cases_dir)
         snprintf(cases_dir, sizeof cases_dir, "%s", o.cases_dir);
+    else if (installed_cases_dir(cases_dir, sizeof cases_dir) == 0)
+        ; /* an installed program uses the cases installed with it */
     else if (dir_exists(RG_CONF_SOURCE_DIR "/cases"))
         snprintf(cases_dir, sizeof cases_dir, "%s", RG_CONF_SOURCE_DIR "/cases");
     else
@@ -528,6 +559,8 @@ int main(int argc, char **argv)
     }
     tally t = {0};
     size_t ncases = 0;
+    if (!o.list)
+        printf("# cases: %s\n", cases_dir);
     rg_conf_case *cases = load_cases(&o, cases_dir, &coll, &ncases, &t, !o.list);
     if (!cases) {
         release(&o, NULL, 0, &coll);

@@ -9,5 +9,7 @@ int rg_cli_keys(int argc, char **argv);    /* keys generate [--kid KID] | keys r
 int rg_cli_keys_rotate(int argc, char **argv); /* keys rotate --to KID [-c FILE] [--dry-run] */
 int rg_cli_secret(int argc, char **argv);  /* secret encrypt --site S --field PATH */
 int rg_cli_query(int argc, char **argv);   /* query ...: the signing client */
+int rg_cli_oauth(int argc, char **argv);   /* oauth import ... | oauth status ... */
+int rg_cli_site(int argc, char **argv);    /* site delete SITE [-c FILE] */
 
 #endif

@@ -1,4 +1,5 @@
 /* readgate: the command-line entry point. */
+#include <curl/curl.h>
 #include <stdio.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -26,6 +27,9 @@ static void usage(FILE *f)
             "  keys generate [--kid KID]           print a new master key line\n"
             "  secret encrypt --site S --field P   encrypt stdin for a site file field\n"
             "  query --site S [options]            sign and send a query (see readgate query --help)\n"
+            "  oauth import --site S --source SRC  store a connection's tokens (JSON on stdin)\n"
+            "  oauth status [-c FILE] [--json]     state of every OAuth connection\n"
+            "  site delete S [-c FILE]             revoke a site's OAuth grants, delete its tokens\n"
             "  version                             print the version\n",
             DEFAULT_CONFIG);
 }
@@ -52,7 +56,14 @@ int rg_cli_serve(int argc, char **argv)
     const char *path = config_arg(argc, argv);
     if (!path)
         return 2;
-    return rg_server_run(path);
+    /* Before any thread: token refreshes use libcurl from several. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "readgate serve: libcurl could not be initialised\n");
+        return 1;
+    }
+    int rc = rg_server_run(path);
+    curl_global_cleanup();
+    return rc;
 }
 
 /* Ask each source's adapter whether it accepts its options. */
@@ -156,6 +167,10 @@ int main(int argc, char **argv)
         return rg_cli_secret(sub_argc, sub_argv);
     if (strcmp(cmd, "query") == 0)
         return rg_cli_query(sub_argc, sub_argv);
+    if (strcmp(cmd, "oauth") == 0)
+        return rg_cli_oauth(sub_argc, sub_argv);
+    if (strcmp(cmd, "site") == 0)
+        return rg_cli_site(sub_argc, sub_argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("readgate %s (adapter ABI %d.%d)\n", READGATE_VERSION, RG_ADAPTER_ABI_MAJOR,
                RG_ADAPTER_ABI_MINOR);

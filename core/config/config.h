@@ -63,6 +63,35 @@ typedef struct rg_source_option {
     int line;    /* line of the value in the site file, for diagnostics */
 } rg_source_option;
 
+/* Who issues a source's OAuth tokens (the `oauth` block, SPEC section 5). */
+typedef enum rg_oauth_provider {
+    RG_OAUTH_GOOGLE = 1,
+    RG_OAUTH_AIRTABLE,
+    RG_OAUTH_SHOPIFY
+} rg_oauth_provider;
+
+/*
+ * A source's `oauth` block: read by readgate itself, never passed to the
+ * adapter (which gets only the current access token, as option
+ * access_token). Secrets stay encrypted here and are opened only for a
+ * refresh or a revoke.
+ */
+typedef struct rg_oauth_config {
+    rg_oauth_provider provider;
+    char *client_id;      /* user OAuth; NULL for a service account */
+    char *client_secret;  /* "enc:v1:..." or NULL (an Airtable public client) */
+    int client_secret_line;
+    char *token_url;      /* resolved: the provider's default unless set */
+    char *revoke_url;     /* resolved likewise */
+    uint32_t refresh_margin_s;
+    bool service_account; /* Google JWT bearer grant instead of a refresh token */
+    char *sa_client_email;
+    char *sa_private_key; /* "enc:v1:..." of a PEM private key */
+    int sa_private_key_line;
+    char *sa_scopes;      /* space-separated, as the JWT `scope` claim wants */
+    int line;             /* of the `oauth` key, for messages */
+} rg_oauth_config;
+
 typedef struct rg_source {
     char *name;
     char *adapter;  /* adapter name: loads readgate-adapter-<adapter>.so */
@@ -71,8 +100,33 @@ typedef struct rg_source {
     uint32_t timeout_ms;         /* per-query budget; option "timeout_ms", default from limits */
     uint32_t connect_timeout_ms; /* option "connect_timeout_ms", default 2000 */
     uint32_t workers;            /* option "workers": worker threads (connections) for this source */
+    rg_oauth_config *oauth;      /* the `oauth` block, or NULL */
     void *runtime;               /* owned by the server (worker pool, loaded adapter) */
 } rg_source;
+
+/*
+ * Rate limits of one route (SPEC section 6): sliding windows per client IP,
+ * per site and per session, plus a one-second burst window per site. 0 turns
+ * a window off. Site files override the server's values key by key.
+ */
+typedef enum rg_rl_route {
+    RG_RL_TOKEN,
+    RG_RL_QUERY,
+    RG_RL_COLLECTIONS,
+    RG_RL_SESSION,
+    RG_RL_NROUTES
+} rg_rl_route;
+
+typedef struct rg_route_limits {
+    uint32_t per_ip_per_min;
+    uint32_t per_site_per_min;
+    uint32_t per_session_per_min;
+    uint32_t burst_per_s;
+} rg_route_limits;
+
+typedef struct rg_rate_limits {
+    rg_route_limits route[RG_RL_NROUTES];
+} rg_rate_limits;
 
 typedef struct rg_site {
     char *site_id;
@@ -87,6 +141,7 @@ typedef struct rg_site {
     size_t nsources;
     rg_collection *collections;
     size_t ncollections;
+    rg_rate_limits rate_limits; /* the server's, with this file's rate_limits applied */
 } rg_site;
 
 typedef struct rg_limits {
@@ -100,6 +155,11 @@ typedef struct rg_limits {
     uint32_t request_timeout_ms; /* default per-query budget: 5000 */
     int timestamp_window_s;     /* 300 */
     size_t max_connections;     /* 10000 */
+    uint32_t max_inflight_per_site; /* 64 -> 503 overloaded */
+    size_t ratelimit_entries;   /* 100000: in-memory rate-limit table (read at start) */
+    uint32_t ratelimit_timeout_ms; /* 50: wait for Redis before deciding locally */
+    uint32_t header_timeout_ms; /* 10000: request line and headers must arrive within it */
+    uint32_t body_timeout_ms;   /* 10000: then the body within this */
 } rg_limits;
 
 typedef struct rg_config {
@@ -116,11 +176,15 @@ typedef struct rg_config {
     char *keys_file;     /* absolute path of a 0600 key file, or NULL */
     char *state_store;   /* "sqlite:PATH" (default) or "postgres://..." */
     char *rate_limit;    /* "memory" or "redis://..." */
+    char *redis_host;    /* from rate_limit "redis://host[:port]", else NULL */
+    int redis_port;      /* 6379 unless given */
+    rg_rate_limits rate_limits; /* per route; sites may override */
     char **trusted_proxies;
     size_t ntrusted_proxies;
     char *log_level;     /* debug|info|warn|error */
     char *audit_log;     /* "-" = stderr, else an absolute path (lines are appended) */
     rg_limits limits;
+    size_t cache_max_bytes; /* cache.max_bytes: result cache budget, 0 = no cache (64 MiB) */
     rg_site *sites;      /* sorted by site_id */
     size_t nsites;
 } rg_config;
@@ -133,14 +197,20 @@ typedef struct rg_config {
 rg_config *rg_config_load(const char *path, rg_diags *d);
 
 /*
- * Decrypt (and wipe at once) every "enc:" option with the master keys, adding
- * "file:line: sources.S.options.K: cannot decrypt: why" for each that fails.
+ * Decrypt (and wipe at once) every "enc:" option and every encrypted value of
+ * an `oauth` block with the master keys, adding
+ * "file:line: sources.S.options.K: cannot decrypt: why" for each that fails
+ * (a service account's private key must also be a PEM RSA key).
  * Each attempt writes an audit line (purpose "verify"). Returns the number of
  * failures.
  */
 struct rg_keyring;
 size_t rg_config_verify_secrets(const rg_config *cfg, const struct rg_keyring *kr, rg_diags *d);
 void rg_config_free(rg_config *cfg);
+
+void rg_oauth_config_free(rg_oauth_config *o);
+/* "google", "airtable", "shopify". */
+const char *rg_oauth_provider_name(rg_oauth_provider p);
 
 /* Binary search; NULL if unknown. Thread-safe (config is immutable). */
 const rg_site *rg_config_find_site(const rg_config *cfg, const char *site_id);

@@ -93,6 +93,13 @@ bool rg_cfg_is_lower_alnum_us(int ch);
 bool rg_cfg_is_ident_first(int ch);
 bool rg_cfg_is_ident_rest(int ch);
 
+/* ---- readgate.yaml (server_config.c) ------------------------------------ */
+
+/* Every setting of a parsed readgate.yaml except the site files, into *cfg
+   (zeroed by the caller, freed with rg_config_free); relative paths resolve
+   against `dir`. Problems are reported and counted in c->errors. */
+void rg_config_settings_load(rg_cfgctx *c, const rg_node *root, rg_config *cfg, const char *dir);
+
 /* ---- site files (site_config.c) ---------------------------------------- */
 
 /*
@@ -102,7 +109,18 @@ bool rg_cfg_is_ident_rest(int ch);
  * Returns the line of site_id (0 if absent), for duplicate-id messages.
  */
 int rg_site_load(rg_cfgctx *c, const rg_config *cfg, const char *path, rg_site *site);
+/* The same for a document already parsed (`path` names it in messages and
+   must match its site_id); lets the loader be driven from memory. */
+int rg_site_load_node(rg_cfgctx *c, const rg_config *cfg, const char *path, const rg_node *root,
+                      rg_site *site);
 void rg_site_clear(rg_site *site);
+
+/* ---- oauth blocks (oauth_config.c) ------------------------------------- */
+
+/* The `oauth` key of source `src` (whose options are already loaded: a
+   Shopify source's default endpoints come from options.shop). */
+void rg_oauth_config_load(rg_cfgctx *c, const rg_node_pair *p, const char *source_where,
+                          rg_source *src);
 
 /* ---- collections (collection.c) ---------------------------------------- */
 

@@ -3,6 +3,7 @@
  * Every key has a default, so an empty file is a valid configuration.
  */
 #include "node.h"
+#include "ratelimit_config.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -12,13 +13,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* Set by the build from the install layout (CMakeLists.txt). */
+#ifndef RG_DEFAULT_ADAPTERS_DIR
+#define RG_DEFAULT_ADAPTERS_DIR "/usr/local/lib/readgate/adapters"
+#endif
+#ifndef RG_ADAPTERS_DIR_FROM_BINDIR
+#define RG_ADAPTERS_DIR_FROM_BINDIR "../lib/readgate/adapters"
+#endif
 
 static const char *const root_keys[] = {
     "listen",       "admin_listen", "loop_threads", "workers",         "sites_dir", "adapters_dir",
     "keys",         "state_store",  "rate_limit",   "trusted_proxies", "log_level", "limits",
-    "audit_log",    NULL};
+    "audit_log",    "rate_limits",  "cache",  NULL};
 static const char *const keys_keys[] = {"env", "file", NULL};
+static const char *const cache_keys[] = {"max_bytes", NULL};
+#define CACHE_MAX_BYTES_DEFAULT (64LL << 20)
+#define CACHE_MAX_BYTES_MAX (1LL << 40)
 
 typedef enum { L_SIZE, L_INT, L_U32 } limit_kind;
 
@@ -35,10 +48,16 @@ static const struct limit_def {
     {"max_string_bytes", offsetof(rg_limits, max_string_bytes), L_SIZE, 1, 65536, 256},
     {"max_search_bytes", offsetof(rg_limits, max_search_bytes), L_SIZE, 1, 4096, 200},
     {"max_in_values", offsetof(rg_limits, max_in_values), L_SIZE, 1, 1000, 50},
-    {"max_sort", offsetof(rg_limits, max_sort), L_SIZE, 1, 10, 3},
+    {"max_sort", offsetof(rg_limits, max_sort), L_SIZE, 1, 3, 3}, /* SPEC: at most 3 */
     {"request_timeout_ms", offsetof(rg_limits, request_timeout_ms), L_U32, 1, 600000, 5000},
     {"timestamp_window_s", offsetof(rg_limits, timestamp_window_s), L_INT, 1, 3600, 300},
     {"max_connections", offsetof(rg_limits, max_connections), L_SIZE, 1, 1000000, 10000},
+    {"max_inflight_per_site", offsetof(rg_limits, max_inflight_per_site), L_U32, 1, 100000, 64},
+    {"ratelimit_entries", offsetof(rg_limits, ratelimit_entries), L_SIZE, 1000, 100000000, 100000},
+    {"ratelimit_timeout_ms", offsetof(rg_limits, ratelimit_timeout_ms), L_U32, 1, 10000, 50},
+    /* Slowloris: request line and headers, then the body, each within a deadline. */
+    {"header_timeout_ms", offsetof(rg_limits, header_timeout_ms), L_U32, 100, 600000, 10000},
+    {"body_timeout_ms", offsetof(rg_limits, body_timeout_ms), L_U32, 100, 600000, 10000},
 };
 #define NLIMITS (sizeof limit_defs / sizeof limit_defs[0])
 
@@ -168,6 +187,31 @@ static void set_path(rg_cfgctx *c, char **dst, const char *dir, const char *p)
         rg_cfg_error(c, 0, "out of memory");
 }
 
+/*
+ * The adapters of the installation this binary belongs to, found from the
+ * running executable (<bindir>/../lib/readgate/adapters), so that an install
+ * under any prefix works; otherwise (a build tree) the configured directory.
+ */
+static void set_default_adapters_dir(rg_cfgctx *c, char **dst)
+{
+    char exe[PATH_MAX], *found = NULL;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
+    if (slash) {
+        *slash = '\0';
+        char *candidate = resolve_path(exe, RG_ADAPTERS_DIR_FROM_BINDIR);
+        found = candidate ? realpath(candidate, NULL) : NULL;
+        free(candidate);
+    }
+    struct stat st;
+    if (found && (stat(found, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        free(found);
+        found = NULL;
+    }
+    set_str(c, dst, found ? found : RG_DEFAULT_ADAPTERS_DIR);
+    free(found);
+}
+
 static void load_listen(rg_cfgctx *c, const rg_node *root, rg_config *cfg)
 {
     const rg_node_pair *p = rg_node_find(root, "listen");
@@ -239,11 +283,20 @@ static void load_stores(rg_cfgctx *c, const rg_node *root, rg_config *cfg, const
     }
     p = rg_node_find(root, "rate_limit");
     if (p && rg_cfg_string(c, p->value, "rate_limit", true, &s) == 0) {
-        if (strcmp(s, "memory") == 0 || (strncmp(s, "redis://", 8) == 0 && s[8]))
+        free(cfg->redis_host);
+        cfg->redis_host = NULL;
+        if (strcmp(s, "memory") == 0)
             set_str(c, &cfg->rate_limit, s);
-        else
+        else if (strncmp(s, "redis://", 8) != 0)
             rg_cfg_error(c, p->value->line,
                          "rate_limit: expected \"memory\" or \"redis://host:port\", got '%s'", s);
+        else if (rg_redis_url_parse(s, &cfg->redis_host, &cfg->redis_port) != 0)
+            rg_cfg_error(c, p->value->line,
+                         "rate_limit: '%s' is not redis://host[:port]; expected e.g. "
+                         "\"redis://127.0.0.1:6379\" (no user, password, path or options)",
+                         s);
+        else
+            set_str(c, &cfg->rate_limit, s);
     }
     p = rg_node_find(root, "trusted_proxies");
     if (p && rg_cfg_kind(c, p->value, "trusted_proxies", RG_NODE_LIST) == 0) {
@@ -294,6 +347,21 @@ static void load_limits(rg_cfgctx *c, const rg_node *root, rg_config *cfg)
     }
 }
 
+/* cache: {max_bytes: N}: the result cache's memory budget; 0 turns
+   caching off for every collection (coalescing stays). */
+static void load_cache(rg_cfgctx *c, const rg_node *root, rg_config *cfg)
+{
+    cfg->cache_max_bytes = (size_t)CACHE_MAX_BYTES_DEFAULT;
+    const rg_node_pair *p = rg_node_find(root, "cache");
+    if (!p || rg_cfg_kind(c, p->value, "cache", RG_NODE_MAP) != 0)
+        return;
+    rg_cfg_check_keys(c, p->value, "cache", cache_keys);
+    const rg_node_pair *m = rg_node_find(p->value, "max_bytes");
+    long long v;
+    if (m && rg_cfg_int(c, m->value, "cache.max_bytes", 0, CACHE_MAX_BYTES_MAX, &v) == 0)
+        cfg->cache_max_bytes = (size_t)v;
+}
+
 static void load_settings(rg_cfgctx *c, const rg_node *root, rg_config *cfg, const char *dir)
 {
     set_str(c, &cfg->listen_host, "127.0.0.1");
@@ -302,9 +370,10 @@ static void load_settings(rg_cfgctx *c, const rg_node *root, rg_config *cfg, con
     cfg->admin_port = 8081;
     set_str(c, &cfg->keys_env, "READGATE_KEYS");
     set_str(c, &cfg->rate_limit, "memory");
+    rg_rate_limits_defaults(&cfg->rate_limits);
     set_str(c, &cfg->log_level, "info");
     set_path(c, &cfg->sites_dir, dir, "sites");
-    set_str(c, &cfg->adapters_dir, "/usr/local/lib/readgate/adapters");
+    set_default_adapters_dir(c, &cfg->adapters_dir);
     char *state = resolve_path(dir, "state.db");
     if (!state || asprintf(&cfg->state_store, "sqlite:%s", state) < 0) {
         cfg->state_store = NULL;
@@ -358,6 +427,8 @@ static void load_settings(rg_cfgctx *c, const rg_node *root, rg_config *cfg, con
         else
             set_str(c, &cfg->log_level, s);
     }
+    rg_rate_limits_load(c, root, &cfg->rate_limits);
+    load_cache(c, root, cfg);
 }
 
 static bool site_file_name(const char *name)
@@ -506,6 +577,7 @@ void rg_config_free(rg_config *cfg)
     free(cfg->keys_file);
     free(cfg->state_store);
     free(cfg->rate_limit);
+    free(cfg->redis_host);
     for (size_t i = 0; i < cfg->ntrusted_proxies; i++)
         free(cfg->trusted_proxies[i]);
     free(cfg->trusted_proxies);

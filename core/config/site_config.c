@@ -4,6 +4,7 @@
  */
 #include "node.h"
 #include "origin.h"
+#include "ratelimit_config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,9 +12,9 @@
 
 static const char *const site_keys[] = {"site_id",       "allowed_origins", "allow_localhost",
                                         "api_keys",      "session_ttl_s",   "sources",
-                                        "collections",   NULL};
+                                        "collections",   "rate_limits",     NULL};
 static const char *const source_keys[] = {"adapter", "options", "timeout_ms", "connect_timeout_ms",
-                                          "workers", NULL};
+                                          "workers", "oauth", NULL};
 
 static int hexval(int ch)
 {
@@ -185,6 +186,17 @@ static void load_source(rg_cfgctx *c, const rg_config *cfg, const rg_node_pair *
     snprintf(path, sizeof path, "%s.options", where);
     if (o && rg_cfg_kind(c, o->value, path, RG_NODE_MAP) == 0)
         load_options(c, o->value, path, src);
+    const rg_node_pair *oa = rg_node_find(m, "oauth");
+    if (oa)
+        rg_oauth_config_load(c, oa, where, src);
+    /* With an oauth block the core supplies access_token at connect; a
+       configured one would be silently replaced. */
+    for (size_t i = 0; oa && i < src->noptions; i++)
+        if (strcmp(src->options[i].key, "access_token") == 0)
+            rg_cfg_error(c, src->options[i].line,
+                         "%s.options.access_token: set by readgate from the oauth block (the "
+                         "current token from the state store); remove it",
+                         where);
 
     long long v;
     const rg_node_pair *t = rg_node_find(m, "timeout_ms");
@@ -275,6 +287,9 @@ int rg_site_load_node(rg_cfgctx *c, const rg_config *cfg, const char *path, cons
     if (p && rg_cfg_int(c, p->value, "session_ttl_s", 60, 86400, &v) == 0)
         site->session_ttl_s = (uint32_t)v;
     load_sources(c, cfg, root, site);
+    /* The server's limits, with whatever this file sets on top. */
+    site->rate_limits = cfg->rate_limits;
+    rg_rate_limits_load(c, root, &site->rate_limits);
     p = rg_node_find(root, "collections");
     if (p)
         rg_collections_load(c, p, site);
@@ -300,6 +315,7 @@ void rg_site_clear(rg_site *site)
             free(src->options[j].value);
         }
         free(src->options);
+        rg_oauth_config_free(src->oauth);
     }
     free(site->sources);
     for (size_t i = 0; i < site->ncollections; i++)

@@ -8,10 +8,66 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "config.h"
 #include "crypto/audit.h"
 #include "crypto/keyring.h"
 #include "crypto/secret.h"
+
+/* A service account key must be a PEM RSA private key: RS256 is what Google's
+   JWT bearer grant accepts. */
+static int pem_rsa_ok(const char *pem, size_t len, char *why, size_t whylen)
+{
+    BIO *b = BIO_new_mem_buf(pem, (int)len);
+    EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+    int ok = k && EVP_PKEY_is_a(k, "RSA");
+    if (!ok)
+        snprintf(why, whylen, "%s", k ? "the key is not an RSA key (RS256 needs one)"
+                                      : "the value is not a PEM private key");
+    EVP_PKEY_free(k);
+    BIO_free(b);
+    return ok ? 0 : -1;
+}
+
+/* One encrypted value of an oauth block; 1 if it failed. */
+static size_t verify_one(const rg_site *site, const struct rg_keyring *kr, rg_diags *d,
+                         const char *path, const char *enc, int line, bool pem)
+{
+    char why[256];
+    char *plain = NULL;
+    size_t len = 0;
+    if (rg_secret_decrypt_audited(kr, site->site_id, path, enc, "verify", &plain, &len, why,
+                                  sizeof why) != 0) {
+        rg_diag_add(d, site->file, line, "%s: cannot decrypt: %s", path, why);
+        return 1;
+    }
+    int bad = pem && pem_rsa_ok(plain, len, why, sizeof why) != 0;
+    rg_secure_zero(plain, len);
+    free(plain);
+    if (bad)
+        rg_diag_add(d, site->file, line, "%s: %s", path, why);
+    return bad ? 1 : 0;
+}
+
+static size_t verify_oauth(const rg_site *site, const rg_source *src,
+                           const struct rg_keyring *kr, rg_diags *d)
+{
+    const rg_oauth_config *o = src->oauth;
+    char path[256];
+    size_t bad = 0;
+    if (o->client_secret) {
+        snprintf(path, sizeof path, "sources.%s.oauth.client_secret", src->name);
+        bad += verify_one(site, kr, d, path, o->client_secret, o->client_secret_line, false);
+    }
+    if (o->sa_private_key) {
+        snprintf(path, sizeof path, "sources.%s.oauth.service_account.private_key", src->name);
+        bad += verify_one(site, kr, d, path, o->sa_private_key, o->sa_private_key_line, true);
+    }
+    return bad;
+}
 
 size_t rg_config_verify_secrets(const rg_config *cfg, const struct rg_keyring *kr, rg_diags *d)
 {
@@ -20,6 +76,8 @@ size_t rg_config_verify_secrets(const rg_config *cfg, const struct rg_keyring *k
         const rg_site *site = &cfg->sites[i];
         for (size_t j = 0; j < site->nsources; j++) {
             const rg_source *src = &site->sources[j];
+            if (src->oauth)
+                bad += verify_oauth(site, src, kr, d);
             for (size_t k = 0; k < src->noptions; k++) {
                 const rg_source_option *o = &src->options[k];
                 if (!rg_secret_is_encrypted(o->value))

@@ -54,6 +54,17 @@ int rg_plan_build(const rg_site *site, const rg_limits *limits, const rg_keyring
                   const char *body, size_t len, rg_request_plan *out, rg_api_error *err);
 void rg_request_plan_free(rg_request_plan *p);
 
+/*
+ * Canonical bytes of what `p` answers for site `site_id` (plan_canon.c):
+ * equal for two requests exactly when they must get the same response body
+ * under the same configuration (filter order, repeated filters, the order of
+ * an `in` list and of search words don't count; fields, sort, limit and the
+ * cursor position do). The result cache keys on them. *out is malloc'd.
+ * 0, or -1 when out of memory.
+ */
+int rg_plan_canonical(const rg_request_plan *p, const char *site_id, unsigned char **out,
+                      size_t *len);
+
 /* The next-page cursor from the values of the last returned row (plan.columns order). */
 int rg_plan_next_cursor(const rg_request_plan *p, const rg_keyring *kr, const rg_value *row,
                         char **out);

@@ -12,85 +12,20 @@
 
 /* ---- query digest ---------------------------------------------------------------- */
 
-/* Length-prefixed fields with fixed-width integers: no two different
-   queries serialise to the same bytes. */
-typedef struct hasher {
-    EVP_MD_CTX *md;
-    int ok;
-} hasher;
-
-static void h_bytes(hasher *h, const void *p, size_t n)
-{
-    if (h->ok && n && EVP_DigestUpdate(h->md, p, n) != 1)
-        h->ok = 0;
-}
-
-static void h_u64(hasher *h, uint64_t v)
-{
-    unsigned char b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (unsigned char)(v >> (56 - 8 * i));
-    h_bytes(h, b, 8);
-}
-
-static void h_str(hasher *h, const char *s, size_t n)
-{
-    h_u64(h, n);
-    h_bytes(h, s, n);
-}
-
-static void h_value(hasher *h, const rg_value *v)
-{
-    unsigned char t = (unsigned char)v->type;
-    h_bytes(h, &t, 1);
-    switch (v->type) {
-    case RG_TYPE_INTEGER: h_u64(h, (uint64_t)v->u.i); break;
-    case RG_TYPE_NUMBER: {
-        double d = v->u.n == 0 ? 0.0 : v->u.n; /* -0 and 0 are the same filter */
-        uint64_t bits;
-        memcpy(&bits, &d, sizeof bits);
-        h_u64(h, bits);
-        break;
-    }
-    case RG_TYPE_BOOLEAN: h_u64(h, v->u.b ? 1 : 0); break;
-    default: h_str(h, v->u.str.ptr, v->u.str.len); break;
-    }
-}
-
+/* The SHA-256 of the canonical query (plan_canon.c), so requests that
+   differ only in layout share cursors as they share cached answers. */
 int rg_plan_digest(const char *site_id, const rg_collection *c, const rg_filter *filters,
                    size_t nfilters, const char *const *words, size_t nwords,
                    const rg_sort_key *sort, size_t nsort, uint8_t out[16])
 {
-    static const char tag[] = "readgate query v1";
-    hasher h = {EVP_MD_CTX_new(), 1};
-    if (!h.md || EVP_DigestInit_ex(h.md, EVP_sha256(), NULL) != 1)
-        h.ok = 0;
-    h_str(&h, tag, sizeof tag - 1);
-    h_str(&h, site_id, strlen(site_id));
-    h_str(&h, c->name, strlen(c->name));
-    h_u64(&h, nfilters);
-    for (size_t i = 0; i < nfilters; i++) {
-        const rg_filter *f = &filters[i];
-        h_u64(&h, f->field);
-        h_u64(&h, (uint64_t)f->op);
-        h_u64(&h, f->nvalues);
-        for (size_t k = 0; k < f->nvalues; k++)
-            h_value(&h, &f->values[k]);
-    }
-    h_u64(&h, nwords);
-    for (size_t i = 0; i < nwords; i++)
-        h_str(&h, words[i], strlen(words[i]));
-    h_u64(&h, nsort);
-    for (size_t i = 0; i < nsort; i++) {
-        h_u64(&h, sort[i].field);
-        h_u64(&h, (uint64_t)sort[i].desc);
-    }
+    rg_canon b = {.ok = 1};
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (h.ok && (EVP_DigestFinal_ex(h.md, md, &mdlen) != 1 || mdlen < 16))
-        h.ok = 0;
-    EVP_MD_CTX_free(h.md);
-    if (!h.ok)
+    int rc = rg_plan_canon_query(&b, site_id, c, filters, nfilters, words, nwords, sort, nsort);
+    if (rc == 0 && (EVP_Digest(b.p, b.len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 16))
+        rc = -1;
+    free(b.p);
+    if (rc != 0)
         return -1;
     memcpy(out, md, 16);
     return 0;

@@ -63,11 +63,27 @@ size_t rg_datetime_normalise(const char *s, size_t n, char out[32]);
    (strings by bytes, datetimes by instant). <0, 0, >0. */
 int rg_value_compare(const rg_value *a, const rg_value *b);
 
+/* A growing byte buffer for canonical forms; `ok` drops to 0 when out of
+   memory and every later write is ignored. Start with {.ok = 1}; free(p). */
+typedef struct rg_canon {
+    unsigned char *p;
+    size_t len, cap;
+    int ok;
+} rg_canon;
+
 /*
- * 16 bytes of SHA-256 over an unambiguous serialisation of what makes a query
- * (site, collection, filters with typed values, search words, sort keys) but
- * not the limit, the fields shown or the cursor: paging keeps the digest.
- * 0, or -1 if hashing failed.
+ * Append the canonical form of a query's identity (site, collection, filters
+ * as a set with `in` lists as sets, search words as a set, sort keys in
+ * order) to b (plan_canon.c). 0, or -1 when out of memory (b->ok is 0).
+ */
+int rg_plan_canon_query(rg_canon *b, const char *site_id, const rg_collection *c,
+                        const rg_filter *filters, size_t nfilters, const char *const *words,
+                        size_t nwords, const rg_sort_key *sort, size_t nsort);
+
+/*
+ * 16 bytes of SHA-256 over the canonical query (rg_plan_canon_query): what
+ * makes a query but not the limit, the fields shown or the cursor, so paging
+ * keeps the digest. 0, or -1 if hashing failed.
  */
 int rg_plan_digest(const char *site_id, const rg_collection *c, const rg_filter *filters,
                    size_t nfilters, const char *const *words, size_t nwords,

@@ -185,6 +185,16 @@ int rg_plan_check_text(rg_plan_ctx *x, const char *s, size_t n, size_t max_bytes
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        /* C1 controls U+0080..U+009F are control characters too (UTF-8
+         * 0xC2 0x80..0x9F); they have no place in a catalog value. */
+        if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+            (unsigned char)s[i + 1] <= 0x9f) {
+            rg_api_error_set(x->err, 400, code, path,
+                             "%s contains a control character (U+%04X at offset %zu); "
+                             "control characters are not allowed",
+                             path, (unsigned)(unsigned char)s[i + 1], i);
+            return -1;
+        }
         if (c >= 0x20 && c != 0x7f)
             continue;
         if (allow_space_controls && (c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'))

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "http_reply.h"
+#include "oauth_metrics.h"
+#include "ratelimit.h"
 #include "server.h"
 #include "util/log.h"
 
@@ -211,6 +213,10 @@ void rg_admin_handle(struct evhttp_request *req, void *arg)
             return;
         }
         rg_metrics_render(&srv->metrics, b);
+        rg_ratelimit_render_metrics(srv, b);
+        rg_conns_render_metrics(srv, b);
+        rg_cache_stats_render(rg_cache_stats_shared(), b);
+        rg_oauth_render_metrics(srv, b);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                           "text/plain; version=0.0.4");
         evhttp_add_header(evhttp_request_get_output_headers(req), "X-Content-Type-Options",

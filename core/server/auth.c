@@ -93,7 +93,8 @@ int rg_auth_handle_token(rg_server *srv, const rg_runtime *rt, const rg_site *si
 
 int rg_auth_verify_signed(rg_server *srv, const rg_runtime *rt, const rg_site *site,
                           struct evhttp_request *req, const char *method, const char *path,
-                          const void *body, size_t len, rg_session *out, rg_api_error *err)
+                          const void *body, size_t len, rg_session *out, rg_rl_check *chk,
+                          rg_api_error *err)
 {
     struct evkeyvalq *h = evhttp_request_get_input_headers(req);
     static const char *const names[] = {"X-Readgate-Session", "X-Readgate-Timestamp",
@@ -165,15 +166,11 @@ int rg_auth_verify_signed(rg_server *srv, const rg_runtime *rt, const rg_site *s
         return -1;
     }
     /* Remember (session, nonce) until the timestamp leaves the window. */
-    uint8_t key[16 + 64];
-    size_t nlen = strlen(v[2]);
-    memcpy(key, out->nonce, 16);
-    memcpy(key + 16, v[2], nlen);
-    uint64_t until = (uint64_t)(ts > now ? ts : now) + (uint64_t)window + 1;
-    if (!rg_nonce_cache_insert(srv->nonces, key, 16 + nlen, (uint64_t)now, until)) {
-        rg_api_error_set(err, 401, "replayed_request", NULL,
-                         "this nonce was already used; every request needs a fresh nonce");
-        return -1;
-    }
+    size_t nlen = strlen(v[2]); /* 16..64, checked above */
+    memcpy(chk->nonce, out->nonce, 16);
+    memcpy(chk->nonce + 16, v[2], nlen);
+    chk->nonce_len = 16 + nlen;
+    chk->nonce_until = (uint64_t)(ts > now ? ts : now) + (uint64_t)window + 1;
+    chk->has_nonce = true;
     return 0;
 }

@@ -1,8 +1,9 @@
 /*
  * Credentials on the public API: minting sessions (token route) and checking
  * signed requests. Checks run cheapest-first and each refusal has its own
- * 401 code; the replay cache is touched only after the signature is valid so
- * an attacker can't fill it with garbage.
+ * 401 code. The replay check comes after, with the rate limits (it lives
+ * where they do: in memory, or in Redis shared by every instance), and only
+ * for a valid signature so an attacker can't fill the cache with garbage.
  */
 #ifndef RG_AUTH_H
 #define RG_AUTH_H
@@ -12,12 +13,15 @@
 
 #include "crypto/session.h"
 #include "query/errors.h"
+#include "ratelimit_check.h"
 #include "server.h"
 
-/* 0 and *out filled, or -1 with *err (401). */
+/* 0 with *out filled and the request's replay key put in chk, or -1 with
+   *err (401). */
 int rg_auth_verify_signed(rg_server *srv, const rg_runtime *rt, const rg_site *site,
                           struct evhttp_request *req, const char *method, const char *path,
-                          const void *body, size_t len, rg_session *out, rg_api_error *err);
+                          const void *body, size_t len, rg_session *out, rg_rl_check *chk,
+                          rg_api_error *err);
 
 /* The token route. Every refusal is the same 404 widget_unavailable. */
 /* Returns the HTTP status it answered with. */

@@ -41,6 +41,9 @@ void rg_reply_cors(struct evhttp_request *req, const char *origin)
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Access-Control-Allow-Origin", origin);
     evhttp_add_header(h, "Vary", "Origin");
+    /* A widget backs off by these, so its script must be able to read them. */
+    evhttp_add_header(h, "Access-Control-Expose-Headers",
+                      "Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset");
 }
 
 void rg_reply_buffer(struct evhttp_request *req, int status, struct evbuffer *body)

@@ -2,6 +2,7 @@
 
 #include <event2/buffer.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,35 +13,71 @@
 #include "util/log.h"
 
 /*
- * One in-flight query. The loop thread owns it except between submit and
- * complete, when only the worker touches the worker-side fields. `done_ev`
- * brings it back to the loop; only the loop frees it, always in on_done, so
- * a timeout (504 sent early) or a vanished client never frees it under a
- * worker.
+ * A query is two things. A `query_exec` is one backend call: the plan, the
+ * rows written by the worker, the outcome. A `query_caller` is one HTTP
+ * request waiting for an exec's outcome on the loop that took it. Usually
+ * one caller has one exec; for a collection with cache_ttl_s > 0, identical
+ * queries in flight at once share one exec (coalesce.h) and each caller
+ * gets the same answer or the same error.
+ *
+ * Lifetimes. The exec holds one reference for the side that runs it; when
+ * it finishes (the worker, or the loop when it never reached one) it turns
+ * that into one reference per caller and wakes them through their
+ * `done_ev`. Each caller is freed by its own loop in on_done and drops its
+ * reference there, so a timeout (504 sent early) or a vanished client never
+ * frees anything under a worker, and a leader whose client went away still
+ * finishes the work for everyone else.
  */
-typedef struct query_job {
+typedef enum refusal { NOT_REFUSED, REFUSED_OVERLOADED, REFUSED_BY_POOL } refusal;
+
+typedef struct query_exec {
     rg_job job;
-    rg_loop *loop;
+    atomic_int refs;
     rg_runtime *rt;
-    struct evhttp_request *req; /* NULL once the client is gone */
-    struct evhttp_connection *conn;
-    struct event *done_ev;
-    struct event *timer;
-    bool replied;
-    char *origin; /* vetted origin for CORS, or NULL */
+    size_t site_index; /* into rt->sites and rt->site_inflight */
+    bool counted;      /* holds a site_inflight slot */
+    refusal refused;   /* never reached a worker, and why */
     rg_request_plan plan;
     struct timespec started;
 
-    /* Worker side. */
+    /* Coalescing; flight is NULL when the query is not shared. */
+    rg_flight *flight;
+    rg_flight_waiter *solo; /* the one caller of an unshared exec */
+    unsigned char *key;
+    size_t key_len;
+    uint64_t hash;
+    uint32_t ttl_s;
+
+    /* Worker side, read by callers only after they are woken. */
     struct evbuffer *out;
     size_t nrows;
     bool has_more;
-    rg_value *last;    /* sort values of the last written row */
-    char *last_buf;    /* their string payloads */
+    rg_value *last; /* sort values of the last written row */
+    char *last_buf; /* their string payloads */
     size_t last_cap;
     rg_status status;
     rg_error err;
-} query_job;
+    rg_cache_body *body; /* a shared exec's answer, built once for every caller */
+} query_exec;
+
+typedef struct query_caller {
+    rg_flight_waiter link;
+    rg_loop *loop;
+    rg_runtime *rt;
+    query_exec *exec;
+    struct evhttp_request *req; /* NULL once the client is gone */
+    struct event *done_ev;
+    struct event *timer;
+    bool replied;
+    bool leader; /* opened the exec: logs its failure once */
+    char *origin; /* vetted origin for CORS, or NULL */
+    struct timespec started;
+} query_caller;
+
+static query_caller *caller_of(rg_flight_waiter *w)
+{
+    return (query_caller *)(void *)((char *)w - offsetof(query_caller, link));
+}
 
 static uint64_t micros_since(const struct timespec *t0)
 {
@@ -50,49 +87,120 @@ static uint64_t micros_since(const struct timespec *t0)
            (uint64_t)((t.tv_nsec - t0->tv_nsec) / 1000);
 }
 
-static void job_free(query_job *j)
+/* ---- exec ------------------------------------------------------------------------ */
+
+static void exec_free(query_exec *x)
 {
-    if (j->conn && j->req)
-        evhttp_connection_set_closecb(j->conn, NULL, NULL);
-    if (j->timer)
-        event_free(j->timer);
-    if (j->done_ev)
-        event_free(j->done_ev);
-    if (j->out)
-        evbuffer_free(j->out);
-    rg_request_plan_free(&j->plan);
-    free(j->last);
-    free(j->last_buf);
-    free(j->origin);
-    atomic_fetch_sub(&j->loop->inflight, 1);
-    rg_runtime_release(j->rt, 1);
-    free(j);
+    if (x->out)
+        evbuffer_free(x->out);
+    rg_request_plan_free(&x->plan);
+    free(x->last);
+    free(x->last_buf);
+    free(x->key);
+    rg_cache_body_release(x->body);
+    if (x->counted)
+        atomic_fetch_sub(&x->rt->site_inflight[x->site_index], 1);
+    /* Always on a loop: an old runtime is retired on a thread of its own. */
+    rg_runtime_release(x->rt, 1);
+    free(x);
+}
+
+static void exec_release(query_exec *x)
+{
+    if (atomic_fetch_sub(&x->refs, 1) == 1)
+        exec_free(x);
+}
+
+/* Takes the plan (and key, when given). NULL when out of memory (the plan
+   and key are freed). */
+static query_exec *exec_new(rg_runtime *rt, size_t site_index, rg_request_plan *plan,
+                            unsigned char *key, size_t key_len, uint64_t hash)
+{
+    query_exec *x = calloc(1, sizeof *x);
+    if (!x) {
+        rg_request_plan_free(plan);
+        free(key);
+        return NULL;
+    }
+    atomic_init(&x->refs, 1);
+    x->rt = rt;
+    rg_runtime_retain(rt);
+    x->site_index = site_index;
+    x->plan = *plan;
+    x->key = key;
+    x->key_len = key_len;
+    x->hash = hash;
+    x->ttl_s = plan->collection->cache_ttl_s;
+    clock_gettime(CLOCK_MONOTONIC, &x->started);
+    return x;
+}
+
+/*
+ * The outcome is in (x->status set): publish it and wake every caller. Runs
+ * on the worker thread, or on the loop when the exec never reached one. A
+ * shared answer goes into the cache before the flight closes, so a query
+ * arriving between the two finds one or the other (coalesce.h).
+ */
+static void exec_finish(query_exec *x)
+{
+    rg_flight_waiter *waiters = x->solo;
+    if (x->flight) {
+        if (x->status == RG_OK) {
+            x->body = rg_cache_body_from_evbuffer(x->out);
+            if (!x->body) {
+                x->status = RG_ERR_INTERNAL;
+                snprintf(x->err.message, sizeof x->err.message, "out of memory");
+            }
+        }
+        /* Errors are never cached: the next query asks the backend again. */
+        if (x->status == RG_OK && x->rt->cache)
+            rg_result_cache_put(x->rt->cache, x->key, x->key_len, x->hash, x->body,
+                                (uint64_t)x->ttl_s * 1000u, rg_result_cache_now_ms());
+        waiters = rg_flights_close(x->rt->flights, x->flight);
+        x->flight = NULL;
+    }
+    int n = 0;
+    for (rg_flight_waiter *w = waiters; w; w = w->next)
+        n++;
+    if (n == 0) { /* can't happen: the caller that opened it always waits */
+        exec_release(x);
+        return;
+    }
+    /* Our reference goes to the first caller, so the exec (and perhaps the
+       last reference to its runtime) is always freed on a loop, never on a
+       worker that retiring the runtime would have to join. */
+    atomic_fetch_add(&x->refs, n - 1);
+    for (rg_flight_waiter *w = waiters, *next; w; w = next) {
+        next = w->next; /* the caller may be freed as soon as it is woken */
+        /* Thread-safe with evthread_use_pthreads(): wakes the caller's loop. */
+        event_active(caller_of(w)->done_ev, 0, 0);
+    }
 }
 
 /* Keep a copy of this row's sort values: the last one written becomes the cursor. */
-static int remember_sort_values(query_job *j, const rg_value *row)
+static int remember_sort_values(query_exec *x, const rg_value *row)
 {
-    const rg_query_plan *p = &j->plan.plan;
+    const rg_query_plan *p = &x->plan.plan;
     size_t need = 0;
     for (size_t i = 0; i < p->ncolumns; i++)
         if (!row[i].is_null && (row[i].type == RG_TYPE_STRING || row[i].type == RG_TYPE_DATE ||
                                 row[i].type == RG_TYPE_DATETIME || row[i].type == RG_TYPE_ENUM))
             need += row[i].u.str.len + 1;
-    if (need > j->last_cap) {
-        char *nb = realloc(j->last_buf, need);
+    if (need > x->last_cap) {
+        char *nb = realloc(x->last_buf, need);
         if (!nb)
             return -1;
-        j->last_buf = nb;
-        j->last_cap = need;
+        x->last_buf = nb;
+        x->last_cap = need;
     }
-    char *w = j->last_buf;
+    char *w = x->last_buf;
     for (size_t i = 0; i < p->ncolumns; i++) {
-        j->last[i] = row[i];
+        x->last[i] = row[i];
         if (!row[i].is_null && (row[i].type == RG_TYPE_STRING || row[i].type == RG_TYPE_DATE ||
                                 row[i].type == RG_TYPE_DATETIME || row[i].type == RG_TYPE_ENUM)) {
             memcpy(w, row[i].u.str.ptr, row[i].u.str.len);
             w[row[i].u.str.len] = '\0';
-            j->last[i].u.str.ptr = w;
+            x->last[i].u.str.ptr = w;
             w += row[i].u.str.len + 1;
         }
     }
@@ -102,19 +210,19 @@ static int remember_sort_values(query_job *j, const rg_value *row)
 /* The sink: rows go straight into the response buffer as JSON. Worker thread. */
 static int on_row(void *ctx, const rg_value *values, size_t n)
 {
-    query_job *j = ctx;
-    const rg_query_plan *p = &j->plan.plan;
+    query_exec *x = ctx;
+    const rg_query_plan *p = &x->plan.plan;
     if (n != p->ncolumns)
         return 1;
-    if (j->nrows == j->plan.client_limit) {
-        j->has_more = true; /* the extra row only proves a next page exists */
+    if (x->nrows == x->plan.client_limit) {
+        x->has_more = true; /* the extra row only proves a next page exists */
         return 1;
     }
-    struct evbuffer *o = j->out;
-    int rc = evbuffer_add(o, j->nrows ? ",{" : "{", j->nrows ? 2 : 1);
+    struct evbuffer *o = x->out;
+    int rc = evbuffer_add(o, x->nrows ? ",{" : "{", x->nrows ? 2 : 1);
     bool first = true;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if (!j->plan.column_visible[i])
+        if (!x->plan.column_visible[i])
             continue;
         const rg_field_desc *f = &p->collection->fields[p->columns[i]];
         if (!first)
@@ -126,42 +234,49 @@ static int on_row(void *ctx, const rg_value *values, size_t n)
         rc |= rg_json_append_value(o, &values[i]);
     }
     rc |= evbuffer_add(o, "}", 1);
-    if (rc != 0 || remember_sort_values(j, values) != 0)
+    if (rc != 0 || remember_sort_values(x, values) != 0)
         return 1;
-    j->nrows++;
+    x->nrows++;
     return 0;
 }
 
 static rg_status run_query(rg_job *job, const rg_adapter *adapter, void *conn, rg_error *err)
 {
-    query_job *j = (query_job *)job;
-    rg_row_sink sink = {.row = on_row, .ctx = j};
-    if (evbuffer_add(j->out, "{\"rows\":[", 9) != 0) {
+    query_exec *x = (query_exec *)job;
+    rg_row_sink sink = {.row = on_row, .ctx = x};
+    /* A second run (OAuth retry after a refresh) starts from scratch. */
+    evbuffer_drain(x->out, evbuffer_get_length(x->out));
+    x->nrows = 0;
+    x->has_more = false;
+    if (evbuffer_add(x->out, "{\"rows\":[", 9) != 0) {
         err->status = RG_ERR_INTERNAL;
         snprintf(err->message, sizeof err->message, "out of memory");
         return RG_ERR_INTERNAL;
     }
-    rg_status st = adapter->query(conn, &j->plan.plan, &sink, err);
-    if (st == RG_ERR_ABORTED && j->has_more)
+    rg_status st = adapter->query(conn, &x->plan.plan, &sink, err);
+    if (st == RG_ERR_ABORTED && x->has_more)
         st = RG_OK;
     if (st != RG_OK)
         return st;
     char *cursor = NULL;
-    if (j->has_more && j->nrows > 0) {
-        if (rg_plan_next_cursor(&j->plan, j->rt->kr, j->last, &cursor) != 0) {
+    if (x->has_more && x->nrows > 0) {
+        /* The cursor depends on the query, the row and the keys only (no
+           session, no time), so a body shared by callers of the same site
+           and query carries a cursor valid for each of them. */
+        if (rg_plan_next_cursor(&x->plan, x->rt->kr, x->last, &cursor) != 0) {
             err->status = RG_ERR_INTERNAL;
             snprintf(err->message, sizeof err->message, "could not encode the next cursor");
             return RG_ERR_INTERNAL;
         }
     }
-    int rc = evbuffer_add(j->out, "],\"next_cursor\":", 16);
+    int rc = evbuffer_add(x->out, "],\"next_cursor\":", 16);
     if (cursor) {
-        rc |= rg_json_append_string(j->out, cursor, strlen(cursor));
+        rc |= rg_json_append_string(x->out, cursor, strlen(cursor));
         free(cursor);
     } else {
-        rc |= evbuffer_add(j->out, "null", 4);
+        rc |= evbuffer_add(x->out, "null", 4);
     }
-    rc |= evbuffer_add(j->out, "}", 1);
+    rc |= evbuffer_add(x->out, "}", 1);
     if (rc != 0) {
         err->status = RG_ERR_INTERNAL;
         snprintf(err->message, sizeof err->message, "out of memory");
@@ -172,16 +287,19 @@ static rg_status run_query(rg_job *job, const rg_adapter *adapter, void *conn, r
 
 static void complete_query(rg_job *job, rg_status st, const rg_error *err)
 {
-    query_job *j = (query_job *)job;
-    j->status = st;
-    j->err = *err;
-    /* Thread-safe with evthread_use_pthreads(): wakes the owning loop. */
-    event_active(j->done_ev, 0, 0);
+    query_exec *x = (query_exec *)job;
+    x->status = st;
+    x->err = *err;
+    exec_finish(x);
 }
 
-static int failure_status(rg_status st)
+/* ---- callers ---------------------------------------------------------------------- */
+
+static int failure_status(const query_exec *x)
 {
-    switch (st) {
+    if (x->status == RG_ERR_REAUTH)
+        return 503;
+    switch (x->status) {
     case RG_ERR_TIMEOUT: return 504;
     case RG_ERR_UPSTREAM: return 502;
     case RG_ERR_UNAVAILABLE:
@@ -191,143 +309,321 @@ static int failure_status(rg_status st)
     }
 }
 
-static void reply_failure(query_job *j)
+static void reply_failure(query_caller *c)
 {
-    const char *src = j->plan.collection->source_name;
-    switch (j->status) {
+    const query_exec *x = c->exec;
+    const char *src = x->plan.collection->source_name;
+    const char *site_id = x->rt->cfg->sites[x->site_index].site_id;
+    rg_metrics *m = &c->loop->srv->metrics;
+    rg_api_error e;
+    if (x->refused == REFUSED_OVERLOADED) {
+        rg_api_error_set(&e, 503, "overloaded", NULL,
+                         "site '%s' already has %u queries in progress; try again shortly",
+                         site_id, x->rt->cfg->limits.max_inflight_per_site);
+        evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After", "1");
+        rg_reply_error(c->req, &e);
+        return;
+    }
+    if (x->refused == REFUSED_BY_POOL) {
+        rg_api_error_set(&e, 503, "source_unavailable", NULL,
+                         "data source '%s' is unavailable; try again later", src);
+        rg_reply_error(c->req, &e);
+        return;
+    }
+    if (x->status == RG_ERR_REAUTH) {
+        /* Not an outage that passes: say what the operator has to do. */
+        atomic_fetch_add(&m->upstream_errors, 1);
+        rg_api_error_set(&e, 503, "source_unavailable", NULL,
+                         "data source '%s' needs re-authorisation: run readgate oauth import "
+                         "--site %s --source %s",
+                         src, site_id, src);
+        rg_reply_error(c->req, &e);
+        return;
+    }
+    switch (x->status) {
     case RG_ERR_TIMEOUT:
-        atomic_fetch_add(&j->loop->srv->metrics.upstream_timeouts, 1);
-        rg_reply_error_simple(j->req, 504, "upstream_timeout",
+        atomic_fetch_add(&m->upstream_timeouts, 1);
+        rg_reply_error_simple(c->req, 504, "upstream_timeout",
                               "the data source did not answer in time");
         break;
     case RG_ERR_UPSTREAM:
-        atomic_fetch_add(&j->loop->srv->metrics.upstream_errors, 1);
-        rg_reply_error_simple(j->req, 502, "upstream_error", "the data source returned an error");
+        atomic_fetch_add(&m->upstream_errors, 1);
+        rg_reply_error_simple(c->req, 502, "upstream_error", "the data source returned an error");
         break;
     case RG_ERR_UNAVAILABLE:
     case RG_ERR_AUTH:
-    case RG_ERR_CONFIG: {
-        atomic_fetch_add(&j->loop->srv->metrics.upstream_errors, 1);
-        rg_api_error e;
+    case RG_ERR_CONFIG:
+        atomic_fetch_add(&m->upstream_errors, 1);
         rg_api_error_set(&e, 503, "source_unavailable", NULL,
                          "data source '%s' is unavailable; try again later", src);
-        rg_reply_error(j->req, &e);
+        rg_reply_error(c->req, &e);
         break;
-    }
     default:
-        rg_reply_error_simple(j->req, 500, "internal", "internal error");
+        rg_reply_error_simple(c->req, 500, "internal", "internal error");
         break;
     }
+}
+
+/* A 200 with a shared body; 0, or -1 when out of memory (nothing sent). */
+static int reply_body(struct evhttp_request *req, rg_cache_body *body)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (!b || rg_cache_body_add_to(body, b) != 0) {
+        if (b)
+            evbuffer_free(b);
+        return -1;
+    }
+    rg_reply_buffer(req, 200, b);
+    evbuffer_free(b);
+    return 0;
+}
+
+static void on_done(evutil_socket_t fd, short what, void *arg);
+static void on_timeout(evutil_socket_t fd, short what, void *arg);
+
+static query_caller *caller_new(rg_loop *loop, rg_runtime *rt, struct evhttp_request *req,
+                                const char *origin)
+{
+    query_caller *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->loop = loop;
+    c->rt = rt;
+    c->req = req;
+    clock_gettime(CLOCK_MONOTONIC, &c->started);
+    c->origin = origin ? strdup(origin) : NULL;
+    c->done_ev = event_new(loop->base, -1, 0, on_done, c);
+    c->timer = evtimer_new(loop->base, on_timeout, c);
+    if ((origin && !c->origin) || !c->done_ev || !c->timer) {
+        if (c->timer)
+            event_free(c->timer);
+        if (c->done_ev)
+            event_free(c->done_ev);
+        free(c->origin);
+        free(c);
+        return NULL;
+    }
+    rg_runtime_retain(rt);
+    atomic_fetch_add(&loop->inflight, 1);
+    return c;
+}
+
+static void caller_free(query_caller *c)
+{
+    if (c->req)
+        rg_conn_unwatch(c->loop, c->req);
+    event_free(c->timer);
+    event_free(c->done_ev);
+    free(c->origin);
+    if (c->exec)
+        exec_release(c->exec);
+    atomic_fetch_sub(&c->loop->inflight, 1);
+    rg_runtime_release(c->rt, 1);
+    free(c);
 }
 
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    query_job *j = arg;
-    uint64_t us = micros_since(&j->started);
-    if (j->status != RG_OK)
-        rg_warn("query %s/%s failed after %llu us: %s", j->plan.collection->source_name,
-                j->plan.collection->name, (unsigned long long)us, j->err.message);
-    if (!j->replied && j->req) {
-        j->replied = true;
+    query_caller *c = arg;
+    query_exec *x = c->exec;
+    uint64_t us = micros_since(&c->started);
+    /* Logged once per backend call; an overload refusal is counted, not logged. */
+    if (x->status != RG_OK && c->leader && x->refused != REFUSED_OVERLOADED)
+        rg_warn("query %s/%s %s after %llu us: %s", x->plan.collection->source_name,
+                x->plan.collection->name, x->refused ? "refused" : "failed",
+                (unsigned long long)micros_since(&x->started), x->err.message);
+    if (!c->replied && c->req) {
+        c->replied = true;
         /* Detach first: after the reply libevent may free the connection. */
-        evhttp_connection_set_closecb(j->conn, NULL, NULL);
-        rg_reply_cors(j->req, j->origin);
-        if (j->status == RG_OK)
-            rg_reply_buffer(j->req, 200, j->out);
-        else
-            reply_failure(j);
-        rg_metrics_count(&j->loop->srv->metrics, RG_ROUTE_QUERY,
-                         j->status == RG_OK ? 200 : failure_status(j->status));
-        rg_metrics_query_time(&j->loop->srv->metrics, us);
-        j->req = NULL;
+        rg_conn_unwatch(c->loop, c->req);
+        rg_reply_cors(c->req, c->origin);
+        int status = 200;
+        if (x->status == RG_OK && x->body) {
+            if (reply_body(c->req, x->body) != 0) {
+                rg_reply_error_simple(c->req, 500, "internal", "internal error");
+                status = 500;
+            }
+        } else if (x->status == RG_OK) {
+            rg_reply_buffer(c->req, 200, x->out); /* an unshared exec: its only caller */
+        } else {
+            reply_failure(c);
+            status = failure_status(x);
+        }
+        rg_metrics_count(&c->loop->srv->metrics, RG_ROUTE_QUERY, status);
+        if (!x->refused)
+            rg_metrics_query_time(&c->loop->srv->metrics, us);
+        c->req = NULL;
     }
-    job_free(j);
+    caller_free(c);
 }
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    query_job *j = arg;
-    if (j->replied || !j->req)
+    query_caller *c = arg;
+    if (c->replied || !c->req)
         return;
-    j->replied = true;
-    /* The worker may still be busy; the job lives on until on_done. */
-    evhttp_connection_set_closecb(j->conn, NULL, NULL);
-    rg_reply_cors(j->req, j->origin);
-    rg_reply_error_simple(j->req, 504, "upstream_timeout", "the data source did not answer in time");
-    atomic_fetch_add(&j->loop->srv->metrics.upstream_timeouts, 1);
-    rg_metrics_count(&j->loop->srv->metrics, RG_ROUTE_QUERY, 504);
-    j->req = NULL;
+    c->replied = true;
+    /* The worker may still be busy; the caller lives on until on_done. */
+    rg_conn_unwatch(c->loop, c->req);
+    rg_reply_cors(c->req, c->origin);
+    rg_reply_error_simple(c->req, 504, "upstream_timeout", "the data source did not answer in time");
+    atomic_fetch_add(&c->loop->srv->metrics.upstream_timeouts, 1);
+    rg_metrics_count(&c->loop->srv->metrics, RG_ROUTE_QUERY, 504);
+    c->req = NULL;
 }
 
-static void on_client_gone(struct evhttp_connection *conn, void *arg)
+static void on_client_gone(void *arg)
 {
-    (void)conn;
-    query_job *j = arg;
+    query_caller *c = arg;
     /* libevent frees the request with the connection: never touch it again. */
-    j->req = NULL;
-    j->replied = true;
+    c->req = NULL;
+    c->replied = true;
 }
 
-void rg_query_start(rg_loop *loop, struct evhttp_request *req, const rg_site_rt *srt,
-                    const char *origin, const char *body, size_t len)
+/* ---- start -------------------------------------------------------------------------- */
+
+/* Send x to its source's workers; on refusal, finish it at once (its
+   callers are woken and answer 503). */
+static void exec_submit(query_exec *x, const rg_site_rt *srt)
 {
-    rg_runtime *rt = loop->rt;
-    query_job *j = calloc(1, sizeof *j);
-    if (!j) {
-        rg_reply_error_simple(req, 500, "internal", "internal error");
+    /* One site's queries can't take every worker: past its cap it waits
+       its turn, and the other sites go on. */
+    uint32_t cap = x->rt->cfg->limits.max_inflight_per_site;
+    unsigned before = atomic_fetch_add(&x->rt->site_inflight[x->site_index], 1);
+    x->counted = true;
+    if (cap && before >= cap) {
+        x->refused = REFUSED_OVERLOADED;
+        x->status = RG_ERR_UNAVAILABLE;
+        snprintf(x->err.message, sizeof x->err.message, "%u queries of this site in progress",
+                 cap);
+        exec_finish(x);
         return;
     }
+    x->out = evbuffer_new();
+    x->last = calloc(x->plan.plan.ncolumns ? x->plan.plan.ncolumns : 1, sizeof *x->last);
+    x->job.run = run_query;
+    x->job.complete = complete_query;
+    if (!x->out || !x->last) {
+        x->status = RG_ERR_INTERNAL;
+        snprintf(x->err.message, sizeof x->err.message, "out of memory");
+        exec_finish(x);
+        return;
+    }
+    rg_source_pool *pool = rg_runtime_pool(srt, x->plan.collection->source);
+    if (rg_source_pool_submit(pool, &x->job, &x->err) != RG_OK) {
+        x->refused = REFUSED_BY_POOL;
+        x->status = RG_ERR_UNAVAILABLE;
+        exec_finish(x);
+    }
+}
+
+/* Under the flight lock (coalesce.h): a last look in the cache. */
+typedef struct cache_look {
+    rg_result_cache *cache;
+    const unsigned char *key;
+    size_t key_len;
+    uint64_t hash;
+    rg_cache_body *found;
+} cache_look;
+
+static int look_in_cache(void *arg)
+{
+    cache_look *l = arg;
+    l->found = rg_result_cache_get(l->cache, l->key, l->key_len, l->hash, rg_result_cache_now_ms());
+    return l->found != NULL;
+}
+
+void rg_query_start(rg_loop *loop, rg_runtime *rt, struct evhttp_request *req,
+                    const rg_site_rt *srt, const char *origin, const char *body, size_t len)
+{
+    rg_request_plan plan;
     rg_api_error aerr;
-    if (rg_plan_build(srt->site, &rt->cfg->limits, rt->kr, body, len, &j->plan, &aerr) != 0) {
-        free(j);
+    if (rg_plan_build(srt->site, &rt->cfg->limits, rt->kr, body, len, &plan, &aerr) != 0) {
         rg_reply_cors(req, origin);
         rg_reply_error(req, &aerr);
         rg_metrics_count(&loop->srv->metrics, RG_ROUTE_QUERY, aerr.http_status);
         return;
     }
-    j->loop = loop;
-    j->rt = rt;
-    rg_runtime_retain(rt);
-    atomic_fetch_add(&loop->inflight, 1);
-    j->req = req;
-    j->conn = evhttp_request_get_connection(req);
-    j->job.run = run_query;
-    j->job.complete = complete_query;
-    clock_gettime(CLOCK_MONOTONIC, &j->started);
-    j->origin = origin ? strdup(origin) : NULL;
-    j->out = evbuffer_new();
-    j->last = calloc(j->plan.plan.ncolumns ? j->plan.plan.ncolumns : 1, sizeof *j->last);
-    j->done_ev = event_new(loop->base, -1, 0, on_done, j);
-    j->timer = evtimer_new(loop->base, on_timeout, j);
-    if ((origin && !j->origin) || !j->out || !j->last || !j->done_ev || !j->timer) {
+    size_t si = (size_t)(srt - rt->sites);
+    const rg_collection *coll = plan.collection;
+    uint32_t timeout_ms = plan.plan.timeout_ms;
+    query_caller *c = caller_new(loop, rt, req, origin);
+    /* Only a collection that allows answers to be shared (cache_ttl_s > 0)
+       is cached or coalesced: with 0 every request sees its own read. */
+    unsigned char *key = NULL;
+    size_t key_len = 0;
+    if (!c || (coll->cache_ttl_s && rg_plan_canonical(&plan, srt->site->site_id, &key,
+                                                      &key_len) != 0)) {
+        if (c)
+            caller_free(c);
+        rg_request_plan_free(&plan);
         rg_reply_error_simple(req, 500, "internal", "internal error");
-        j->req = NULL;
-        job_free(j);
+        rg_metrics_count(&loop->srv->metrics, RG_ROUTE_QUERY, 500);
         return;
     }
-    const rg_collection *c = j->plan.collection;
-    rg_source_pool *pool = rg_runtime_pool(srt, c->source);
-    rg_error err;
-    if (rg_source_pool_submit(pool, &j->job, &err) != RG_OK) {
-        rg_warn("query %s/%s refused: %s", srt->site->site_id, c->name, err.message);
-        rg_api_error e;
-        rg_api_error_set(&e, 503, "source_unavailable", NULL,
-                         "data source '%s' is unavailable; try again later", c->source_name);
-        rg_reply_cors(req, origin);
-        rg_reply_error(req, &e);
-        rg_metrics_count(&loop->srv->metrics, RG_ROUTE_QUERY, 503);
-        j->req = NULL;
-        job_free(j);
+    uint64_t hash = key ? rg_flights_hash(rt->flights, key, key_len) : 0;
+    cache_look look = {rt->cache, key, key_len, hash, NULL};
+    query_exec *x = exec_new(rt, si, &plan, key, key_len, hash);
+    if (!x) {
+        caller_free(c);
+        rg_reply_error_simple(req, 500, "internal", "internal error");
+        rg_metrics_count(&loop->srv->metrics, RG_ROUTE_QUERY, 500);
         return;
+    }
+    if (!key) {
+        x->solo = &c->link;
+        c->exec = x;
+        c->leader = true;
+        exec_submit(x, srt);
+    } else {
+        void *joined = NULL;
+        rg_flight *flight = NULL;
+        rg_flight_role role =
+            rg_flights_join(rt->flights, key, key_len, hash, x, &c->link,
+                            rt->cache ? look_in_cache : NULL, &look, &joined, &flight);
+        switch (role) {
+        case RG_FLIGHT_LEAD:
+            x->flight = flight;
+            c->exec = x;
+            c->leader = true;
+            exec_submit(x, srt);
+            break;
+        case RG_FLIGHT_FOLLOW:
+            /* Woken by the leader's exec, which gives us a reference first. */
+            exec_release(x);
+            c->exec = joined;
+            atomic_fetch_add_explicit(&rg_cache_stats_shared()->coalesced, 1,
+                                      memory_order_relaxed);
+            break;
+        case RG_FLIGHT_FOUND:
+        case RG_FLIGHT_ERROR: {
+            exec_release(x);
+            int status = 200;
+            rg_reply_cors(req, origin);
+            if (!look.found || reply_body(req, look.found) != 0) {
+                rg_reply_error_simple(req, 500, "internal", "internal error");
+                status = 500;
+            }
+            rg_cache_body_release(look.found);
+            rg_metrics_count(&loop->srv->metrics, RG_ROUTE_QUERY, status);
+            rg_metrics_query_time(&loop->srv->metrics, micros_since(&c->started));
+            c->req = NULL;
+            caller_free(c);
+            return;
+        }
+        }
     }
     /* The adapter enforces timeout_ms itself; this timer also covers time
-       spent waiting in the queue and a backend that ignores its deadline. */
-    uint32_t ms = j->plan.plan.timeout_ms + 250;
+       spent waiting in the queue (or for an identical query) and a backend
+       that ignores its deadline. Each caller has its own. */
+    uint32_t ms = timeout_ms + 250;
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    evtimer_add(j->timer, &tv);
-    evhttp_connection_set_closecb(j->conn, on_client_gone, j);
+    evtimer_add(c->timer, &tv);
+    if (rg_conn_watch(loop, req, on_client_gone, c) != 0)
+        rg_warn("query %s/%s: out of memory; a vanished client would not be noticed",
+                srt->site->site_id, coll->name);
 }

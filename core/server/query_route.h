@@ -9,7 +9,7 @@
 #include "server.h"
 
 /* The request is authenticated and the body read; site_rt is the caller's site. */
-void rg_query_start(rg_loop *loop, struct evhttp_request *req, const rg_site_rt *srt,
-                    const char *origin, const char *body, size_t len);
+void rg_query_start(rg_loop *loop, rg_runtime *rt, struct evhttp_request *req,
+                    const rg_site_rt *srt, const char *origin, const char *body, size_t len);
 
 #endif

@@ -1,18 +1,24 @@
 /*
  * Public API routing: /v1/{site}/{token|query|collections|session} plus CORS
  * preflight. Cheap checks first (path, site, method, size, content type),
- * then the signature, then the handler.
+ * then the signature, then rate limits and the replay check (which may wait
+ * for Redis: the request then continues from its answer), then the handler.
  */
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 #include <time.h>
 
 #include "auth.h"
+#include "client_ip.h"
 #include "http_reply.h"
 #include "query_route.h"
+#include "ratelimit.h"
 #include "server.h"
 #include "util/log.h"
 
@@ -99,6 +105,222 @@ static const char *method_name(enum evhttp_cmd_type cmd)
     }
 }
 
+/* A request between its checks and its handler; lives on the heap only
+   because a Redis answer may come later. */
+typedef struct pending_req {
+    rg_loop *loop;
+    rg_runtime *rt; /* held while waiting: a reload must not free srt */
+    struct evhttp_request *req;
+    enum action act;
+    const rg_site_rt *srt; /* NULL: unknown site (token route only) */
+    const char *origin;    /* vetted; points into the request's headers */
+    const char *body;
+    size_t len;
+    rg_session session; /* signed routes */
+    rg_rl_pending *pending;
+    rg_route route;
+} pending_req;
+
+static pending_req *pending_new(rg_loop *loop, struct evhttp_request *req, enum action act,
+                                const rg_site_rt *srt, const char *origin, rg_route route)
+{
+    pending_req *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->loop = loop;
+    p->rt = loop->rt;
+    rg_runtime_retain(p->rt);
+    p->req = req;
+    p->act = act;
+    p->srt = srt;
+    p->origin = origin;
+    p->route = route;
+    return p;
+}
+
+static void pending_free(pending_req *p)
+{
+    rg_secure_zero(&p->session, sizeof p->session);
+    rg_runtime_release(p->rt, 1);
+    free(p);
+}
+
+static rg_rl_route rl_route_of(enum action a)
+{
+    switch (a) {
+    case ACT_TOKEN: return RG_RL_TOKEN;
+    case ACT_QUERY: return RG_RL_QUERY;
+    case ACT_COLLECTIONS: return RG_RL_COLLECTIONS;
+    default: return RG_RL_SESSION;
+    }
+}
+
+/* Every X-Forwarded-For header, in order, for the client address. */
+static rg_ip client_ip(const rg_runtime *rt, struct evhttp_request *req)
+{
+    rg_ip peer;
+    memset(&peer, 0, sizeof peer);
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    const struct sockaddr *sa = evcon ? evhttp_connection_get_addr(evcon) : NULL;
+    if (rg_ip_from_sockaddr(sa, &peer) != 0)
+        return peer; /* not IP (can't happen on a TCP listener): all such peers share one key */
+    if (rt->nproxies == 0)
+        return peer;
+    const char *xff[16];
+    size_t n = 0;
+    struct evkeyval *kv;
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next) {
+        if (strcasecmp(kv->key, "X-Forwarded-For") != 0)
+            continue;
+        if (n == sizeof xff / sizeof xff[0]) {
+            /* More headers than any proxy chain writes: keep the last ones. */
+            memmove(xff, xff + 1, (n - 1) * sizeof xff[0]);
+            n--;
+        }
+        xff[n++] = kv->value;
+    }
+    return rg_client_ip(&peer, xff, n, rt->proxies, rt->nproxies);
+}
+
+/* The windows of this request: per IP, and per site, burst and session
+   when known. Which limits apply comes from the site file, else the server. */
+static void add_windows(rg_rl_check *chk, const rg_runtime *rt, const rg_site *site,
+                        enum action act, struct evhttp_request *req, const rg_session *session)
+{
+    rg_rl_route r = rl_route_of(act);
+    const rg_route_limits *l = site ? &site->rate_limits.route[r] : &rt->cfg->rate_limits.route[r];
+    rg_ip ip = client_ip(rt, req);
+    uint8_t ipkey[16];
+    rg_ip_limit_key(&ip, ipkey);
+    rg_rl_add_window(chk, r, RG_RL_DIM_IP, l->per_ip_per_min, ipkey, sizeof ipkey);
+    if (site) {
+        size_t idlen = strlen(site->site_id);
+        rg_rl_add_window(chk, r, RG_RL_DIM_SITE, l->per_site_per_min, site->site_id, idlen);
+        rg_rl_add_window(chk, r, RG_RL_DIM_BURST, l->burst_per_s, site->site_id, idlen);
+    }
+    if (session)
+        rg_rl_add_window(chk, r, RG_RL_DIM_SESSION, l->per_session_per_min, session->nonce,
+                         sizeof session->nonce);
+}
+
+/* The handler proper, once the request may go on. Returns the status it
+   answered with, or 0 when the answer (and its count) comes later. */
+static int dispatch(pending_req *p)
+{
+    rg_loop *loop = p->loop;
+    struct evhttp_request *req = p->req;
+    const rg_site *site = p->srt ? p->srt->site : NULL;
+    rg_api_error e;
+    switch (p->act) {
+    case ACT_TOKEN:
+        return rg_auth_handle_token(loop->srv, p->rt, site, req, p->origin);
+    case ACT_QUERY:
+        rg_query_start(loop, p->rt, req, p->srt, p->origin, p->body, p->len);
+        return 0;
+    case ACT_COLLECTIONS:
+        rg_reply_cors(req, p->origin);
+        rg_reply_json(req, 200, p->srt->describe_json, p->srt->describe_len);
+        return 200;
+    case ACT_SESSION: {
+        uint64_t now = (uint64_t)time(NULL);
+        rg_nonce_cache *ended = loop->srv->ended;
+        /* Remember the ended session until it would have expired anyway. */
+        if (!rg_nonce_cache_insert(ended, p->session.nonce, sizeof p->session.nonce, now,
+                                   p->session.expires_at + 1) &&
+            !rg_nonce_cache_contains(ended, p->session.nonce, sizeof p->session.nonce, now)) {
+            rg_api_error_set(&e, 503, "overloaded", NULL,
+                             "too many ended sessions are being tracked; try again later");
+            rg_reply_cors(req, p->origin);
+            rg_reply_error(req, &e);
+            return 503;
+        }
+        static const char ended_body[] = "{\"ended\":true}";
+        rg_reply_cors(req, p->origin);
+        rg_reply_json(req, 200, ended_body, sizeof ended_body - 1);
+        return 200;
+    }
+    default:
+        rg_reply_error_simple(req, 500, "internal", "internal error");
+        return 500;
+    }
+}
+
+/* The rate-limit and replay answer is in: refuse, or go on. Frees p. */
+static void proceed(pending_req *p, const rg_rl_result *res)
+{
+    struct evhttp_request *req = p->req;
+    int status;
+    rg_api_error e;
+    if (res->outcome == RG_RL_REPLAY) {
+        rg_api_error_set(&e, 401, "replayed_request", NULL,
+                         "this nonce was already used; every request needs a fresh nonce");
+        rg_reply_cors(req, p->origin);
+        rg_reply_error(req, &e);
+        status = 401;
+    } else if (res->outcome == RG_RL_LIMITED) {
+        rg_rl_add_headers(req, res);
+        rg_api_error_set(&e, 429, "rate_limited", NULL,
+                         "too many requests to this endpoint; retry after %u s",
+                         res->retry_after_s);
+        rg_reply_cors(req, p->origin);
+        rg_reply_error(req, &e);
+        status = 429;
+    } else {
+        rg_rl_add_headers(req, res);
+        status = dispatch(p);
+    }
+    if (status)
+        rg_metrics_count(&p->loop->srv->metrics, p->route, status);
+    pending_free(p);
+}
+
+static void on_decided(void *arg, const rg_rl_result *res)
+{
+    pending_req *p = arg;
+    p->pending = NULL;
+    rg_conn_unwatch(p->loop, p->req);
+    proceed(p, res);
+}
+
+static void on_client_gone(void *arg)
+{
+    pending_req *p = arg;
+    /* libevent frees the request with its connection: forget both. */
+    rg_rl_cancel(p->pending);
+    pending_free(p);
+}
+
+/* Ask for the limits; answers now or from on_decided. Takes p. */
+static void check_limits(pending_req *p, const rg_rl_check *chk)
+{
+    rg_rl_result res;
+    if (rg_ratelimit_check(p->loop, chk, on_decided, p, &p->pending, &res)) {
+        proceed(p, &res);
+        return;
+    }
+    if (rg_conn_watch(p->loop, p->req, on_client_gone, p) != 0) {
+        /* Can't learn of a vanished client, so don't wait for one. */
+        rg_rl_cancel(p->pending);
+        p->pending = NULL;
+        rg_reply_error_simple(p->req, 500, "internal", "internal error");
+        rg_metrics_count(&p->loop->srv->metrics, p->route, 500);
+        pending_free(p);
+    }
+}
+
+/* More than one Content-Length header. libevent frames the body by the
+   first; a proxy in front may have used another, which is how request
+   smuggling works, so such a request is refused (RFC 9112 section 6.3). */
+static bool framing_ambiguous(struct evhttp_request *req)
+{
+    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    struct evkeyval *kv;
+    int n = 0;
+    TAILQ_FOREACH(kv, h, next)
+        n += strcasecmp(kv->key, "Content-Length") == 0;
+    return n > 1;
+}
+
 static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, int *status)
 {
     rg_server *srv = loop->srv;
@@ -109,6 +331,14 @@ static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, i
     enum action act = path ? parse_path(path, site_id) : ACT_UNKNOWN;
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     *route = route_of(act);
+    if (framing_ambiguous(req)) {
+        /* Whatever follows on this connection may be a smuggled request. */
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        rg_reply_error_simple(req, 400, "invalid_request",
+                              "the request has more than one Content-Length header; send one");
+        *status = 400;
+        return;
+    }
     if (act == ACT_UNKNOWN) {
         rg_reply_error_simple(req, 404, "not_found",
                               "no such endpoint; see /v1/{site}/token, /v1/{site}/query, "
@@ -138,7 +368,7 @@ static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, i
         *status = 405;
         return;
     }
-    if (!site) {
+    if (!site && act != ACT_TOKEN) {
         /* Same answer as every other refusal: a site id reveals nothing. */
         static const char body[] =
             "{\"error\":{\"code\":\"widget_unavailable\",\"message\":\"widget unavailable\"}}";
@@ -147,71 +377,63 @@ static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, i
         return;
     }
     const char *origin = rg_auth_allowed_origin(site, req);
+    rg_rl_check chk;
+    memset(&chk, 0, sizeof chk);
+    rg_api_error e;
     if (act == ACT_TOKEN) {
-        *status = rg_auth_handle_token(srv, rt, site, req, origin);
+        /* Limited before any credential is looked at, so guessing keys or
+           minting sessions in bulk runs into the per-IP window; an unknown
+           site is counted per IP like any other. */
+        add_windows(&chk, rt, site, act, req, NULL);
+    } else {
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        size_t len = evbuffer_get_length(in);
+        const rg_limits *lim = &rt->cfg->limits;
+        if (len > lim->max_body_bytes) {
+            rg_api_error_set(&e, 413, "body_too_large", NULL,
+                             "request body is %zu bytes; at most %zu are allowed", len,
+                             lim->max_body_bytes);
+            goto fail;
+        }
+        if (act == ACT_QUERY &&
+            !is_json_content_type(
+                evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"))) {
+            rg_api_error_set(&e, 415, "unsupported_media_type", NULL,
+                             "Content-Type must be application/json");
+            goto fail;
+        }
+        const char *body = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
+        if (!body) {
+            rg_api_error_set(&e, 500, "internal", NULL, "internal error");
+            goto fail;
+        }
+        rg_session session;
+        if (rg_auth_verify_signed(srv, rt, site, req, method_name(cmd), path, body, len, &session,
+                                  &chk, &e) != 0)
+            goto fail;
+        /* Only a verified session is counted: nobody spends another's quota. */
+        add_windows(&chk, rt, site, act, req, &session);
+        pending_req *p = pending_new(loop, req, act, srt, origin, *route);
+        if (!p) {
+            rg_secure_zero(&session, sizeof session);
+            rg_api_error_set(&e, 500, "internal", NULL, "internal error");
+            goto fail;
+        }
+        p->session = session;
+        rg_secure_zero(&session, sizeof session);
+        p->body = body;
+        p->len = len;
+        *status = 0; /* counted by proceed */
+        check_limits(p, &chk);
         return;
     }
-
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    const rg_limits *lim = &rt->cfg->limits;
-    rg_api_error e;
-    if (len > lim->max_body_bytes) {
-        rg_api_error_set(&e, 413, "body_too_large", NULL,
-                         "request body is %zu bytes; at most %zu are allowed", len,
-                         lim->max_body_bytes);
-        goto fail;
-    }
-    if (act == ACT_QUERY &&
-        !is_json_content_type(
-            evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"))) {
-        rg_api_error_set(&e, 415, "unsupported_media_type", NULL,
-                         "Content-Type must be application/json");
-        goto fail;
-    }
-    const char *body = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
-    if (!body) {
+    pending_req *p = pending_new(loop, req, act, srt, origin, *route);
+    if (!p) {
         rg_api_error_set(&e, 500, "internal", NULL, "internal error");
         goto fail;
     }
-    rg_session session;
-    if (rg_auth_verify_signed(srv, rt, site, req, method_name(cmd), path, body, len, &session,
-                              &e) != 0)
-        goto fail;
-
-    switch (act) {
-    case ACT_QUERY:
-        rg_secure_zero(&session, sizeof session);
-        /* Replies later, from the worker's completion; counted there. */
-        *status = 0;
-        rg_query_start(loop, req, srt, origin, body, len);
-        return;
-    case ACT_COLLECTIONS:
-        rg_reply_cors(req, origin);
-        rg_reply_json(req, 200, srt->describe_json, srt->describe_len);
-        *status = 200;
-        break;
-    case ACT_SESSION: {
-        uint64_t now = (uint64_t)time(NULL);
-        /* Remember the ended session until it would have expired anyway. */
-        if (!rg_nonce_cache_insert(srv->ended, session.nonce, sizeof session.nonce, now,
-                                   session.expires_at + 1) &&
-            !rg_nonce_cache_contains(srv->ended, session.nonce, sizeof session.nonce, now)) {
-            rg_api_error_set(&e, 503, "overloaded", NULL,
-                             "too many ended sessions are being tracked; try again later");
-            rg_secure_zero(&session, sizeof session);
-            goto fail;
-        }
-        static const char ended[] = "{\"ended\":true}";
-        rg_reply_cors(req, origin);
-        rg_reply_json(req, 200, ended, sizeof ended - 1);
-        *status = 200;
-        break;
-    }
-    default:
-        break;
-    }
-    rg_secure_zero(&session, sizeof session);
+    *status = 0; /* counted by proceed */
+    check_limits(p, &chk);
     return;
 fail:
     rg_reply_cors(req, origin);
@@ -224,6 +446,8 @@ void rg_routes_handle(struct evhttp_request *req, void *arg)
     rg_loop *loop = arg;
     rg_route route = RG_ROUTE_OTHER;
     int status = 500;
+    /* The whole request is in: its header and body deadlines stop here. */
+    rg_conn_request(loop, req);
     handle(loop, req, &route, &status);
     if (status)
         rg_metrics_count(&loop->srv->metrics, route, status);

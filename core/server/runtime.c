@@ -22,7 +22,12 @@ static void runtime_free(rg_runtime *rt)
             free(s->describe_json);
         }
     }
+    /* After the pools: nothing can finish a query any more. */
+    rg_result_cache_free(rt->cache);
+    rg_flights_free(rt->flights);
     free(rt->sites);
+    free(rt->site_inflight);
+    free(rt->proxies);
     rg_keyring_free(rt->kr);
     rg_config_free(rt->cfg);
     free(rt);
@@ -59,7 +64,30 @@ rg_runtime *rg_runtime_new(const char *config_path, rg_diags *d, unsigned genera
         return NULL;
     }
     rt->sites = calloc(rt->cfg->nsites ? rt->cfg->nsites : 1, sizeof *rt->sites);
-    if (!rt->sites) {
+    rt->site_inflight = calloc(rt->cfg->nsites ? rt->cfg->nsites : 1, sizeof *rt->site_inflight);
+    rt->proxies = calloc(rt->cfg->ntrusted_proxies ? rt->cfg->ntrusted_proxies : 1,
+                         sizeof *rt->proxies);
+    if (!rt->sites || !rt->site_inflight || !rt->proxies) {
+        runtime_free(rt);
+        return NULL;
+    }
+    for (size_t i = 0; i < rt->cfg->ntrusted_proxies; i++) {
+        if (rg_cidr_parse(rt->cfg->trusted_proxies[i], &rt->proxies[rt->nproxies]) != 0) {
+            rg_diag_add(d, rt->cfg->file, 0, "trusted_proxies: cannot use '%s'",
+                        rt->cfg->trusted_proxies[i]);
+            runtime_free(rt);
+            return NULL;
+        }
+        rt->nproxies++;
+    }
+    for (size_t i = 0; i < rt->cfg->nsites; i++)
+        atomic_init(&rt->site_inflight[i], 0);
+    int cache_failed = 0;
+    rt->cache = rg_result_cache_new(rt->cfg->cache_max_bytes, rg_cache_stats_shared(),
+                                    &cache_failed);
+    rt->flights = rg_flights_new();
+    if (cache_failed || !rt->flights) {
+        rg_diag_add(d, rt->cfg->file, 0, "out of memory for the result cache");
         runtime_free(rt);
         return NULL;
     }

@@ -12,8 +12,11 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "client_ip.h"
+#include "coalesce.h"
 #include "config/config.h"
 #include "crypto/keyring.h"
+#include "result_cache.h"
 #include "source_pool.h"
 
 typedef struct rg_site_rt {
@@ -28,6 +31,16 @@ typedef struct rg_runtime {
     rg_config *cfg;
     rg_keyring *kr;
     rg_site_rt *sites; /* parallel to cfg->sites */
+    /* Queries running or queued per site, parallel to sites: the
+       limits.max_inflight_per_site cap (503 overloaded beyond it). */
+    atomic_uint *site_inflight;
+    rg_cidr *proxies; /* trusted_proxies, parsed */
+    size_t nproxies;
+    /* Answers of collections with cache_ttl_s > 0 (NULL: cache.max_bytes
+       is 0), and identical queries in flight. Per runtime, so a reload
+       never serves or joins anything computed under the old config. */
+    rg_result_cache *cache;
+    rg_flights *flights;
     unsigned generation;
 } rg_runtime;
 

@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "adapter_loader.h"
+#include "oauth/oauth_registry.h"
+#include "oauth_refresher.h"
 #include "util/log.h"
 
 #define RG_NONCE_CACHE_MAX (1u << 20)
@@ -68,6 +70,9 @@ static void on_swap(evutil_socket_t fd, short what, void *arg)
     rg_runtime *old = loop->rt;
     loop->rt = rt;
     rg_runtime_release(old, 1);
+    /* A reload may point rate limits at another Redis, or at none. */
+    rg_rl_redis_configure(loop->redis, rt->cfg->redis_host, rt->cfg->redis_port,
+                          rt->cfg->limits.ratelimit_timeout_ms);
 }
 
 static void *loop_main(void *arg)
@@ -77,7 +82,7 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
-static int setup_loop(rg_server *srv, rg_loop *loop, const rg_config *cfg)
+static int setup_loop(rg_server *srv, rg_loop *loop, int index, const rg_config *cfg)
 {
     loop->srv = srv;
     atomic_init(&loop->inflight, 0);
@@ -88,6 +93,12 @@ static int setup_loop(rg_server *srv, rg_loop *loop, const rg_config *cfg)
     loop->swap_ev = event_new(loop->base, -1, 0, on_swap, loop);
     if (!loop->http || !loop->swap_ev)
         return -1;
+    loop->conns = rg_conns_new(loop);
+    loop->redis = rg_rl_redis_new(loop->base, index, &srv->rl_stats);
+    if (!loop->conns || !loop->redis)
+        return -1;
+    /* Sees every accepted connection: the limits.max_connections count. */
+    evhttp_set_bevcb(loop->http, rg_conn_bevcb, loop);
     /* libevent's own cap protects memory; our JSON 413 applies below it. */
     size_t cap = cfg->limits.max_body_bytes * 4 + 4096;
     evhttp_set_max_body_size(loop->http, (ev_ssize_t)cap);
@@ -110,6 +121,9 @@ static int setup_loop(rg_server *srv, rg_loop *loop, const rg_config *cfg)
     loop->rt = srv->current;
     rg_runtime_retain(loop->rt);
     pthread_mutex_unlock(&srv->rt_lock);
+    /* The loop thread isn't running yet, so this thread may start it. */
+    rg_rl_redis_configure(loop->redis, cfg->redis_host, cfg->redis_port,
+                          cfg->limits.ratelimit_timeout_ms);
     return 0;
 }
 
@@ -193,8 +207,10 @@ int rg_server_run(const char *config_path)
     }
     srv->nonces = rg_nonce_cache_new(RG_NONCE_CACHE_MAX);
     srv->ended = rg_nonce_cache_new(RG_ENDED_CACHE_MAX);
+    /* Sized once: limits.ratelimit_entries takes effect at start-up. */
+    srv->rl_mem = rg_rl_memory_new(cfg->limits.ratelimit_entries);
     srv->main_base = event_base_new();
-    if (!srv->nonces || !srv->ended || !srv->main_base)
+    if (!srv->nonces || !srv->ended || !srv->rl_mem || !srv->main_base)
         goto out;
 
     char err[256];
@@ -218,7 +234,7 @@ int rg_server_run(const char *config_path)
     if (!srv->loops)
         goto out;
     for (int i = 0; i < srv->nloops; i++)
-        if (setup_loop(srv, &srv->loops[i], cfg) != 0) {
+        if (setup_loop(srv, &srv->loops[i], i, cfg) != 0) {
             rg_error_log("cannot set up event loop %d", i);
             goto out;
         }
@@ -246,14 +262,30 @@ int rg_server_run(const char *config_path)
             goto stop_loops;
         }
     }
+    srv->oauth = rg_oauth_refresher_start(srv);
+    if (!srv->oauth) {
+        rg_error_log("cannot start the OAuth token refresher");
+        goto stop_loops;
+    }
     rg_info("readgate listening on %s:%d (%d loops, admin %s:%d, %zu sites)", cfg->listen_host,
             cfg->listen_port, srv->nloops, cfg->admin_port ? cfg->admin_host : "-",
             cfg->admin_port, cfg->nsites);
+    if (cfg->redis_host)
+        rg_info("rate limits and replay protection shared through Redis at %s:%d "
+                "(this process's counters if it is unavailable)",
+                cfg->redis_host, cfg->redis_port);
+    else
+        rg_info("rate limits and replay protection in memory (%zu windows at most)",
+                cfg->limits.ratelimit_entries);
 
     event_base_dispatch(srv->main_base);
     status = 0;
 
 stop_loops:
+    /* Refreshes already sent are finished and committed (or rolled back)
+       before anything else goes away. */
+    rg_oauth_refresher_stop(srv->oauth);
+    srv->oauth = NULL;
     /* Stop accepting, let in-flight queries finish (bounded), then stop. */
     for (int i = 0; i < srv->nloops; i++)
         if (srv->loops[i].listener)
@@ -277,6 +309,9 @@ out:
                 evhttp_free(l->http); /* frees the bound listener too */
             else if (l->listener)
                 evconnlistener_free(l->listener);
+            /* After evhttp_free: closing connections withdrew their waiting checks. */
+            rg_rl_redis_free(l->redis);
+            rg_conns_free(l->conns);
             if (l->swap_ev)
                 event_free(l->swap_ev);
             rg_runtime_release(l->rt, 0);
@@ -294,9 +329,11 @@ out:
         event_base_free(srv->main_base);
     rg_nonce_cache_free(srv->nonces);
     rg_nonce_cache_free(srv->ended);
+    rg_rl_memory_free(srv->rl_mem);
     pthread_mutex_destroy(&srv->rt_lock);
     free(srv);
     rg_adapter_unload_all();
+    rg_oauth_registry_free(); /* every pool is joined: nobody uses the entries */
     libevent_global_shutdown();
     if (status == 0)
         rg_info("stopped");

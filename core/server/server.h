@@ -12,11 +12,15 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "conn.h"
 #include "crypto/nonce_cache.h"
 #include "metrics.h"
+#include "ratelimit_memory.h"
+#include "ratelimit_redis.h"
 #include "runtime.h"
 
 struct rg_server;
+struct rg_oauth_refresher;
 
 typedef struct rg_loop {
     struct rg_server *srv;
@@ -28,6 +32,8 @@ typedef struct rg_loop {
     int started;
     rg_runtime *rt; /* this loop's reference to the current runtime */
     atomic_int inflight;
+    rg_conns *conns;    /* open connections of this loop's listener */
+    rg_rl_redis *redis; /* this loop's Redis connection (idle with rate_limit: memory) */
 } rg_loop;
 
 typedef struct rg_server {
@@ -42,8 +48,16 @@ typedef struct rg_server {
     rg_nonce_cache *nonces;   /* (session, request nonce) pairs seen in the window */
     rg_nonce_cache *ended;    /* sessions ended early via DELETE /session */
     rg_metrics metrics;
+    rg_rl_memory *rl_mem;     /* rate-limit windows: the backend, or Redis's fallback */
+    rg_rl_redis_stats rl_stats;
+    atomic_ulong rl_fallbacks;
+    atomic_int rl_evict_warned;
+    atomic_int nconns;        /* open public connections, all loops */
+    atomic_ulong conns_refused;
+    atomic_int conns_full_warned;
     atomic_int stopping;
     int listen_fd;
+    struct rg_oauth_refresher *oauth; /* background token refresh (main loop + its thread) */
 } rg_server;
 
 /* Run until SIGTERM/SIGINT. Returns the process exit status. */

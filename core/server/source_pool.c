@@ -5,15 +5,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "adapter_loader.h"
 #include "crypto/audit.h"
 #include "crypto/secret.h"
+#include "oauth/oauth_refresh.h"
+#include "oauth/oauth_registry.h"
+#include "oauth/oauth_request.h"
+#include "state/state_store.h"
 #include "util/log.h"
 
 /* Jobs waiting beyond this are refused at once: better a quick 503 than a
    queue that only ever times out. */
 #define RG_POOL_MAX_QUEUE 4096
+/* An access token this close to expiry is refreshed before connecting
+   rather than handed to an adapter that would be refused with it. */
+#define RG_OAUTH_CONNECT_MARGIN_S 30
 
 struct rg_source_pool {
     char name[160]; /* "site/source" for logs */
@@ -23,6 +31,8 @@ struct rg_source_pool {
     const rg_site *site;
     const rg_source *src;
     char *base_dir;
+    char *state_url;    /* OAuth sources: where their tokens are */
+    rg_oauth_conn *oauth; /* OAuth sources: state and credential generation */
 
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -34,6 +44,14 @@ struct rg_source_pool {
     size_t nthreads;
 };
 
+/* One worker thread's connection and what it was opened with. */
+typedef struct worker {
+    void *conn;
+    rg_state_store *st;    /* OAuth sources: opened on first use */
+    unsigned conn_gen;     /* credential generation the connection was opened under */
+    int64_t conn_version;  /* store version of its access token */
+} worker;
+
 static void wipe_free(char *s, size_t len)
 {
     if (s) {
@@ -42,13 +60,108 @@ static void wipe_free(char *s, size_t len)
     }
 }
 
+static rg_status fail(rg_error *err, rg_status st, const char *fmt, const char *a, const char *b)
+{
+    err->status = st;
+    snprintf(err->message, sizeof err->message, fmt, a, b);
+    return st;
+}
+
+static rg_status reauth_error(rg_source_pool *p, rg_error *err)
+{
+    err->status = RG_ERR_REAUTH;
+    snprintf(err->message, sizeof err->message,
+             "the OAuth connection needs re-authorisation: run readgate oauth import --site "
+             "%.40s --source %.64s",
+             p->site->site_id, p->src->name);
+    return RG_ERR_REAUTH;
+}
+
+/* Map a refresh outcome for a query: 0 when a current token is stored. */
+static rg_status refresh_status(rg_source_pool *p, rg_refresh_result r, const char *msg,
+                                rg_error *err)
+{
+    switch (r) {
+    case RG_REFRESH_DONE:
+    case RG_REFRESH_CURRENT:
+        return RG_OK;
+    case RG_REFRESH_REAUTH:
+    case RG_REFRESH_MISSING:
+        return reauth_error(p, err);
+    default:
+        return fail(err, RG_ERR_UNAVAILABLE, "could not refresh the OAuth token: %.180s%s", msg,
+                    "");
+    }
+}
+
+/*
+ * The current access token of an OAuth source, decrypted into *token:
+ * read from the store (the generation is read first, so a refresh committed
+ * meanwhile is never missed), refreshed here first if it is about to expire.
+ */
+static rg_status oauth_token(rg_source_pool *p, worker *w, char **token, rg_error *err)
+{
+    char why[300];
+    if (!w->st && !(w->st = rg_state_open(p->state_url, why, sizeof why)))
+        return fail(err, RG_ERR_UNAVAILABLE, "%.250s%s", why, "");
+    unsigned gen = rg_oauth_conn_generation(p->oauth);
+    rg_token_row row = {0};
+    int found = rg_state_get(w->st, p->site->site_id, p->src->name, &row, why, sizeof why);
+    if (found < 0)
+        return fail(err, RG_ERR_UNAVAILABLE, "%.250s%s", why, "");
+    const rg_oauth_config *o = p->src->oauth;
+    if (found || !o->service_account)
+        rg_oauth_conn_observe(p->oauth, found ? &row : NULL);
+    if (!found && !o->service_account)
+        return reauth_error(p, err);
+    int64_t now = (int64_t)time(NULL);
+    bool reauth = found && strcmp(row.state, RG_TOKEN_STATE_NEEDS_REAUTH) == 0;
+    if (reauth && !o->service_account) {
+        rg_token_row_clear(&row);
+        return reauth_error(p, err);
+    }
+    /* Never more than half the background margin, so a worker connecting
+       doesn't refresh a token the background just made. */
+    int64_t margin = RG_OAUTH_CONNECT_MARGIN_S;
+    if (margin > (int64_t)o->refresh_margin_s / 2)
+        margin = (int64_t)o->refresh_margin_s / 2;
+    if (!found || reauth || !row.access_token_enc ||
+        (row.expires_at != 0 && row.expires_at - margin <= now)) {
+        rg_oauth_target t = {.site_id = p->site->site_id, .src = p->src, .kr = p->kr};
+        rg_token_row after;
+        rg_refresh_result r = rg_oauth_refresh(&t, w->st, &rg_http_blocking, RG_REFRESH_IF_DUE,
+                                               row.version, margin, &after, why, sizeof why);
+        rg_token_row_clear(&row);
+        if (after.site_id)
+            rg_oauth_conn_observe(p->oauth, &after);
+        rg_status st = refresh_status(p, r, why, err);
+        if (st != RG_OK) {
+            rg_token_row_clear(&after);
+            return st;
+        }
+        row = after;
+    }
+    char path[256];
+    rg_oauth_token_path(path, sizeof path, p->src->name, "access_token");
+    int rc = rg_oauth_open(p->kr, p->site->site_id, path, row.access_token_enc, token, why,
+                           sizeof why);
+    w->conn_version = row.version;
+    w->conn_gen = gen;
+    rg_token_row_clear(&row);
+    if (rc != 0)
+        return fail(err, RG_ERR_CONFIG, "%.250s%s", why, "");
+    return RG_OK;
+}
+
 /* Decrypt the options and connect. The plaintext lives only for this call. */
-static rg_status pool_connect(rg_source_pool *p, void **conn, rg_error *err)
+static rg_status pool_connect(rg_source_pool *p, worker *w, void **conn, rg_error *err)
 {
     const rg_source *src = p->src;
-    rg_option *opts = calloc(src->noptions ? src->noptions : 1, sizeof *opts);
+    size_t nopt = src->noptions + (src->oauth ? 1 : 0);
+    rg_option *opts = calloc(nopt ? nopt : 1, sizeof *opts);
     char **plain = calloc(src->noptions ? src->noptions : 1, sizeof *plain);
     size_t *plain_len = calloc(src->noptions ? src->noptions : 1, sizeof *plain_len);
+    char *token = NULL;
     rg_status st = RG_OK;
     if (!opts || !plain || !plain_len) {
         err->status = RG_ERR_INTERNAL;
@@ -73,12 +186,19 @@ static rg_status pool_connect(rg_source_pool *p, void **conn, rg_error *err)
         }
         opts[i].value = plain[i];
     }
+    if (src->oauth) {
+        st = oauth_token(p, w, &token, err);
+        if (st != RG_OK)
+            goto out;
+        opts[src->noptions].key = "access_token";
+        opts[src->noptions].value = token;
+    }
     rg_source_info info = {
         .struct_size = sizeof info,
         .site_id = p->site->site_id,
         .source_name = src->name,
         .options = opts,
-        .noptions = src->noptions,
+        .noptions = nopt,
         .connect_timeout_ms = src->connect_timeout_ms,
         .base_dir = p->base_dir,
     };
@@ -94,13 +214,59 @@ out:
     free(plain);
     free(plain_len);
     free(opts);
+    if (token)
+        wipe_free(token, strlen(token));
     return st;
+}
+
+/*
+ * Is the open connection of an OAuth source still good to use? Not once a
+ * newer token was committed (the generation moved on) or the connection
+ * needs re-authorisation.
+ */
+static bool oauth_stale(rg_source_pool *p, const worker *w)
+{
+    if (!p->oauth)
+        return false;
+    rg_oauth_state s = rg_oauth_conn_state(p->oauth, NULL, 0);
+    return rg_oauth_conn_generation(p->oauth) != w->conn_gen ||
+           s == RG_OAUTH_STATE_NEEDS_REAUTH || s == RG_OAUTH_STATE_MISSING;
+}
+
+static void drop(rg_source_pool *p, worker *w)
+{
+    if (w->conn)
+        p->adapter->disconnect(w->conn);
+    w->conn = NULL;
+}
+
+/* After RG_ERR_AUTH on an OAuth source: one refresh (unless another thread
+   or process already stored a newer token), then reconnect. */
+static rg_status reauthorise(rg_source_pool *p, worker *w, rg_error *err)
+{
+    char why[300];
+    drop(p, w);
+    if (!w->st && !(w->st = rg_state_open(p->state_url, why, sizeof why)))
+        return fail(err, RG_ERR_UNAVAILABLE, "%.250s%s", why, "");
+    rg_oauth_target t = {.site_id = p->site->site_id, .src = p->src, .kr = p->kr};
+    rg_token_row after;
+    rg_refresh_result r = rg_oauth_refresh(&t, w->st, &rg_http_blocking, RG_REFRESH_AFTER_REJECT,
+                                           w->conn_version, 0, &after, why, sizeof why);
+    if (after.site_id)
+        rg_oauth_conn_observe(p->oauth, &after);
+    rg_token_row_clear(&after);
+    if (r == RG_REFRESH_DONE)
+        rg_info("source %s: the provider refused the access token; refreshed it", p->name);
+    rg_status st = refresh_status(p, r, why, err);
+    if (st != RG_OK)
+        return st;
+    return pool_connect(p, w, &w->conn, err);
 }
 
 static void *worker_main(void *arg)
 {
     rg_source_pool *p = arg;
-    void *conn = NULL;
+    worker w = {0};
     for (;;) {
         pthread_mutex_lock(&p->lock);
         while (!p->head && !p->stopping)
@@ -119,25 +285,38 @@ static void *worker_main(void *arg)
 
         rg_error err = {.status = RG_OK, .message = ""};
         rg_status st = RG_OK;
-        if (!conn) {
-            st = pool_connect(p, &conn, &err);
-            if (st != RG_OK)
+        if (w.conn && oauth_stale(p, &w))
+            drop(p, &w); /* reconnect with the current token */
+        if (!w.conn) {
+            st = pool_connect(p, &w, &w.conn, &err);
+            if (st != RG_OK && st != RG_ERR_REAUTH)
                 rg_warn("source %s: connect failed: %s", p->name, err.message);
         }
         if (st == RG_OK) {
-            st = job->run(job, p->adapter, conn, &err);
+            st = job->run(job, p->adapter, w.conn, &err);
+            if (st == RG_ERR_AUTH && p->oauth) {
+                /* The provider refused the token (expired early, revoked
+                   and re-granted...): one refresh, one retry. */
+                rg_error aerr = {.status = RG_OK, .message = ""};
+                st = reauthorise(p, &w, &aerr);
+                if (st == RG_OK) {
+                    err = (rg_error){.status = RG_OK, .message = ""};
+                    st = job->run(job, p->adapter, w.conn, &err);
+                } else {
+                    err = aerr;
+                }
+            }
             if (st == RG_ERR_UNAVAILABLE || st == RG_ERR_AUTH) {
                 /* The connection is suspect: drop it, the next job reconnects. */
                 rg_warn("source %s: %s; reconnecting on next use", p->name, err.message);
-                p->adapter->disconnect(conn);
-                conn = NULL;
+                drop(p, &w);
             }
         }
         err.status = st;
         job->complete(job, st, &err);
     }
-    if (conn)
-        p->adapter->disconnect(conn);
+    drop(p, &w);
+    rg_state_close(w.st);
     return NULL;
 }
 
@@ -157,6 +336,16 @@ rg_source_pool *rg_source_pool_new(const rg_config *cfg, const rg_site *site, co
     if (!p->base_dir) {
         free(p);
         return NULL;
+    }
+    if (src->oauth) {
+        p->state_url = strdup(cfg->state_store);
+        p->oauth = rg_oauth_conn_get(site->site_id, src->name);
+        if (!p->state_url || !p->oauth) {
+            free(p->state_url);
+            free(p->base_dir);
+            free(p);
+            return NULL;
+        }
     }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
@@ -242,6 +431,7 @@ void rg_source_pool_free(rg_source_pool *p)
     pthread_cond_destroy(&p->cond);
     free(p->threads);
     free(p->base_dir);
+    free(p->state_url);
     free(p);
 }
 

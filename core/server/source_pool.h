@@ -8,6 +8,13 @@
  * connection-level failure; the next job reconnects, so a backend that comes
  * back is used again without restarting readgate. Encrypted options are
  * decrypted just before connect and wiped right after.
+ *
+ * A source with an `oauth` block gets its current access token from the state
+ * store as the option access_token at connect (never a refresh token or
+ * client secret). A worker reconnects when the connection's credential
+ * generation moved on (a refresh anywhere committed a newer token), and after
+ * RG_ERR_AUTH it refreshes once (core/oauth/oauth_refresh.h, on this thread,
+ * under the store's row lock) and runs the job again once.
  */
 #ifndef RG_SOURCE_POOL_H
 #define RG_SOURCE_POOL_H
@@ -17,10 +24,20 @@
 #include "config/config.h"
 #include "crypto/keyring.h"
 
+/*
+ * A status of the core only (never returned by an adapter): the source's
+ * OAuth connection needs re-authorisation (`readgate oauth import`); the
+ * message says so. Answered as 503 source_unavailable.
+ */
+#define RG_ERR_REAUTH ((rg_status)32)
+
 typedef struct rg_job rg_job;
 struct rg_job {
     rg_job *next; /* queue link, pool-private */
-    /* Runs on a worker thread with a connected adapter. */
+    /* Runs on a worker thread with a connected adapter. For a source with an
+       `oauth` block it runs a second time after RG_ERR_AUTH (the provider
+       refused the token; it was refreshed and the adapter reconnected), so it
+       must start from scratch each time. */
     rg_status (*run)(rg_job *job, const rg_adapter *adapter, void *conn, rg_error *err);
     /* Runs on the worker thread after run (or instead of it when the source
        can't connect or shuts down); must hand the job back to its owner and

@@ -39,6 +39,14 @@ ALLOWED_ORIGINS = ["shop.example.com", "*.example.com", "app.example.org:8443"]
 OTHER_ORIGINS = ["other.example.net"]
 SESSION_TTL = 900
 
+_HIGH = {"per_ip_per_min": 1000000, "per_site_per_min": 1000000, "burst_per_s": 100000}
+HIGH_RATE_LIMITS = {
+    "token": dict(_HIGH),
+    "query": dict(_HIGH, per_session_per_min=1000000),
+    "collections": dict(_HIGH, per_session_per_min=1000000),
+    "session": dict(_HIGH, per_session_per_min=1000000),
+}
+
 
 class SetupError(Exception):
     pass
@@ -92,7 +100,7 @@ def to_yaml(obj, indent=0):
 class Server:
     """One readgate process with its own config directory and ports."""
 
-    def __init__(self, env, name, sites, adapters_dir=None):
+    def __init__(self, env, name, sites, adapters_dir=None, extra=None):
         self.env = env
         self.name = name
         self.dir = os.path.join(env.tmp, name)
@@ -113,7 +121,16 @@ class Server:
             "state_store": "sqlite:" + os.path.join(self.dir, "state.db"),
             "log_level": "info",
             "limits": {"max_body_bytes": 16384, "timestamp_window_s": 300},
+            # The suite sends many requests quickly from one address; the rate
+            # limits themselves are tested against gateways of their own
+            # (test_ratelimit*.py) with small limits.
+            "rate_limits": HIGH_RATE_LIMITS,
         }
+        for k, v in (extra or {}).items():  # keys of readgate.yaml to set or replace
+            if isinstance(v, dict) and isinstance(conf.get(k), dict):
+                conf[k] = dict(conf[k], **v)
+            else:
+                conf[k] = v
         with open(self.config_path, "w") as f:
             f.write(to_yaml(conf) + "\n")
         for site_id, site in sites.items():
@@ -337,8 +354,8 @@ class Env:
 
     # -- helpers for tests ------------------------------------------------------
 
-    def start_server(self, name, sites, adapters_dir=None):
-        s = Server(self, name, sites, adapters_dir)
+    def start_server(self, name, sites, adapters_dir=None, extra=None):
+        s = Server(self, name, sites, adapters_dir, extra)
         self.servers.append(s)
         return s.start()
 

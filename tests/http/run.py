@@ -3,7 +3,9 @@
 
     RG_BUILD_DIR=build RG_TEST_PG_PORT=55432 RG_TEST_PG_DIR=/tmp/pg python3 tests/http/run.py [module ...]
 
-PostgreSQL must already run (tests/pg.sh start DIR PORT). The last line is
+PostgreSQL must already run (tests/pg.sh start DIR PORT), and for
+test_ratelimit_redis a Redis too (tests/redis.sh start DIR PORT, with
+RG_TEST_REDIS_PORT and RG_TEST_REDIS_DIR set). The last line is
 "N passed, N failed"; a skipped test counts as failed, and the exit status
 is non-zero on any failure. Set RG_TEST_KEEP_TMP=1 to keep the configuration
 and logs of the readgate instances.
@@ -25,7 +27,8 @@ import harness  # noqa: E402
 
 # The fault tests stop PostgreSQL, so they run last.
 MODULES = ["test_rgclient", "test_config", "test_token", "test_signing", "test_collections",
-           "test_cors", "test_query", "test_hostile", "test_keys", "test_faults"]
+           "test_cors", "test_query", "test_hostile", "test_abuse", "test_keys", "test_docs",
+           "test_ratelimit", "test_ratelimit_redis", "test_oauth", "test_cache", "test_faults"]
 FAULT_ORDER = ["SlowBackendTest", "WrongMajorAdapterTest", "PostgresDownTest"]
 
 

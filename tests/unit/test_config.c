@@ -137,6 +137,33 @@ static void test_server_settings(void **state)
     assert_int_equal(c->limits.request_timeout_ms, 7000);
     assert_int_equal(c->limits.timestamp_window_s, 120);
     assert_int_equal(c->limits.max_connections, 500);
+
+    /* rate_limit: redis://host:port, and rate_limits over the defaults */
+    assert_string_equal(c->redis_host, "127.0.0.1");
+    assert_int_equal(c->redis_port, 6379);
+    assert_int_equal(c->limits.max_inflight_per_site, 16);
+    assert_int_equal(c->limits.ratelimit_timeout_ms, 80);
+    const rg_route_limits *tk = &c->rate_limits.route[RG_RL_TOKEN];
+    assert_int_equal(tk->per_ip_per_min, 30);
+    assert_int_equal(tk->per_site_per_min, 200);
+    assert_int_equal(tk->per_session_per_min, 0);
+    assert_int_equal(tk->burst_per_s, 5);
+    const rg_route_limits *q = &c->rate_limits.route[RG_RL_QUERY];
+    assert_int_equal(q->per_ip_per_min, 0);
+    assert_int_equal(q->per_site_per_min, 300);
+    assert_int_equal(q->per_session_per_min, 90);
+    assert_int_equal(q->burst_per_s, 30);
+    /* a site file overrides key by key and inherits the rest */
+    const rg_site *shop = rg_config_find_site(c, "shop0001");
+    assert_non_null(shop);
+    const rg_route_limits *sq = &shop->rate_limits.route[RG_RL_QUERY];
+    assert_int_equal(sq->per_site_per_min, 1000);
+    assert_int_equal(sq->burst_per_s, 0);
+    assert_int_equal(sq->per_session_per_min, 90);
+    assert_int_equal(shop->rate_limits.route[RG_RL_TOKEN].per_ip_per_min, 30);
+    const rg_site *zeta = rg_config_find_site(c, "zeta0003");
+    assert_non_null(zeta);
+    assert_memory_equal(&zeta->rate_limits, &c->rate_limits, sizeof c->rate_limits);
 }
 
 static void test_sites_sorted_and_found(void **state)
@@ -401,7 +428,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->admin_port, 8081);
     assert_int_equal(c->loop_threads, cores);
     assert_int_equal(c->workers, 2 * cores);
-    assert_string_equal(c->adapters_dir, "/usr/local/lib/readgate/adapters");
+    assert_string_equal(c->adapters_dir, RG_DEFAULT_ADAPTERS_DIR);
     assert_string_equal(c->keys_env, "READGATE_KEYS");
     assert_null(c->keys_file);
     assert_string_equal(c->rate_limit, "memory");
@@ -418,6 +445,22 @@ static void test_defaults(void **state)
     assert_int_equal(c->limits.request_timeout_ms, 5000);
     assert_int_equal(c->limits.timestamp_window_s, 300);
     assert_int_equal(c->limits.max_connections, 10000);
+    assert_int_equal(c->limits.max_inflight_per_site, 64);
+    assert_int_equal(c->limits.ratelimit_entries, 100000);
+    assert_int_equal(c->limits.ratelimit_timeout_ms, 50);
+    assert_null(c->redis_host);
+    /* SPEC section 6 */
+    const rg_route_limits *tok = &c->rate_limits.route[RG_RL_TOKEN];
+    assert_int_equal(tok->per_ip_per_min, 60);
+    assert_int_equal(tok->per_site_per_min, 200);
+    assert_int_equal(tok->per_session_per_min, 0);
+    assert_int_equal(tok->burst_per_s, 20);
+    for (int r = RG_RL_QUERY; r <= RG_RL_SESSION; r++) {
+        assert_int_equal(c->rate_limits.route[r].per_ip_per_min, 0);
+        assert_int_equal(c->rate_limits.route[r].per_site_per_min, 300);
+        assert_int_equal(c->rate_limits.route[r].per_session_per_min, 0);
+        assert_int_equal(c->rate_limits.route[r].burst_per_s, 30);
+    }
     char *real = realpath(tmpdir, NULL);
     assert_non_null(real);
     char *want = joined(real, "/sites");
@@ -633,6 +676,7 @@ static const char *const bad_cases[] = {
     "json_site",     "json_syntax",    "limits_options",    "missing_required",
     "searchable",    "server_values",  "sites_dir_missing", "unknown_key",
     "unknown_source", "wrong_type",    "yaml_syntax",       "source_setting_in_options",
+    "rate_limits",   "cache_options",  "oauth_block",
 };
 #define NBAD (sizeof bad_cases / sizeof bad_cases[0])
 

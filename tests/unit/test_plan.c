@@ -337,6 +337,11 @@ static void test_invalid_value_strings(void **state)
                       "filters[0].value", "control character");
     expect_filter_err("{\"field\":\"name\",\"op\":\"eq\",\"value\":\"a\\u007fb\"}", "invalid_value",
                       "filters[0].value", "control character");
+    /* C1 controls (U+0080..U+009F), escaped and raw. */
+    expect_filter_err("{\"field\":\"name\",\"op\":\"eq\",\"value\":\"a\\u0085b\"}", "invalid_value",
+                      "filters[0].value", "control character (U+0085");
+    expect_filter_err("{\"field\":\"name\",\"op\":\"eq\",\"value\":\"a\xc2\x9f" "b\"}", "invalid_value",
+                      "filters[0].value", "control character (U+009F");
     expect_filter_err("{\"field\":\"name\",\"op\":\"prefix\",\"value\":\"\"}", "invalid_value",
                       "filters[0].value", "operator 'prefix' takes a non-empty string");
     expect_filter_err("{\"field\":\"name\",\"op\":\"contains\",\"value\":\"\"}", "invalid_value",

@@ -394,6 +394,80 @@ static void test_like_pattern_escaping(void **state)
     free(s);
 }
 
+/* MySQL/MariaDB: backticks, NULL ordering spelt out, and every string
+   comparison (equality and keyset positions included) in a binary NO PAD
+   collation, because catalogs default to case-insensitive ones. */
+static void test_mysql_dialect(void **state)
+{
+    (void)state;
+    rg_collection_desc c = coll("shop.products");
+    const rg_sort_key sort[] = {{F_NAME, 1}, {F_ID, 0}};
+    rg_value name = vstr("Red"), price = vnum(50), word = vstr("50%_off");
+    rg_filter f[] = {{F_NAME, RG_OP_EQ, &name, 1}, {F_PRICE, RG_OP_LT, &price, 1},
+                     {F_NAME, RG_OP_CONTAINS, &word, 1}};
+    rg_value after[] = {vstr("Boot"), vint(4)};
+    rg_query_plan p = base_plan(&c);
+    p.filters = f;
+    p.nfilters = 3;
+    p.sort = sort;
+    p.nsort = 2;
+    p.after = after;
+    rg_sql_dialect d;
+    rg_sql_dialect_mysql(&d, 1);
+    rg_sql_query q;
+    rg_error err;
+    memset(&q, 0, sizeof q);
+    assert_int_equal(rg_sql_build_select(&d, &p, &q, &err), RG_OK);
+#define BIN(x) "CONVERT(" x " USING utf8mb4) COLLATE utf8mb4_nopad_bin"
+    assert_string_equal(
+        q.sql.data,
+        "SELECT `id`, `name` FROM `shop`.`products` WHERE " BIN("`name`") " = ? AND `price` < ? "
+        "AND LOWER(" BIN("`name`") ") LIKE LOWER(" BIN("?") ") ESCAPE '\\' AND ((" BIN("`name`")
+        " < ?) OR (" BIN("`name`") " = ? AND (`id` > ? OR `id` IS NULL))) ORDER BY `name` IS "
+        "NULL DESC, " BIN("`name`") " DESC, `id` IS NULL, `id` ASC LIMIT ?");
+#undef BIN
+    assert_int_equal(q.nparams, 7);
+    assert_str_param(&q, 0, "Red");
+    assert_str_param(&q, 2, "%50\\%\\_off%");
+    assert_str_param(&q, 3, "Boot");
+    assert_int_param(&q, 5, 4);
+    assert_int_param(&q, 6, 20);
+    rg_sql_query_free(&q);
+
+    /* MySQL 8 has its own NO PAD binary collation. */
+    rg_sql_dialect_mysql(&d, 0);
+    p.filters = NULL;
+    p.nfilters = 0;
+    p.after = NULL;
+    memset(&q, 0, sizeof q);
+    assert_int_equal(rg_sql_build_select(&d, &p, &q, &err), RG_OK);
+    assert_string_equal(q.sql.data,
+                        "SELECT `id`, `name` FROM `shop`.`products` ORDER BY `name` IS NULL DESC, "
+                        "CONVERT(`name` USING utf8mb4) COLLATE utf8mb4_0900_bin DESC, `id` IS "
+                        "NULL, `id` ASC LIMIT ?");
+    rg_sql_query_free(&q);
+
+    /* A backtick or NUL in a name is refused, not escaped. */
+    rg_field_desc odd[] = {{"id", "id", RG_TYPE_INTEGER}, {"name", "na`me", RG_TYPE_STRING}};
+    rg_collection_desc oc = coll("products");
+    oc.fields = odd;
+    oc.nfields = 2;
+    p.collection = &oc;
+    p.sort = by_id;
+    p.nsort = 1;
+    memset(&q, 0, sizeof q);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(rg_sql_build_select(&d, &p, &q, &err), RG_ERR_CONFIG);
+    assert_non_null(strstr(err.message, "na`me"));
+    rg_sql_query_free(&q);
+    rg_sql_buf out = {0};
+    assert_int_equal(rg_sql_quote_backtick(NULL, &out, "a\0b", 3), -1);
+    assert_int_equal(rg_sql_quote_backtick(NULL, &out, "", 0), -1);
+    assert_int_equal(rg_sql_quote_backtick(NULL, &out, "Brand Name", 10), 0);
+    assert_string_equal(out.data, "`Brand Name`");
+    rg_sql_buf_free(&out);
+}
+
 static void test_datetime_canon(void **state)
 {
     (void)state;
@@ -425,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_schema_target_and_hostile_identifiers),
         cmocka_unit_test(test_malformed_plans),
         cmocka_unit_test(test_like_pattern_escaping),
+        cmocka_unit_test(test_mysql_dialect),
         cmocka_unit_test(test_datetime_canon),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,153 @@
+/* rg_state_store: picks the backend from the URL and forwards to it. */
+#include "state_backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/keyring.h"
+
+struct rg_state_store {
+    const rg_state_ops *ops;
+    void *db;
+};
+
+static char *dup_or_null(const char *s, int *oom)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *oom = 1;
+    return d;
+}
+
+/* Ciphertexts are not secrets, but they are wiped anyway: cheap, and it
+   keeps every copy of token material handled the same way. */
+static void free_wiped(char *s)
+{
+    if (s) {
+        rg_secure_zero(s, strlen(s));
+        free(s);
+    }
+}
+
+void rg_token_row_clear(rg_token_row *r)
+{
+    if (!r)
+        return;
+    free(r->site_id);
+    free(r->source);
+    free(r->provider);
+    free_wiped(r->access_token_enc);
+    free_wiped(r->refresh_token_enc);
+    free(r->state);
+    free(r->error);
+    memset(r, 0, sizeof *r);
+}
+
+int rg_token_row_copy(rg_token_row *dst, const rg_token_row *src)
+{
+    int oom = 0;
+    rg_token_row r = *src;
+    r.site_id = dup_or_null(src->site_id, &oom);
+    r.source = dup_or_null(src->source, &oom);
+    r.provider = dup_or_null(src->provider, &oom);
+    r.access_token_enc = dup_or_null(src->access_token_enc, &oom);
+    r.refresh_token_enc = dup_or_null(src->refresh_token_enc, &oom);
+    r.state = dup_or_null(src->state, &oom);
+    r.error = dup_or_null(src->error, &oom);
+    if (oom) {
+        rg_token_row_clear(&r);
+        return -1;
+    }
+    *dst = r;
+    return 0;
+}
+
+void rg_token_rows_free(rg_token_row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++)
+        rg_token_row_clear(&rows[i]);
+    free(rows);
+}
+
+rg_state_store *rg_state_open(const char *url, char *err, size_t errlen)
+{
+    rg_state_store *st = calloc(1, sizeof *st);
+    if (!st) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (url && strncmp(url, "sqlite:", 7) == 0) {
+        st->ops = &rg_state_sqlite_ops;
+        st->db = rg_state_sqlite_open(url + 7, err, errlen);
+    } else if (url && (strncmp(url, "postgres://", 11) == 0 ||
+                       strncmp(url, "postgresql://", 13) == 0)) {
+        st->ops = &rg_state_pg_ops;
+        st->db = rg_state_pg_open(url, err, errlen);
+    } else {
+        snprintf(err, errlen, "state_store: expected sqlite:PATH or postgres://...");
+    }
+    if (!st->db) {
+        free(st);
+        return NULL;
+    }
+    return st;
+}
+
+void rg_state_close(rg_state_store *st)
+{
+    if (!st)
+        return;
+    st->ops->close(st->db);
+    free(st);
+}
+
+int rg_state_get(rg_state_store *st, const char *site, const char *source, rg_token_row *out,
+                 char *err, size_t errlen)
+{
+    return st->ops->get(st->db, site, source, out, err, errlen);
+}
+
+int rg_state_list(rg_state_store *st, rg_token_row **rows, size_t *n, char *err, size_t errlen)
+{
+    return st->ops->list(st->db, rows, n, err, errlen);
+}
+
+int rg_state_import(rg_state_store *st, const rg_token_row *row, char *err, size_t errlen)
+{
+    return st->ops->import(st->db, row, err, errlen);
+}
+
+int rg_state_delete(rg_state_store *st, const char *site, const char *source, char *err,
+                    size_t errlen)
+{
+    return st->ops->del(st->db, site, source, err, errlen);
+}
+
+int rg_state_lock(rg_state_store *st, const char *site, const char *source, rg_token_row *out,
+                  char *err, size_t errlen)
+{
+    return st->ops->lock(st->db, site, source, out, err, errlen);
+}
+
+int rg_state_update_locked(rg_state_store *st, const rg_token_row *row, char *err, size_t errlen)
+{
+    return st->ops->update_locked(st->db, row, err, errlen);
+}
+
+int rg_state_commit(rg_state_store *st, char *err, size_t errlen)
+{
+    return st->ops->commit(st->db, err, errlen);
+}
+
+void rg_state_rollback(rg_state_store *st) { st->ops->rollback(st->db); }
+
+int rg_state_ensure(rg_state_store *st, const char *site, const char *source,
+                    const char *provider, char *err, size_t errlen)
+{
+    return st->ops->ensure(st->db, site, source, provider, err, errlen);
+}
+
+const char *rg_state_kind(const rg_state_store *st) { return st->ops->kind; }

@@ -1,0 +1,98 @@
+/*
+ * The state store: where OAuth tokens live between restarts and are shared by
+ * every readgate process of an installation. `sqlite:PATH` (the default: one
+ * host, WAL mode) or `postgres://...` (several hosts).
+ *
+ * One table, oauth_tokens, one row per (site, source). Token values are
+ * stored encrypted (SPEC section 6, AAD "<site>/oauth.<source>.access_token"
+ * and ".refresh_token"); this module never sees plaintext.
+ *
+ * A handle is one database connection and is used by one thread at a time;
+ * each thread that needs the store opens its own. Every call may block (lock
+ * waits, I/O), so none may run on an event loop.
+ *
+ * The refresh protocol (core/oauth/oauth_refresh.c) uses rg_state_lock():
+ * a transaction holding the row's write lock (PostgreSQL: SELECT ... FOR
+ * UPDATE; SQLite: BEGIN IMMEDIATE), so exactly one refresh per connection runs
+ * at a time across threads and processes.
+ */
+#ifndef RG_STATE_STORE_H
+#define RG_STATE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Connection states as stored (`state` column). "missing" is the absence of
+   a row and is never stored. */
+#define RG_TOKEN_STATE_OK "ok"
+#define RG_TOKEN_STATE_NEEDS_REAUTH "needs_reauth"
+
+typedef struct rg_token_row {
+    char *site_id;
+    char *source;
+    char *provider;
+    char *access_token_enc;  /* NULL when none yet */
+    char *refresh_token_enc; /* NULL when the grant has none */
+    int64_t expires_at;      /* unix seconds; 0 = does not expire */
+    int64_t last_refresh;    /* unix seconds; 0 = never */
+    char *state;             /* RG_TOKEN_STATE_* */
+    char *error;             /* last refresh problem ("" when none) */
+    int64_t updated_at;
+    int64_t version;         /* +1 on every new access token */
+} rg_token_row;
+
+void rg_token_row_clear(rg_token_row *r);
+/* Deep copy; 0 or -1 (out of memory). */
+int rg_token_row_copy(rg_token_row *dst, const rg_token_row *src);
+
+typedef struct rg_state_store rg_state_store;
+
+/* Open (and create the schema on first use). `url` is the state_store
+   setting. NULL with a message that never contains a password. */
+rg_state_store *rg_state_open(const char *url, char *err, size_t errlen);
+void rg_state_close(rg_state_store *st);
+
+/* Read one row without locking: 1 found, 0 absent, -1 error. */
+int rg_state_get(rg_state_store *st, const char *site, const char *source, rg_token_row *out,
+                 char *err, size_t errlen);
+/* Every row, ordered by site and source. 0 or -1. */
+int rg_state_list(rg_state_store *st, rg_token_row **rows, size_t *n, char *err, size_t errlen);
+void rg_token_rows_free(rg_token_row *rows, size_t n);
+
+/*
+ * Insert or replace the tokens of a connection in one transaction (under the
+ * row lock, so never in the middle of a refresh): the given values, state,
+ * error, with version = the old version + 1 so running processes notice.
+ */
+int rg_state_import(rg_state_store *st, const rg_token_row *row, char *err, size_t errlen);
+/* Delete a row (1 deleted, 0 absent, -1 error). */
+int rg_state_delete(rg_state_store *st, const char *site, const char *source, char *err,
+                    size_t errlen);
+
+/*
+ * Begin a transaction and take the row's write lock, then read it.
+ * 1: found, locked, in *out. 0: absent (the transaction is open; end it with
+ * rg_state_rollback). -1: error (no transaction left open).
+ */
+int rg_state_lock(rg_state_store *st, const char *site, const char *source, rg_token_row *out,
+                  char *err, size_t errlen);
+/*
+ * Inside rg_state_lock's transaction: write every column of `row` (which must
+ * be the locked one); version becomes row->version (the caller sets it).
+ * Then rg_state_commit. -1 on error (the transaction is then rolled back).
+ */
+int rg_state_update_locked(rg_state_store *st, const rg_token_row *row, char *err, size_t errlen);
+int rg_state_commit(rg_state_store *st, char *err, size_t errlen);
+void rg_state_rollback(rg_state_store *st);
+
+/* Insert a placeholder row (no tokens, state ok, expires_at 1 so it is due)
+   unless one exists: a service account's connection needs a row to lock
+   before its first token is minted. 0 or -1. */
+int rg_state_ensure(rg_state_store *st, const char *site, const char *source,
+                    const char *provider, char *err, size_t errlen);
+
+/* "sqlite" or "postgres". */
+const char *rg_state_kind(const rg_state_store *st);
+
+#endif
