@@ -92,9 +92,7 @@ def main():
         flags = ["--cases", os.path.join(HERE, "cases"),
                  "--unreachable-option", "base_url=http://127.0.0.1:1",
                  "--slow-option", "base_url=" + slow,
-                 # The fake Shopify executes GraphQL in Python (~50 ms a page):
-                 # fewer threads keep the concurrency case within minutes.
-                 "--threads", "2" if provider == "shopify" else "4"]
+                 "--threads", "4"]
         if provider == "airtable":
             # The conformance run sends a few thousand requests: the adapter's
             # and the fake's budgets are raised for it (the 5 requests/s

@@ -12,6 +12,7 @@ import sys
 sys.dont_write_bytecode = True  # keep the source tree clean
 
 import base64  # noqa: E402
+import http.client  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
