@@ -158,18 +158,6 @@ static void close_conn(at_conn *c)
     free(c);
 }
 
-static char *concat(const char *a, const char *b, const char *d)
-{
-    size_t la = strlen(a), lb = strlen(b), ld = strlen(d);
-    char *s = malloc(la + lb + ld + 1);
-    if (s) {
-        memcpy(s, a, la);
-        memcpy(s + la, b, lb);
-        memcpy(s + la + lb, d, ld + 1);
-    }
-    return s;
-}
-
 static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
 {
     *out = NULL;
@@ -177,14 +165,11 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
     rg_status st = parse_options(src, &o, err);
     if (st != RG_OK)
         return st;
-    if (!o.access_token || !*o.access_token)
-        return rg_saas_fail(err, RG_ERR_AUTH,
+    st = rg_saas_check_access_token(o.access_token,
                             "no Airtable access token: give the source an oauth block (and run "
-                            "readgate oauth import) or an access_token option");
-    if (!strncmp(o.access_token, "enc:", 4))
-        return rg_saas_fail(err, RG_ERR_CONFIG, "option 'access_token' is still encrypted");
-    if (rg_saas_opt_token("access_token", o.access_token, err) != 0)
-        return RG_ERR_CONFIG;
+                            "readgate oauth import) or an access_token option", err);
+    if (st != RG_OK)
+        return st;
     at_conn *c = calloc(1, sizeof *c);
     if (!c)
         return rg_saas_fail(err, RG_ERR_INTERNAL, "out of memory");
@@ -193,8 +178,8 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
     c->checkbox_absent_is_false = o.checkbox_absent_is_false;
     c->base_id = strdup(o.base_id);
     c->base_url = strdup(o.base_url);
-    c->auth_header = concat("Authorization: Bearer ", o.access_token, "");
-    c->quota_key = concat(o.base_url, "|", o.base_id);
+    c->auth_header = rg_saas_concat3("Authorization: Bearer ", o.access_token, "");
+    c->quota_key = rg_saas_concat3(o.base_url, "|", o.base_id);
     if (!c->base_id || !c->base_url || !c->auth_header || !c->quota_key) {
         close_conn(c);
         return rg_saas_fail(err, RG_ERR_INTERNAL, "out of memory");

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include "adapter_err.h"
 
 /* Answers bigger than this are refused rather than buffered. */
 #define MAX_BODY (64u * 1024 * 1024)
@@ -19,16 +20,10 @@
 
 rg_status rg_saas_fail(rg_error *err, rg_status st, const char *fmt, ...)
 {
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        err->status = st;
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-        for (char *p = err->message; *p; p++)
-            if (*p == '\n' || *p == '\r' || *p == '\t')
-                *p = ' ';
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    rg_adapter_vfail(err, st, fmt, ap);
+    va_end(ap);
     return st;
 }
 
@@ -125,6 +120,29 @@ int rg_saas_opt_token(const char *key, const char *value, rg_error *err)
             return -1;
         }
     return 0;
+}
+
+rg_status rg_saas_check_access_token(const char *token, const char *missing, rg_error *err)
+{
+    if (!token || !*token)
+        return rg_saas_fail(err, RG_ERR_AUTH, "%s", missing);
+    if (!strncmp(token, "enc:", 4))
+        return rg_saas_fail(err, RG_ERR_CONFIG, "option 'access_token' is still encrypted");
+    if (rg_saas_opt_token("access_token", token, err) != 0)
+        return RG_ERR_CONFIG;
+    return RG_OK;
+}
+
+char *rg_saas_concat3(const char *a, const char *b, const char *c)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+    char *s = malloc(la + lb + lc + 1);
+    if (s) {
+        memcpy(s, a, la);
+        memcpy(s + la, b, lb);
+        memcpy(s + la + lb, c, lc + 1);
+    }
+    return s;
 }
 
 /* ---- HTTP ------------------------------------------------------------------------ */

@@ -41,6 +41,14 @@ int rg_saas_opt_bool(const char *key, const char *value, int *out, rg_error *err
 int rg_saas_opt_base_url(const char *key, const char *value, rg_error *err);
 /* A token: printable ASCII only (it goes into an HTTP header). */
 int rg_saas_opt_token(const char *key, const char *value, rg_error *err);
+/*
+ * The `access_token` option every SaaS adapter connects with: RG_ERR_AUTH with
+ * `missing` when there is none (no OAuth token imported yet), RG_ERR_CONFIG
+ * when it is still encrypted or unfit for a header line, RG_OK otherwise.
+ */
+rg_status rg_saas_check_access_token(const char *token, const char *missing, rg_error *err);
+/* a + b + c in a new string (malloc'd), or NULL when out of memory. */
+char *rg_saas_concat3(const char *a, const char *b, const char *c);
 
 /* ---- HTTP --------------------------------------------------------------------- */
 

@@ -50,6 +50,7 @@
 #include <mongoc/mongoc.h>
 
 #include <readgate/adapter.h>
+#include "adapter_err.h"
 
 #define ADAPTER_NAME "mongo"
 #define MAX_TIME_CAP_MS 86400000UL
@@ -70,23 +71,6 @@ static void logf_(rg_log_level lvl, const char *fmt, ...)
     va_start(ap, fmt);
     host->log(lvl, ADAPTER_NAME, fmt, ap);
     va_end(ap);
-}
-
-static rg_status set_err(rg_error *err, rg_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static rg_status set_err(rg_error *err, rg_status st, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        err->status = st;
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-        for (char *p = err->message; *p; p++)
-            if (*p == '\n' || *p == '\r' || *p == '\t')
-                *p = ' ';
-    }
-    return st;
 }
 
 /* The driver's own log lines (URI warnings, topology changes) go to the
@@ -155,7 +139,7 @@ static rg_status parse_options(const rg_source_info *src, mongo_options *o, rg_e
             o->uri = v;
         } else if (!strcmp(opt->key, "database")) {
             if (!database_name_ok(v))
-                return set_err(err, RG_ERR_CONFIG,
+                return rg_adapter_fail(err, RG_ERR_CONFIG,
                                "option 'database' must be a MongoDB database name: 1 to 63 "
                                "characters, none of / \\ . space \" $ * < > : | ?");
             o->database = v;
@@ -165,7 +149,7 @@ static rg_status parse_options(const rg_source_info *src, mongo_options *o, rg_e
                 if (!strcmp(v, read_modes[k].name))
                     break;
             if (k == sizeof read_modes / sizeof read_modes[0])
-                return set_err(err, RG_ERR_CONFIG,
+                return rg_adapter_fail(err, RG_ERR_CONFIG,
                                "option 'read_preference' must be one of primary, "
                                "primaryPreferred, secondary, secondaryPreferred, nearest");
             o->read_preference = read_modes[k].name;
@@ -176,42 +160,42 @@ static rg_status parse_options(const rg_source_info *src, mongo_options *o, rg_e
             else if (!strcmp(v, "false"))
                 o->allow_dotted = 0;
             else
-                return set_err(err, RG_ERR_CONFIG,
+                return rg_adapter_fail(err, RG_ERR_CONFIG,
                                "option 'allow_dotted_fields' must be true or false");
         } else if (!strcmp(opt->key, "max_time_ms")) {
             char *end;
             errno = 0;
             unsigned long ms = strtoul(v, &end, 10);
             if (!*v || *v == '-' || *end || errno || ms == 0 || ms > MAX_TIME_CAP_MS)
-                return set_err(err, RG_ERR_CONFIG,
+                return rg_adapter_fail(err, RG_ERR_CONFIG,
                                "option 'max_time_ms' must be an integer from 1 to %lu",
                                MAX_TIME_CAP_MS);
             o->max_time_ms = ms;
         } else if (!is_core_option(opt->key)) {
-            return set_err(err, RG_ERR_CONFIG,
+            return rg_adapter_fail(err, RG_ERR_CONFIG,
                            "unknown option '%s' for the mongo adapter; expected: uri, database, "
                            "read_preference, allow_dotted_fields, max_time_ms",
                            opt->key);
         }
     }
     if (!o->uri || !*o->uri)
-        return set_err(err, RG_ERR_CONFIG,
+        return rg_adapter_fail(err, RG_ERR_CONFIG,
                        "option 'uri' is required: a mongodb:// or mongodb+srv:// connection "
                        "string");
     if (!o->database)
-        return set_err(err, RG_ERR_CONFIG,
+        return rg_adapter_fail(err, RG_ERR_CONFIG,
                        "option 'database' is required: the database that holds the collections");
     /* An encrypted value is checked once it has been decrypted, at connect. */
     if (strncmp(o->uri, "enc:", 4) != 0) {
         if (strncmp(o->uri, "mongodb://", 10) != 0 && strncmp(o->uri, "mongodb+srv://", 14) != 0)
-            return set_err(err, RG_ERR_CONFIG,
+            return rg_adapter_fail(err, RG_ERR_CONFIG,
                            "option 'uri' must start with mongodb:// or mongodb+srv://");
         pthread_once(&init_once, init_driver);
         bson_error_t e;
         mongoc_uri_t *uri = mongoc_uri_new_with_error(o->uri, &e);
         /* The driver's reason may quote the URI, password included. */
         if (!uri)
-            return set_err(err, RG_ERR_CONFIG,
+            return rg_adapter_fail(err, RG_ERR_CONFIG,
                            "option 'uri' is not a valid MongoDB connection string");
         mongoc_uri_destroy(uri);
     }
@@ -294,24 +278,24 @@ static rg_status map_error(const mongo_conn *c, const bson_error_t *e, const bso
     if (e->domain == MONGOC_ERROR_SERVER || e->domain == MONGOC_ERROR_QUERY ||
         e->domain == MONGOC_ERROR_WRITE_CONCERN) {
         if (e->code == 50 || e->code == 262) /* MaxTimeMSExpired, ExceededTimeLimit */
-            return set_err(err, RG_ERR_TIMEOUT, "%s: the server ended the query at its time limit "
+            return rg_adapter_fail(err, RG_ERR_TIMEOUT, "%s: the server ended the query at its time limit "
                            "(maxTimeMS, code %u)", what, e->code);
         if (e->code == 18 || e->code == 13) /* AuthenticationFailed, Unauthorized */
-            return set_err(err, RG_ERR_AUTH, "%s: MongoDB refused the credentials or their "
+            return rg_adapter_fail(err, RG_ERR_AUTH, "%s: MongoDB refused the credentials or their "
                            "rights (code %u %s)", what, e->code, code_name ? code_name : "");
         if (is_unavailable_code(e->code))
-            return set_err(err, RG_ERR_UNAVAILABLE, "%s: MongoDB cannot serve the read now "
+            return rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "%s: MongoDB cannot serve the read now "
                            "(code %u %s)", what, e->code, code_name ? code_name : "");
-        return set_err(err, RG_ERR_UPSTREAM, "%s: MongoDB error code %u %s", what, e->code,
+        return rg_adapter_fail(err, RG_ERR_UPSTREAM, "%s: MongoDB error code %u %s", what, e->code,
                        code_name ? code_name : "");
     }
     if (e->domain == MONGOC_ERROR_CLIENT && e->code == MONGOC_ERROR_CLIENT_AUTHENTICATE)
-        return set_err(err, RG_ERR_AUTH, "%s: authentication failed: %s", what, e->message);
+        return rg_adapter_fail(err, RG_ERR_AUTH, "%s: authentication failed: %s", what, e->message);
     if (e->domain == MONGOC_ERROR_SERVER_SELECTION) {
         /* With one try, a failed handshake's reason ends up here too. */
         if (has_text(e->message, "authentication failed") || has_text(e->message, "auth failed"))
-            return set_err(err, RG_ERR_AUTH, "%s: %s", what, e->message);
-        return set_err(err, RG_ERR_UNAVAILABLE, "%s: no MongoDB server available: %s", what,
+            return rg_adapter_fail(err, RG_ERR_AUTH, "%s: %s", what, e->message);
+        return rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "%s: no MongoDB server available: %s", what,
                        e->message);
     }
     /* Network errors: from an open connection (STREAM), or while opening one
@@ -327,12 +311,12 @@ static rg_status map_error(const mongo_conn *c, const bson_error_t *e, const bso
         if (!strstr(e->message, "socket error or timeout"))
             timed_out |= has_text(e->message, "timeout") || has_text(e->message, "timed out");
         if (in_query && timed_out)
-            return set_err(err, RG_ERR_TIMEOUT, "%s: no answer from MongoDB within the time "
+            return rg_adapter_fail(err, RG_ERR_TIMEOUT, "%s: no answer from MongoDB within the time "
                            "budget (%s)", what, e->message);
-        return set_err(err, RG_ERR_UNAVAILABLE, "%s: connection to MongoDB failed: %s", what,
+        return rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "%s: connection to MongoDB failed: %s", what,
                        e->message);
     }
-    return set_err(err, RG_ERR_UPSTREAM, "%s: %s (domain %u, code %u)", what, e->message,
+    return rg_adapter_fail(err, RG_ERR_UPSTREAM, "%s: %s (domain %u, code %u)", what, e->message,
                    e->domain, e->code);
 }
 
@@ -354,20 +338,20 @@ static rg_status make_client(mongo_conn *c, int32_t socket_timeout, rg_error *er
         c->client = NULL;
     }
     if (!mongoc_uri_set_option_as_int32(c->uri, MONGOC_URI_SOCKETTIMEOUTMS, socket_timeout))
-        return set_err(err, RG_ERR_CONFIG, "cannot set the socket timeout on 'uri'");
+        return rg_adapter_fail(err, RG_ERR_CONFIG, "cannot set the socket timeout on 'uri'");
     bson_error_t e;
     c->client = mongoc_client_new_from_uri_with_error(c->uri, &e);
     if (!c->client)
         /* A valid URI that cannot become a client: a mongodb+srv:// name that
            does not resolve, or TLS files that cannot be read. */
-        return set_err(err, RG_ERR_UNAVAILABLE, "cannot create the MongoDB client: %s",
+        return rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "cannot create the MongoDB client: %s",
                        e.message);
     /* Version 2 reports server errors in MONGOC_ERROR_SERVER with the
        server's own code, and server selection in its own domain. */
     if (!mongoc_client_set_error_api(c->client, MONGOC_ERROR_API_VERSION_2)) {
         mongoc_client_destroy(c->client);
         c->client = NULL;
-        return set_err(err, RG_ERR_INTERNAL, "cannot select the driver's error API");
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "cannot select the driver's error API");
     }
     mongoc_client_set_read_prefs(c->client, c->read_prefs);
     c->socket_timeout = socket_timeout;
@@ -395,7 +379,7 @@ static rg_status ping_conn(mongo_conn *c, uint32_t budget_ms, int in_query, rg_e
               BSON_APPEND_INT64(&cmd, "maxTimeMS", (int64_t)budget_ms);
     if (!ok) {
         bson_destroy(&cmd);
-        return set_err(err, RG_ERR_INTERNAL, "cannot build the ping command");
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "cannot build the ping command");
     }
     start_deadline(c);
     ok = mongoc_client_command_simple(c->client, "admin", &cmd, c->read_prefs, &reply, &e);
@@ -423,17 +407,17 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
     if (st != RG_OK)
         return st;
     if (!strncmp(o.uri, "enc:", 4))
-        return set_err(err, RG_ERR_CONFIG, "option 'uri' is still encrypted");
+        return rg_adapter_fail(err, RG_ERR_CONFIG, "option 'uri' is still encrypted");
     pthread_once(&init_once, init_driver);
 
     mongo_conn *c = calloc(1, sizeof *c);
     if (!c)
-        return set_err(err, RG_ERR_INTERNAL, "out of memory");
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
     bson_error_t e;
     c->uri = mongoc_uri_new_with_error(o.uri, &e);
     if (!c->uri) {
         close_conn(c);
-        return set_err(err, RG_ERR_CONFIG, "option 'uri' is not a valid MongoDB connection string");
+        return rg_adapter_fail(err, RG_ERR_CONFIG, "option 'uri' is not a valid MongoDB connection string");
     }
     /* The host's connect budget bounds both the TCP/TLS connect and server
        selection, so an unreachable server fails within it. */
@@ -444,7 +428,7 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
         !cap_uri_timeout(c->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, ct) ||
         (!mongoc_uri_get_appname(c->uri) && !mongoc_uri_set_appname(c->uri, "readgate"))) {
         close_conn(c);
-        return set_err(err, RG_ERR_CONFIG, "cannot apply the connection timeouts to 'uri'");
+        return rg_adapter_fail(err, RG_ERR_CONFIG, "cannot apply the connection timeouts to 'uri'");
     }
     /* A retried read starts the clock again: after a socket timeout the
        budget is already spent. The gateway reconnects and the next query
@@ -452,7 +436,7 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
     if (!mongoc_uri_has_option(c->uri, MONGOC_URI_RETRYREADS) &&
         !mongoc_uri_set_option_as_bool(c->uri, MONGOC_URI_RETRYREADS, false)) {
         close_conn(c);
-        return set_err(err, RG_ERR_CONFIG, "cannot set retryReads on 'uri'");
+        return rg_adapter_fail(err, RG_ERR_CONFIG, "cannot set retryReads on 'uri'");
     }
     c->uri_socket_timeout = mongoc_uri_get_option_as_int32(c->uri, MONGOC_URI_SOCKETTIMEOUTMS, 0);
     c->allow_dotted = o.allow_dotted;
@@ -463,13 +447,13 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
     c->read_prefs = mongoc_read_prefs_copy(mongoc_uri_get_read_prefs_t(c->uri));
     if (!c->database || !c->read_prefs) {
         close_conn(c);
-        return set_err(err, RG_ERR_INTERNAL, "out of memory");
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
     }
     if (o.read_preference)
         mongoc_read_prefs_set_mode(c->read_prefs, o.read_mode);
     if (!mongoc_read_prefs_is_valid(c->read_prefs)) {
         close_conn(c);
-        return set_err(err, RG_ERR_CONFIG,
+        return rg_adapter_fail(err, RG_ERR_CONFIG,
                        "the read preference is not valid (tags or maxStalenessSeconds in 'uri' "
                        "need a mode other than primary)");
     }
@@ -573,20 +557,20 @@ static rg_status check_collection(const mongo_conn *c, const rg_collection_desc 
 {
     const char *t = coll->target;
     if (!t || !*t)
-        return set_err(err, RG_ERR_CONFIG, "collection '%s' has no target collection",
+        return rg_adapter_fail(err, RG_ERR_CONFIG, "collection '%s' has no target collection",
                        coll->name ? coll->name : "");
     if (strchr(t, '$') || !strncmp(t, "system.", 7) || strlen(t) > 255)
-        return set_err(err, RG_ERR_CONFIG,
+        return rg_adapter_fail(err, RG_ERR_CONFIG,
                        "target '%s' of collection '%s' is not a readable MongoDB collection name "
                        "(no '$', not system.*)",
                        t, coll->name ? coll->name : "");
     if (coll->key_field >= coll->nfields)
-        return set_err(err, RG_ERR_CONFIG, "collection key index out of range");
+        return rg_adapter_fail(err, RG_ERR_CONFIG, "collection key index out of range");
     for (size_t i = 0; i < coll->nfields; i++) {
         const char *col = column_of(&coll->fields[i]);
         const char *why = field_name_problem(col, c->allow_dotted);
         if (why)
-            return set_err(err, RG_ERR_CONFIG, "column '%s' of field '%s' %s", col ? col : "",
+            return rg_adapter_fail(err, RG_ERR_CONFIG, "column '%s' of field '%s' %s", col ? col : "",
                            coll->fields[i].name ? coll->fields[i].name : "", why);
     }
     return RG_OK;
@@ -1401,7 +1385,7 @@ static rg_status send_rows(mongo_conn *c, mongoc_cursor_t *cursor, const rg_quer
     if (!vals || !dt) {
         free(vals);
         free(dt);
-        return set_err(err, RG_ERR_INTERNAL, "out of memory");
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
     }
     rg_status st = RG_OK;
     const bson_t *doc;
@@ -1411,14 +1395,14 @@ static rg_status send_rows(mongo_conn *c, mongoc_cursor_t *cursor, const rg_quer
             const char *col = column_of(f);
             if (read_value(doc, col, c->allow_dotted, f->type, &vals[i], dt + i * DT_SCRATCH,
                            DT_SCRATCH) != 0) {
-                st = set_err(err, RG_ERR_UPSTREAM,
+                st = rg_adapter_fail(err, RG_ERR_UPSTREAM,
                              "field '%s' holds a value that is not a %s as configured", col,
                              type_name(f->type));
                 break;
             }
         }
         if (st == RG_OK && sink->row(sink->ctx, vals, plan->ncolumns) != 0)
-            st = set_err(err, RG_ERR_ABORTED, "stopped by the gateway");
+            st = rg_adapter_fail(err, RG_ERR_ABORTED, "stopped by the gateway");
     }
     free(vals);
     free(dt);
@@ -1437,17 +1421,17 @@ static rg_status query_(void *conn, const rg_query_plan *plan, const rg_row_sink
     mongo_conn *c = conn;
     if (!plan || plan->struct_size < sizeof(rg_query_plan) || !plan->collection ||
         plan->collection->struct_size < sizeof(rg_collection_desc))
-        return set_err(err, RG_ERR_CONFIG, "query plan or collection description is malformed");
+        return rg_adapter_fail(err, RG_ERR_CONFIG, "query plan or collection description is malformed");
     if (plan->ncolumns == 0 || !plan->columns)
-        return set_err(err, RG_ERR_CONFIG, "query plan selects no columns");
+        return rg_adapter_fail(err, RG_ERR_CONFIG, "query plan selects no columns");
     if (plan->nsort && !plan->sort)
-        return set_err(err, RG_ERR_CONFIG, "query plan sort keys missing");
+        return rg_adapter_fail(err, RG_ERR_CONFIG, "query plan sort keys missing");
     rg_status st = check_collection(c, plan->collection, err);
     if (st != RG_OK)
         return st;
     for (size_t i = 0; i < plan->ncolumns; i++)
         if (plan->columns[i] >= plan->collection->nfields)
-            return set_err(err, RG_ERR_CONFIG, "plan refers to a field index out of range");
+            return rg_adapter_fail(err, RG_ERR_CONFIG, "plan refers to a field index out of range");
     if (plan->limit == 0)
         return RG_OK; /* $limit must be positive; nothing to read */
 
@@ -1472,7 +1456,7 @@ static rg_status query_(void *conn, const rg_query_plan *plan, const rg_row_sink
     if (!ok) {
         bson_destroy(&opts);
         bson_destroy(&pipeline);
-        return set_err(err, RG_ERR_INTERNAL, "cannot build the command options");
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "cannot build the command options");
     }
 
     /* Without a budget, the driver's default socket timeout (or the URI's). */

@@ -34,6 +34,7 @@
 #include <readgate/adapter.h>
 
 #include "sqlbuild.h"
+#include "adapter_err.h"
 
 #define ADAPTER_NAME "mysql"
 #define STMT_CACHE_SIZE 64
@@ -63,27 +64,6 @@ static void logf_(rg_log_level lvl, const char *fmt, ...)
     va_start(ap, fmt);
     host->log(lvl, ADAPTER_NAME, fmt, ap);
     va_end(ap);
-}
-
-static rg_status set_err(rg_error *err, rg_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static rg_status set_err(rg_error *err, rg_status st, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        err->status = st;
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-        /* Logs want one line. */
-        for (char *p = err->message; *p; p++)
-            if (*p == '\n' || *p == '\r' || *p == '\t')
-                *p = ' ';
-        size_t n = strlen(err->message);
-        while (n && err->message[n - 1] == ' ')
-            err->message[--n] = '\0';
-    }
-    return st;
 }
 
 /* ---- library ------------------------------------------------------------- */
@@ -139,55 +119,55 @@ static rg_status parse_options(const rg_source_info *src, my_options *o, rg_erro
         const char *v = opt->value ? opt->value : "";
         if (!strcmp(opt->key, "host")) {
             if (!*v || strlen(v) > 255 || strpbrk(v, " \t\r\n/"))
-                return set_err(err, RG_ERR_CONFIG,
+                return rg_adapter_fail(err, RG_ERR_CONFIG,
                                "option 'host' must be a host name or IP address (no port, no "
                                "path: use 'port' or 'unix_socket')");
             o->host = v;
         } else if (!strcmp(opt->key, "unix_socket")) {
             if (!*v)
-                return set_err(err, RG_ERR_CONFIG,
+                return rg_adapter_fail(err, RG_ERR_CONFIG,
                                "option 'unix_socket' must be the path of the server's socket");
             o->unix_socket = v;
         } else if (!strcmp(opt->key, "port")) {
             unsigned long port;
             if (parse_ulong(v, 65535, &port) != 0)
-                return set_err(err, RG_ERR_CONFIG, "option 'port' must be an integer from 1 to 65535");
+                return rg_adapter_fail(err, RG_ERR_CONFIG, "option 'port' must be an integer from 1 to 65535");
             o->port = (unsigned)port;
         } else if (!strcmp(opt->key, "user")) {
             if (!*v)
-                return set_err(err, RG_ERR_CONFIG, "option 'user' must not be empty");
+                return rg_adapter_fail(err, RG_ERR_CONFIG, "option 'user' must not be empty");
             o->user = v;
         } else if (!strcmp(opt->key, "password")) {
             o->password = v;
         } else if (!strcmp(opt->key, "database")) {
             if (!*v || strlen(v) > 64)
-                return set_err(err, RG_ERR_CONFIG,
+                return rg_adapter_fail(err, RG_ERR_CONFIG,
                                "option 'database' must be a database name of 1 to 64 characters");
             o->database = v;
         } else if (!strcmp(opt->key, "statement_timeout_ms")) {
             if (parse_ulong(v, MAX_STATEMENT_TIMEOUT_MS, &o->statement_timeout_ms) != 0)
-                return set_err(err, RG_ERR_CONFIG,
+                return rg_adapter_fail(err, RG_ERR_CONFIG,
                                "option 'statement_timeout_ms' must be an integer from 1 to %lu",
                                MAX_STATEMENT_TIMEOUT_MS);
         } else {
-            return set_err(err, RG_ERR_CONFIG,
+            return rg_adapter_fail(err, RG_ERR_CONFIG,
                            "unknown option '%s' for the mysql adapter; expected: host, port, "
                            "unix_socket, user, password, database, statement_timeout_ms",
                            opt->key);
         }
     }
     if (o->host && o->unix_socket)
-        return set_err(err, RG_ERR_CONFIG,
+        return rg_adapter_fail(err, RG_ERR_CONFIG,
                        "options 'host' and 'unix_socket' exclude each other: give one");
     if (!o->host && !o->unix_socket)
-        return set_err(err, RG_ERR_CONFIG,
+        return rg_adapter_fail(err, RG_ERR_CONFIG,
                        "option 'host' (with optional 'port') or 'unix_socket' is required");
     if (o->port && !o->host)
-        return set_err(err, RG_ERR_CONFIG, "option 'port' applies only with 'host'");
+        return rg_adapter_fail(err, RG_ERR_CONFIG, "option 'port' applies only with 'host'");
     if (!o->user)
-        return set_err(err, RG_ERR_CONFIG, "option 'user' is required");
+        return rg_adapter_fail(err, RG_ERR_CONFIG, "option 'user' is required");
     if (!o->database)
-        return set_err(err, RG_ERR_CONFIG, "option 'database' is required");
+        return rg_adapter_fail(err, RG_ERR_CONFIG, "option 'database' is required");
     return RG_OK;
 }
 
@@ -264,21 +244,21 @@ static rg_status map_error(unsigned code, const char *sqlstate, const char *msg,
     if (!msg)
         msg = "";
     if (code == 0)
-        return set_err(err, RG_ERR_INTERNAL, "%s: the connector reported no error", what);
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "%s: the connector reported no error", what);
     if (is_timeout_error(code))
-        return set_err(err, RG_ERR_TIMEOUT, "%s: statement timeout (error %u)", what, code);
+        return rg_adapter_fail(err, RG_ERR_TIMEOUT, "%s: statement timeout (error %u)", what, code);
     if (is_connection_error(code))
-        return set_err(err, RG_ERR_UNAVAILABLE, "%s: error %u: %s", what, code, msg);
+        return rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "%s: error %u: %s", what, code, msg);
     if (is_auth_error(code))
-        return set_err(err, RG_ERR_AUTH, "%s: error %u: %s", what, code, msg);
+        return rg_adapter_fail(err, RG_ERR_AUTH, "%s: error %u: %s", what, code, msg);
     if (code == CR_OUT_OF_MEMORY)
-        return set_err(err, RG_ERR_INTERNAL, "%s: out of memory", what);
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "%s: out of memory", what);
     /* Data exceptions and constraint messages quote the offending value. */
     if (!strncmp(sqlstate, "22", 2) || !strncmp(sqlstate, "23", 2))
-        return set_err(err, RG_ERR_UPSTREAM,
+        return rg_adapter_fail(err, RG_ERR_UPSTREAM,
                        "%s: error %u (SQLSTATE %s): a value does not suit the column's type", what,
                        code, sqlstate);
-    return set_err(err, RG_ERR_UPSTREAM, "%s: error %u (SQLSTATE %s): %s", what, code, sqlstate,
+    return rg_adapter_fail(err, RG_ERR_UPSTREAM, "%s: error %u (SQLSTATE %s): %s", what, code, sqlstate,
                    msg);
 }
 
@@ -351,7 +331,7 @@ static rg_status exec_simple(my_conn *c, const char *sql, const char *what, rg_e
         MYSQL_RES *res = mysql_store_result(c->db);
         if (res)
             mysql_free_result(res);
-        return set_err(err, RG_ERR_INTERNAL, "%s: unexpected result set", what);
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "%s: unexpected result set", what);
     }
     return RG_OK;
 }
@@ -379,7 +359,7 @@ static rg_status set_options(MYSQL *db, const my_options *o, const rg_source_inf
         mysql_options(db, MYSQL_REPORT_DATA_TRUNCATION, &on) != 0 ||
         mysql_options(db, MYSQL_OPT_PROTOCOL, &proto) != 0 ||
         mysql_options4(db, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", "readgate") != 0)
-        return set_err(err, RG_ERR_INTERNAL, "cannot set the connector's options");
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "cannot set the connector's options");
     return RG_OK;
 }
 
@@ -415,9 +395,9 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
     if (st != RG_OK)
         return st;
     if (o.password && !strncmp(o.password, "enc:v1:", 7))
-        return set_err(err, RG_ERR_CONFIG, "option 'password' is still encrypted");
+        return rg_adapter_fail(err, RG_ERR_CONFIG, "option 'password' is still encrypted");
     if (pthread_once(&library_once, library_init) != 0 || !library_ready)
-        return set_err(err, RG_ERR_INTERNAL, "cannot initialise MariaDB Connector/C");
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "cannot initialise MariaDB Connector/C");
 
     /* A relative socket path is relative to the site file, like every path. */
     char socket_path[4096];
@@ -425,18 +405,18 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
     if (sock && sock[0] != '/' && src->base_dir && *src->base_dir) {
         int n = snprintf(socket_path, sizeof socket_path, "%s/%s", src->base_dir, sock);
         if (n < 0 || (size_t)n >= sizeof socket_path)
-            return set_err(err, RG_ERR_CONFIG, "option 'unix_socket': the path is too long");
+            return rg_adapter_fail(err, RG_ERR_CONFIG, "option 'unix_socket': the path is too long");
         sock = socket_path;
     }
 
     my_conn *c = calloc(1, sizeof *c);
     if (!c)
-        return set_err(err, RG_ERR_INTERNAL, "out of memory");
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
     c->statement_timeout_ms = o.statement_timeout_ms;
     c->db = mysql_init(NULL);
     if (!c->db) {
         close_conn(c);
-        return set_err(err, RG_ERR_INTERNAL, "out of memory");
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
     }
     st = set_options(c->db, &o, src, err);
     if (st != RG_OK) {
@@ -452,7 +432,7 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
         unsigned code = mysql_errno(c->db);
         st = is_auth_error(code) ? RG_ERR_AUTH : code == CR_OUT_OF_MEMORY ? RG_ERR_INTERNAL
                                                                           : RG_ERR_UNAVAILABLE;
-        set_err(err, st, "cannot connect to the MySQL/MariaDB server: error %u: %s", code,
+        rg_adapter_fail(err, st, "cannot connect to the MySQL/MariaDB server: error %u: %s", code,
                 mysql_error(c->db));
         close_conn(c);
         return st;
@@ -462,7 +442,7 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
     c->mariadb = info && strstr(info, "MariaDB") != NULL;
     /* NO PAD binary collations: MariaDB 10.2.2, MySQL 8.0. */
     if (c->mariadb ? version < 100202 : version < 80000) {
-        set_err(err, RG_ERR_CONFIG,
+        rg_adapter_fail(err, RG_ERR_CONFIG,
                 "server version %s is not supported: the mysql adapter needs MariaDB 10.2.2 or "
                 "MySQL 8.0 or later",
                 info ? info : "?");
@@ -506,7 +486,7 @@ static cached_stmt *get_stmt(my_conn *c, const rg_sql_buf *sql, rg_error *err, r
     close_stmt(victim);
     MYSQL_STMT *stmt = mysql_stmt_init(c->db);
     if (!stmt) {
-        *st = set_err(err, RG_ERR_INTERNAL, "out of memory");
+        *st = rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
         return NULL;
     }
     if (mysql_stmt_prepare(stmt, sql->data, sql->len) != 0) {
@@ -519,7 +499,7 @@ static cached_stmt *get_stmt(my_conn *c, const rg_sql_buf *sql, rg_error *err, r
     if (!victim->sql) {
         if (mysql_stmt_close(stmt) != 0)
             logf_(RG_LOG_DEBUG, "closing a statement failed");
-        *st = set_err(err, RG_ERR_INTERNAL, "out of memory");
+        *st = rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
         return NULL;
     }
     victim->stmt = stmt;
@@ -771,12 +751,12 @@ static rg_status bind_results(MYSQL_STMT *stmt, const rg_query_plan *plan, MYSQL
     MYSQL_RES *meta = mysql_stmt_result_metadata(stmt);
     if (!meta)
         return mysql_stmt_errno(stmt) ? stmt_error(stmt, "cannot read the result's columns", err)
-                                      : set_err(err, RG_ERR_INTERNAL, "query returned no result set");
+                                      : rg_adapter_fail(err, RG_ERR_INTERNAL, "query returned no result set");
     rg_status st = RG_OK;
     unsigned nfields = mysql_num_fields(meta);
     MYSQL_FIELD *fields = mysql_fetch_fields(meta);
     if (nfields != plan->ncolumns || !fields) {
-        st = set_err(err, RG_ERR_INTERNAL, "result has %u columns, expected %zu", nfields,
+        st = rg_adapter_fail(err, RG_ERR_INTERNAL, "result has %u columns, expected %zu", nfields,
                      plan->ncolumns);
         goto out;
     }
@@ -795,7 +775,7 @@ static rg_status bind_results(MYSQL_STMT *stmt, const rg_query_plan *plan, MYSQL
         } else {
             b->buffer_type = MYSQL_TYPE_STRING;
             if (grow_text(&oc[i], b, TEXT_INITIAL) != 0) {
-                st = set_err(err, RG_ERR_INTERNAL, "out of memory");
+                st = rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
                 goto out;
             }
         }
@@ -816,7 +796,7 @@ static rg_status refetch_long(MYSQL_STMT *stmt, const rg_query_plan *plan, MYSQL
         if (oc[i].as_double || oc[i].is_null || oc[i].len < oc[i].cap)
             continue;
         if (grow_text(&oc[i], &rb[i], (size_t)oc[i].len + 1) != 0)
-            return set_err(err, RG_ERR_INTERNAL, "out of memory");
+            return rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
         if (mysql_stmt_fetch_column(stmt, &rb[i], (unsigned)i, 0) != 0)
             return stmt_error(stmt, "cannot read a long value", err);
         rebind = 1;
@@ -835,7 +815,7 @@ static rg_status send_rows(MYSQL_STMT *stmt, const rg_query_plan *plan, const rg
     rg_value *vals = calloc(plan->ncolumns, sizeof *vals);
     rg_status st = RG_OK;
     if (!rb || !oc || !vals) {
-        st = set_err(err, RG_ERR_INTERNAL, "out of memory");
+        st = rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
         goto out;
     }
     st = bind_results(stmt, plan, rb, oc, err);
@@ -855,14 +835,14 @@ static rg_status send_rows(MYSQL_STMT *stmt, const rg_query_plan *plan, const rg
         for (size_t i = 0; i < plan->ncolumns; i++) {
             const rg_field_desc *f = &plan->collection->fields[plan->columns[i]];
             if (read_column(&oc[i], f->type, &vals[i]) != 0) {
-                st = set_err(err, RG_ERR_UPSTREAM,
+                st = rg_adapter_fail(err, RG_ERR_UPSTREAM,
                              "column '%s' holds a value that is not a %s as configured",
                              f->column, type_name(f->type));
                 break;
             }
         }
         if (st == RG_OK && sink->row(sink->ctx, vals, plan->ncolumns) != 0)
-            st = set_err(err, RG_ERR_ABORTED, "stopped by the gateway");
+            st = rg_adapter_fail(err, RG_ERR_ABORTED, "stopped by the gateway");
     }
 out:
     if (oc)
@@ -881,7 +861,7 @@ static rg_status run_stmt(MYSQL_STMT *stmt, const rg_sql_query *q, const rg_quer
                           const rg_row_sink *sink, rg_error *err)
 {
     if (mysql_stmt_param_count(stmt) != q->nparams)
-        return set_err(err, RG_ERR_INTERNAL, "statement has %lu parameters, expected %zu",
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "statement has %lu parameters, expected %zu",
                        mysql_stmt_param_count(stmt), q->nparams);
     size_t n = q->nparams ? q->nparams : 1;
     MYSQL_BIND *pb = calloc(n, sizeof *pb);
@@ -890,7 +870,7 @@ static rg_status run_stmt(MYSQL_STMT *stmt, const rg_sql_query *q, const rg_quer
     rg_status st = RG_OK;
     int stored = 0;
     if (!pb || !pv || !plen) {
-        st = set_err(err, RG_ERR_INTERNAL, "out of memory");
+        st = rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < q->nparams; i++)

@@ -22,6 +22,7 @@
 #include <readgate/adapter.h>
 
 #include "sqlbuild.h"
+#include "adapter_err.h"
 
 #define ADAPTER_NAME "postgres"
 #define STMT_CACHE_SIZE 64
@@ -38,27 +39,6 @@ static void logf_(rg_log_level lvl, const char *fmt, ...)
     va_start(ap, fmt);
     host->log(lvl, ADAPTER_NAME, fmt, ap);
     va_end(ap);
-}
-
-static rg_status set_err(rg_error *err, rg_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static rg_status set_err(rg_error *err, rg_status st, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        err->status = st;
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-        /* libpq messages span lines; logs want one. */
-        for (char *p = err->message; *p; p++)
-            if (*p == '\n' || *p == '\r' || *p == '\t')
-                *p = ' ';
-        size_t n = strlen(err->message);
-        while (n && err->message[n - 1] == ' ')
-            err->message[--n] = '\0';
-    }
-    return st;
 }
 
 typedef struct cached_stmt {
@@ -91,7 +71,7 @@ static rg_status parse_options(const rg_source_info *src, pg_options *o, rg_erro
             o->dsn = opt->value;
         } else if (!strcmp(opt->key, "application_name")) {
             if (!opt->value || !*opt->value)
-                return set_err(err, RG_ERR_CONFIG, "option 'application_name' must not be empty");
+                return rg_adapter_fail(err, RG_ERR_CONFIG, "option 'application_name' must not be empty");
             o->application_name = opt->value;
         } else if (!strcmp(opt->key, "statement_timeout_ms")) {
             const char *v = opt->value ? opt->value : "";
@@ -99,19 +79,19 @@ static rg_status parse_options(const rg_source_info *src, pg_options *o, rg_erro
             errno = 0;
             unsigned long ms = strtoul(v, &end, 10);
             if (!*v || *v == '-' || *end || errno || ms == 0 || ms > MAX_STATEMENT_TIMEOUT_MS)
-                return set_err(err, RG_ERR_CONFIG,
+                return rg_adapter_fail(err, RG_ERR_CONFIG,
                                "option 'statement_timeout_ms' must be an integer from 1 to %lu",
                                MAX_STATEMENT_TIMEOUT_MS);
             o->statement_timeout_ms = ms;
         } else {
-            return set_err(err, RG_ERR_CONFIG,
+            return rg_adapter_fail(err, RG_ERR_CONFIG,
                            "unknown option '%s' for the postgres adapter; expected: dsn, "
                            "statement_timeout_ms, application_name",
                            opt->key);
         }
     }
     if (!o->dsn || !*o->dsn)
-        return set_err(err, RG_ERR_CONFIG,
+        return rg_adapter_fail(err, RG_ERR_CONFIG,
                        "option 'dsn' is required: a libpq connection string or postgres:// URI");
     /* An encrypted value is checked once it has been decrypted, at connect. */
     if (strncmp(o->dsn, "enc:", 4) != 0) {
@@ -120,7 +100,7 @@ static rg_status parse_options(const rg_source_info *src, pg_options *o, rg_erro
         /* libpq's reason may quote part of the string, password included. */
         PQfreemem(why);
         if (!parsed)
-            return set_err(err, RG_ERR_CONFIG,
+            return rg_adapter_fail(err, RG_ERR_CONFIG,
                            "option 'dsn' is not a valid libpq connection string or URI");
         PQconninfoFree(parsed);
     }
@@ -157,7 +137,7 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
     if (st != RG_OK)
         return st;
     if (!strncmp(o.dsn, "enc:", 4))
-        return set_err(err, RG_ERR_CONFIG, "option 'dsn' is still encrypted");
+        return rg_adapter_fail(err, RG_ERR_CONFIG, "option 'dsn' is still encrypted");
 
     char timeout[16];
     unsigned long secs = (src->connect_timeout_ms + 999) / 1000;
@@ -171,19 +151,19 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
 
     pg_conn *c = calloc(1, sizeof *c);
     if (!c)
-        return set_err(err, RG_ERR_INTERNAL, "out of memory");
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
     c->statement_timeout_ms = o.statement_timeout_ms;
     c->pg = PQconnectdbParams(keys, vals, 1);
     if (!c->pg) {
         close_conn(c);
-        return set_err(err, RG_ERR_INTERNAL, "out of memory");
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
     }
     if (PQstatus(c->pg) != CONNECTION_OK) {
         const char *msg = PQerrorMessage(c->pg);
         st = (PQconnectionNeedsPassword(c->pg) || looks_like_auth_failure(msg))
                  ? RG_ERR_AUTH
                  : RG_ERR_UNAVAILABLE;
-        set_err(err, st, "cannot connect to PostgreSQL: %s", msg);
+        rg_adapter_fail(err, st, "cannot connect to PostgreSQL: %s", msg);
         close_conn(c);
         return st;
     }
@@ -195,7 +175,7 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
                                   "SET extra_float_digits = 3");
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         st = PQstatus(c->pg) == CONNECTION_BAD ? RG_ERR_UNAVAILABLE : RG_ERR_UPSTREAM;
-        set_err(err, st, "cannot set up the PostgreSQL session: %s", PQerrorMessage(c->pg));
+        rg_adapter_fail(err, st, "cannot set up the PostgreSQL session: %s", PQerrorMessage(c->pg));
         PQclear(res);
         close_conn(c);
         return st;
@@ -215,25 +195,25 @@ static void disconnect_(void *conn)
 static rg_status result_error(pg_conn *c, const PGresult *res, const char *what, rg_error *err)
 {
     if (PQstatus(c->pg) == CONNECTION_BAD)
-        return set_err(err, RG_ERR_UNAVAILABLE, "%s: connection to PostgreSQL lost: %s", what,
+        return rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "%s: connection to PostgreSQL lost: %s", what,
                        PQerrorMessage(c->pg));
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     if (!state)
-        return set_err(err, RG_ERR_UNAVAILABLE, "%s: %s", what, PQerrorMessage(c->pg));
+        return rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "%s: %s", what, PQerrorMessage(c->pg));
     if (!strcmp(state, "57014"))
-        return set_err(err, RG_ERR_TIMEOUT, "%s: statement timeout (SQLSTATE 57014)", what);
+        return rg_adapter_fail(err, RG_ERR_TIMEOUT, "%s: statement timeout (SQLSTATE 57014)", what);
     if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3) || !strcmp(state, "53300"))
-        return set_err(err, RG_ERR_UNAVAILABLE, "%s: SQLSTATE %s: %s", what, state,
+        return rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "%s: SQLSTATE %s: %s", what, state,
                        primary ? primary : "");
     if (!strncmp(state, "28", 2))
-        return set_err(err, RG_ERR_AUTH, "%s: SQLSTATE %s: %s", what, state,
+        return rg_adapter_fail(err, RG_ERR_AUTH, "%s: SQLSTATE %s: %s", what, state,
                        primary ? primary : "");
     /* Data exceptions and constraint messages quote the offending value. */
     if (!strncmp(state, "22", 2) || !strncmp(state, "23", 2))
-        return set_err(err, RG_ERR_UPSTREAM,
+        return rg_adapter_fail(err, RG_ERR_UPSTREAM,
                        "%s: SQLSTATE %s: a value does not suit the column's type", what, state);
-    return set_err(err, RG_ERR_UPSTREAM, "%s: SQLSTATE %s: %s", what, state,
+    return rg_adapter_fail(err, RG_ERR_UPSTREAM, "%s: SQLSTATE %s: %s", what, state,
                    primary ? primary : "");
 }
 
@@ -306,7 +286,7 @@ static const char *get_stmt(pg_conn *c, const rg_sql_query *q, rg_error *err, rg
     victim->sql = strdup(q->sql.data);
     if (!victim->sql) {
         /* The statement stays on the server unnamed in our cache; harmless. */
-        *st = set_err(err, RG_ERR_INTERNAL, "out of memory");
+        *st = rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
         return NULL;
     }
     memcpy(victim->name, name, sizeof name);
@@ -448,14 +428,14 @@ static rg_status send_rows(const PGresult *res, const rg_query_plan *plan,
                            const rg_row_sink *sink, rg_error *err)
 {
     if (PQnfields(res) < 0 || (size_t)PQnfields(res) != plan->ncolumns)
-        return set_err(err, RG_ERR_INTERNAL, "result has %d columns, expected %zu",
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "result has %d columns, expected %zu",
                        PQnfields(res), plan->ncolumns);
     rg_value *vals = calloc(plan->ncolumns, sizeof *vals);
     char *dt = malloc(plan->ncolumns * DT_SCRATCH);
     if (!vals || !dt) {
         free(vals);
         free(dt);
-        return set_err(err, RG_ERR_INTERNAL, "out of memory");
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
     }
     rg_status st = RG_OK;
     int nrows = PQntuples(res);
@@ -464,14 +444,14 @@ static rg_status send_rows(const PGresult *res, const rg_query_plan *plan,
             const rg_field_desc *f = &plan->collection->fields[plan->columns[i]];
             if (read_column(res, r, (int)i, f->type, &vals[i], dt + i * DT_SCRATCH,
                             DT_SCRATCH) != 0) {
-                st = set_err(err, RG_ERR_UPSTREAM,
+                st = rg_adapter_fail(err, RG_ERR_UPSTREAM,
                              "column '%s' holds a value that is not a %s as configured",
                              f->column, type_name(f->type));
                 break;
             }
         }
         if (st == RG_OK && sink->row(sink->ctx, vals, plan->ncolumns) != 0)
-            st = set_err(err, RG_ERR_ABORTED, "stopped by the gateway");
+            st = rg_adapter_fail(err, RG_ERR_ABORTED, "stopped by the gateway");
     }
     free(vals);
     free(dt);
@@ -483,7 +463,7 @@ static rg_status query_(void *conn, const rg_query_plan *plan, const rg_row_sink
 {
     pg_conn *c = conn;
     if (PQstatus(c->pg) != CONNECTION_OK)
-        return set_err(err, RG_ERR_UNAVAILABLE, "connection to PostgreSQL lost");
+        return rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "connection to PostgreSQL lost");
     /* A transaction left open by an interrupted call must not swallow this one. */
     if (PQtransactionStatus(c->pg) != PQTRANS_IDLE)
         rollback(c);
@@ -499,7 +479,7 @@ static rg_status query_(void *conn, const rg_query_plan *plan, const rg_row_sink
         goto out;
     values = params_text(&q);
     if (!values) {
-        st = set_err(err, RG_ERR_INTERNAL, "out of memory");
+        st = rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
         goto out;
     }
     const char *name = get_stmt(c, &q, err, &st);
@@ -552,7 +532,7 @@ static rg_status ping_(void *conn, rg_error *err)
 {
     pg_conn *c = conn;
     if (PQstatus(c->pg) != CONNECTION_OK)
-        return set_err(err, RG_ERR_UNAVAILABLE, "connection to PostgreSQL lost");
+        return rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "connection to PostgreSQL lost");
     PGresult *res = PQexec(c->pg, "SELECT 1");
     rg_status st = RG_OK;
     if (PQresultStatus(res) != PGRES_TUPLES_OK)

@@ -247,14 +247,11 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
     rg_status st = parse_options(src, &o, err);
     if (st != RG_OK)
         return st;
-    if (!o.access_token || !*o.access_token)
-        return rg_saas_fail(err, RG_ERR_AUTH,
+    st = rg_saas_check_access_token(o.access_token,
                             "no Google access token: give the source an oauth block (and run "
-                            "readgate oauth import, or configure a service account)");
-    if (!strncmp(o.access_token, "enc:", 4))
-        return rg_saas_fail(err, RG_ERR_CONFIG, "option 'access_token' is still encrypted");
-    if (rg_saas_opt_token("access_token", o.access_token, err) != 0)
-        return RG_ERR_CONFIG;
+                            "readgate oauth import, or configure a service account)", err);
+    if (st != RG_OK)
+        return st;
     if (pthread_once(&cond_once, init_cond) != 0 || !cond_ok)
         return rg_saas_fail(err, RG_ERR_INTERNAL, "cannot set up the sheets cache");
     sh_conn *c = calloc(1, sizeof *c);
@@ -263,10 +260,7 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
     c->ttl_s = o.ttl_s;
     c->spreadsheet_id = strdup(o.spreadsheet_id);
     c->base_url = strdup(o.base_url);
-    size_t hl = strlen(o.access_token) + 32;
-    c->auth_header = malloc(hl);
-    if (c->auth_header)
-        snprintf(c->auth_header, hl, "Authorization: Bearer %s", o.access_token);
+    c->auth_header = rg_saas_concat3("Authorization: Bearer ", o.access_token, "");
     char hash[17];
     rg_saas_hash_hex(o.access_token, hash, sizeof hash);
     const char *cp[] = {src->site_id ? src->site_id : "", src->source_name ? src->source_name : "",

@@ -348,18 +348,6 @@ static void close_conn(sp_conn *c)
     free(c);
 }
 
-static char *concat3(const char *a, const char *b, const char *d)
-{
-    size_t la = strlen(a), lb = strlen(b), ld = strlen(d);
-    char *s = malloc(la + lb + ld + 1);
-    if (s) {
-        memcpy(s, a, la);
-        memcpy(s + la, b, lb);
-        memcpy(s + la + lb, d, ld + 1);
-    }
-    return s;
-}
-
 static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
 {
     *out = NULL;
@@ -367,23 +355,20 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
     rg_status st = parse_options(src, &o, err);
     if (st != RG_OK)
         return st;
-    if (!o.access_token || !*o.access_token)
-        return rg_saas_fail(err, RG_ERR_AUTH,
+    st = rg_saas_check_access_token(o.access_token,
                             "no Shopify access token: give the source an oauth block (and run "
-                            "readgate oauth import) or an access_token option");
-    if (!strncmp(o.access_token, "enc:", 4))
-        return rg_saas_fail(err, RG_ERR_CONFIG, "option 'access_token' is still encrypted");
-    if (rg_saas_opt_token("access_token", o.access_token, err) != 0)
-        return RG_ERR_CONFIG;
+                            "readgate oauth import) or an access_token option", err);
+    if (st != RG_OK)
+        return st;
     sp_conn *c = calloc(1, sizeof *c);
     if (!c)
         return rg_saas_fail(err, RG_ERR_INTERNAL, "out of memory");
     c->shop = strdup(o.shop);
-    c->base_url = o.base_url ? strdup(o.base_url) : concat3("https://", o.shop, "");
+    c->base_url = o.base_url ? strdup(o.base_url) : rg_saas_concat3("https://", o.shop, "");
     c->api_version = strdup(o.api_version);
-    c->auth_header = concat3("X-Shopify-Access-Token: ", o.access_token, "");
+    c->auth_header = rg_saas_concat3("X-Shopify-Access-Token: ", o.access_token, "");
     /* The bucket belongs to the app on the shop. */
-    c->bucket_key = c->base_url ? concat3(c->base_url, "|", o.shop) : NULL;
+    c->bucket_key = c->base_url ? rg_saas_concat3(c->base_url, "|", o.shop) : NULL;
     if (!c->shop || !c->base_url || !c->api_version || !c->auth_header || !c->bucket_key) {
         close_conn(c);
         return rg_saas_fail(err, RG_ERR_INTERNAL, "out of memory");

@@ -22,6 +22,7 @@
 #include <readgate/adapter.h>
 
 #include "sqlbuild.h"
+#include "adapter_err.h"
 
 #define ADAPTER_NAME "sqlite"
 #define STMT_CACHE_SIZE 64
@@ -39,20 +40,6 @@ static void logf_(rg_log_level lvl, const char *fmt, ...)
     va_start(ap, fmt);
     host->log(lvl, ADAPTER_NAME, fmt, ap);
     va_end(ap);
-}
-
-static rg_status set_err(rg_error *err, rg_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static rg_status set_err(rg_error *err, rg_status st, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        err->status = st;
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return st;
 }
 
 typedef struct cached_stmt {
@@ -77,11 +64,11 @@ static rg_status check_options(const rg_source_info *src, rg_error *err)
         if (!strcmp(o->key, "path"))
             path = o->value;
         else
-            return set_err(err, RG_ERR_CONFIG,
+            return rg_adapter_fail(err, RG_ERR_CONFIG,
                            "unknown option '%s' for the sqlite adapter; expected: path", o->key);
     }
     if (!path || !*path)
-        return set_err(err, RG_ERR_CONFIG,
+        return rg_adapter_fail(err, RG_ERR_CONFIG,
                        "option 'path' is required: the SQLite database file to read");
     return RG_OK;
 }
@@ -129,17 +116,17 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
     else
         n = snprintf(full, sizeof full, "%s/%s", src->base_dir, path);
     if (n < 0 || (size_t)n >= sizeof full)
-        return set_err(err, RG_ERR_CONFIG, "option 'path' is too long");
+        return rg_adapter_fail(err, RG_ERR_CONFIG, "option 'path' is too long");
 
     /* SQLite would report a missing file only as "unable to open"; say which. */
     struct stat sb;
     if (stat(full, &sb) != 0)
-        return set_err(err, RG_ERR_UNAVAILABLE, "cannot open SQLite database '%s': %s", full,
+        return rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "cannot open SQLite database '%s': %s", full,
                        strerror(errno));
 
     sqlite_conn *c = calloc(1, sizeof *c);
     if (!c)
-        return set_err(err, RG_ERR_INTERNAL, "out of memory");
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
     /* Each connection belongs to one worker thread at a time, so SQLite's own
        per-connection mutex is unnecessary when the library is thread-safe. */
     int flags = SQLITE_OPEN_READONLY;
@@ -147,7 +134,7 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
         flags |= SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(full, &c->db, flags, NULL);
     if (rc != SQLITE_OK) {
-        set_err(err, RG_ERR_UNAVAILABLE, "cannot open SQLite database '%s': %s", full,
+        rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "cannot open SQLite database '%s': %s", full,
                 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
         close_conn(c);
         return RG_ERR_UNAVAILABLE;
@@ -156,7 +143,7 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
     char *emsg = NULL;
     rc = sqlite3_exec(c->db, "PRAGMA query_only = 1", NULL, NULL, &emsg);
     if (rc != SQLITE_OK) {
-        set_err(err, RG_ERR_UNAVAILABLE, "cannot set query_only on '%s': %s", full,
+        rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "cannot set query_only on '%s': %s", full,
                 emsg ? emsg : sqlite3_errstr(rc));
         sqlite3_free(emsg);
         close_conn(c);
@@ -165,7 +152,7 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
     /* Reading the schema now turns "not a database" into a connect error. */
     rc = sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, &emsg);
     if (rc != SQLITE_OK) {
-        set_err(err, RG_ERR_UNAVAILABLE, "cannot read SQLite database '%s': %s", full,
+        rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "cannot read SQLite database '%s': %s", full,
                 emsg ? emsg : sqlite3_errstr(rc));
         sqlite3_free(emsg);
         close_conn(c);
@@ -186,17 +173,17 @@ static rg_status map_error(sqlite_conn *c, int rc, const char *what, rg_error *e
 {
     int prim = rc & 0xff;
     if (prim == SQLITE_INTERRUPT && c->timed_out)
-        return set_err(err, RG_ERR_TIMEOUT, "query exceeded its time budget");
+        return rg_adapter_fail(err, RG_ERR_TIMEOUT, "query exceeded its time budget");
     if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
-        return set_err(err, RG_ERR_TIMEOUT, "database is locked: %s", sqlite3_errstr(rc));
+        return rg_adapter_fail(err, RG_ERR_TIMEOUT, "database is locked: %s", sqlite3_errstr(rc));
     if (prim == SQLITE_NOMEM)
-        return set_err(err, RG_ERR_INTERNAL, "out of memory in SQLite");
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory in SQLite");
     if (prim == SQLITE_IOERR || prim == SQLITE_CORRUPT || prim == SQLITE_NOTADB ||
         prim == SQLITE_CANTOPEN || prim == SQLITE_FULL)
-        return set_err(err, RG_ERR_UNAVAILABLE, "%s: %s", what, sqlite3_errmsg(c->db));
+        return rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "%s: %s", what, sqlite3_errmsg(c->db));
     /* Schema problems (no such table/column) and the like: values are bound,
        so the message holds identifiers only. */
-    return set_err(err, RG_ERR_UPSTREAM, "%s: %s", what, sqlite3_errmsg(c->db));
+    return rg_adapter_fail(err, RG_ERR_UPSTREAM, "%s: %s", what, sqlite3_errmsg(c->db));
 }
 
 /* A cached statement for `sql`, prepared on first use; LRU eviction. */
@@ -314,14 +301,14 @@ static rg_status run_stmt(sqlite_conn *c, sqlite3_stmt *stmt, const rg_query_pla
 {
     int ncols = sqlite3_column_count(stmt);
     if (ncols < 0 || (size_t)ncols != plan->ncolumns)
-        return set_err(err, RG_ERR_INTERNAL, "statement returns %d columns, expected %zu", ncols,
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "statement returns %d columns, expected %zu", ncols,
                        plan->ncolumns);
     rg_value *vals = calloc(plan->ncolumns, sizeof *vals);
     char *dt = malloc(plan->ncolumns * DT_SCRATCH);
     if (!vals || !dt) {
         free(vals);
         free(dt);
-        return set_err(err, RG_ERR_INTERNAL, "out of memory");
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
     }
     rg_status st = RG_OK;
     for (;;) {
@@ -337,7 +324,7 @@ static rg_status run_stmt(sqlite_conn *c, sqlite3_stmt *stmt, const rg_query_pla
             read_column(stmt, (int)i, t, &vals[i], dt + i * DT_SCRATCH, DT_SCRATCH);
         }
         if (sink->row(sink->ctx, vals, plan->ncolumns) != 0) {
-            st = set_err(err, RG_ERR_ABORTED, "stopped by the gateway");
+            st = rg_adapter_fail(err, RG_ERR_ABORTED, "stopped by the gateway");
             break;
         }
     }
