@@ -286,8 +286,94 @@ static int load_after(rg_conf_case *c, const rg_conf_collection *coll, json_t *a
     return 0;
 }
 
+/* In the order gen_cases.py joins them. */
+static const char *const profile_names[] = {"empty-text-is-null", "integers-are-doubles"};
+#define NPROFILES (sizeof profile_names / sizeof profile_names[0])
+
+int rg_conf_stored_as_key(const char *list, char *key, size_t keysz, char *err, size_t errsz)
+{
+    int chosen[NPROFILES] = {0};
+    const char *p = list;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        size_t i = 0;
+        while (i < NPROFILES && !(strlen(profile_names[i]) == len && !strncmp(p, profile_names[i], len)))
+            i++;
+        if (i == NPROFILES) {
+            snprintf(err, errsz, "unknown profile '%.*s' (known: empty-text-is-null, "
+                     "integers-are-doubles)", (int)len, p);
+            return -1;
+        }
+        if (chosen[i]) {
+            snprintf(err, errsz, "profile '%s' given twice", profile_names[i]);
+            return -1;
+        }
+        chosen[i] = 1;
+        p += len;
+        if (*p == ',' && !*++p) {
+            snprintf(err, errsz, "a trailing comma");
+            return -1;
+        }
+    }
+    key[0] = '\0';
+    for (size_t i = 0; i < NPROFILES; i++) {
+        if (!chosen[i])
+            continue;
+        if (strlen(key) + strlen(profile_names[i]) + 2 > keysz) {
+            snprintf(err, errsz, "too many profiles");
+            return -1;
+        }
+        if (key[0])
+            strcat(key, "+");
+        strcat(key, profile_names[i]);
+    }
+    if (!key[0]) {
+        snprintf(err, errsz, "no profile named");
+        return -1;
+    }
+    return 0;
+}
+
+/* "expected_stored": {PROFILE_KEY: [rows], ...}: every key a valid profile
+   key, every answer an array; the one for stored_as replaces "expected". */
+static int load_stored(rg_conf_case *c, const char *stored_as, char *err, size_t errsz)
+{
+    json_t *stored = json_object_get(c->doc, "expected_stored");
+    if (!stored)
+        return 0;
+    if (!json_is_object(stored)) {
+        snprintf(err, errsz, "\"expected_stored\" must be an object");
+        return -1;
+    }
+    const char *k;
+    json_t *rows;
+    json_object_foreach(stored, k, rows) {
+        /* A key is a profile list joined with '+': read it as a list. */
+        char list[96], canon[96], why[256];
+        snprintf(list, sizeof list, "%s", k);
+        for (char *q = list; *q; q++)
+            if (*q == '+')
+                *q = ',';
+        if (rg_conf_stored_as_key(list, canon, sizeof canon, why, sizeof why) != 0) {
+            snprintf(err, errsz, "\"expected_stored\": \"%s\": %s", k, why);
+            return -1;
+        }
+        if (strcmp(canon, k) != 0) {
+            snprintf(err, errsz, "\"expected_stored\": \"%s\" should be written \"%s\"", k, canon);
+            return -1;
+        }
+        if (!json_is_array(rows)) {
+            snprintf(err, errsz, "\"expected_stored\": \"%s\" must be an array of rows", k);
+            return -1;
+        }
+        if (stored_as && !strcmp(k, stored_as))
+            c->expected = rows;
+    }
+    return 0;
+}
+
 int rg_conf_case_load(const char *path, const rg_conf_collection *coll, uint32_t timeout_ms,
-                      rg_conf_case *c, char *err, size_t errsz)
+                      const char *stored_as, rg_conf_case *c, char *err, size_t errsz)
 {
     memset(c, 0, sizeof *c);
     char *tmp = strdup(path);
@@ -314,6 +400,8 @@ int rg_conf_case_load(const char *path, const rg_conf_collection *coll, uint32_t
         snprintf(err, errsz, "expected {\"plan\": {...}, \"expected\": [...]}");
         return -1;
     }
+    if (load_stored(c, stored_as, err, errsz) != 0)
+        return -1;
     const char *desc = json_string_value(json_object_get(c->doc, "description"));
     if (desc && !(c->description = strdup(desc))) {
         snprintf(err, errsz, "out of memory");

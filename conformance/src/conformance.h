@@ -72,9 +72,17 @@ typedef struct rg_conf_case {
     size_t *columns;
 } rg_conf_case;
 
-/* Load one case file. On failure returns -1 with a reason in err. */
+/* Load one case file. With a storage profile key (see
+   rg_conf_stored_as_key; "" for none) a case that carries an answer for that
+   profile in "expected_stored" checks that answer. On failure returns -1 with
+   a reason in err. */
 int rg_conf_case_load(const char *path, const rg_conf_collection *coll, uint32_t timeout_ms,
-                      rg_conf_case *out, char *err, size_t errsz);
+                      const char *stored_as, rg_conf_case *out, char *err, size_t errsz);
+
+/* A comma-separated list of storage profile names ("empty-text-is-null",
+   "integers-are-doubles") as the key the case files use: known names only,
+   each once, joined by "+" in a fixed order. 0, or -1 with a reason. */
+int rg_conf_stored_as_key(const char *list, char *key, size_t keysz, char *err, size_t errsz);
 void rg_conf_case_free(rg_conf_case *c);
 
 /* A typed value from JSON. Strings point into `j`. null is accepted only when

@@ -73,6 +73,7 @@ typedef struct options {
     int have_unreachable, have_slow, list;
     uint32_t timeout_ms, slow_timeout_ms, connect_timeout_ms;
     unsigned threads;
+    char stored_as[96]; /* canonical storage profile key, "" for none */
 } options;
 
 typedef struct tally {
@@ -100,6 +101,10 @@ static void usage(FILE *out)
             "  --timeout-ms N           budget for every other query (default 10000)\n"
             "  --connect-timeout-ms N   connect budget (default 5000)\n"
             "  --threads N              threads of the concurrency case (default 8)\n"
+            "  --stored-as P[,P]        the backend holds the fixture as a provider must:\n"
+            "                           empty-text-is-null (an empty string reads back as\n"
+            "                           NULL), integers-are-doubles (integers are IEEE\n"
+            "                           doubles); cases check the answer on that catalog\n"
             "  --list                   print the case names and exit\n"
             "  --verbose                show the adapter's debug log\n",
             RG_CONF_SOURCE_DIR, RG_CONF_INSTALL_DIR);
@@ -257,6 +262,12 @@ static int parse_args(int argc, char **argv, options *o)
             o->target = v;
         } else if (!strcmp(a, "--slow-target")) {
             o->slow_target = v;
+        } else if (!strcmp(a, "--stored-as")) {
+            char err[256];
+            if (rg_conf_stored_as_key(v, o->stored_as, sizeof o->stored_as, err, sizeof err) != 0) {
+                fprintf(stderr, "readgate-conformance: --stored-as: %s\n", err);
+                goto out;
+            }
         } else if (!strcmp(a, "--case")) {
             if (o->npatterns == MAX_PATTERNS) {
                 fprintf(stderr, "readgate-conformance: too many --case patterns\n");
@@ -491,7 +502,8 @@ static rg_conf_case *load_cases(const options *o, const char *dir, const rg_conf
         char path[PATH_MAX + 256], err[512];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
         rg_conf_case *c = &cases[*ncases];
-        if (cases && rg_conf_case_load(path, coll, o->timeout_ms, c, err, sizeof err) == 0) {
+        if (cases && rg_conf_case_load(path, coll, o->timeout_ms, o->stored_as, c, err,
+                                           sizeof err) == 0) {
             (*ncases)++;
         } else if (cases) {
             const char *nm = c->name ? c->name : names[i]->d_name;
@@ -561,6 +573,9 @@ int main(int argc, char **argv)
     size_t ncases = 0;
     if (!o.list)
         printf("# cases: %s\n", cases_dir);
+    if (!o.list && o.stored_as[0])
+        printf("# stored as: %s (cases whose answer differs on such a catalog check that answer)\n",
+               o.stored_as);
     rg_conf_case *cases = load_cases(&o, cases_dir, &coll, &ncases, &t, !o.list);
     if (!cases) {
         release(&o, NULL, 0, &coll);
