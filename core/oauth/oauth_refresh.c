@@ -1,11 +1,13 @@
 #include "oauth_refresh.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "crypto/secret.h"
+#include "util/log.h"
 #include "oauth_jwt.h"
 #include "oauth_registry.h"
 #include "oauth_request.h"
@@ -85,6 +87,59 @@ static int store(rg_state_store *st, rg_token_row *row, char *msg, size_t msglen
         return -1;
     }
     return 0;
+}
+
+/* Pauses between attempts to write tokens the provider has issued: about 8 s
+   in all, long enough for a database restart or failover, short enough that
+   a worker waiting on it stays within a query's patience. */
+static const unsigned issued_retry_ms[] = {250, 500, 1000, 2000, 4000};
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Write newly issued tokens. The provider has already spent the old refresh
+   token (Airtable and Shopify rotate it), so these are the only copy: a
+   failed write (the store's database restarting, a full disk) is retried
+   under a fresh lock instead of dropping them, as long as the row is still
+   the version we read: if somebody else wrote it meanwhile, theirs is newer
+   and stays. Returns 0 once written. */
+static int store_issued(const rg_oauth_target *t, rg_state_store *st, rg_token_row *row,
+                        char *msg, size_t msglen)
+{
+    if (store(st, row, msg, msglen) == 0)
+        return 0;
+    int64_t read_version = row->version - 1;
+    for (size_t i = 0; i < sizeof issued_retry_ms / sizeof issued_retry_ms[0]; i++) {
+        rg_warn("oauth %s/%s: writing the new token failed (%s); retrying in %u ms", t->site_id,
+                t->src->name, msg, issued_retry_ms[i]);
+        sleep_ms(issued_retry_ms[i]);
+        char err[256];
+        rg_token_row cur = {0};
+        int found = rg_state_lock(st, t->site_id, t->src->name, &cur, err, sizeof err);
+        if (found < 0) {
+            snprintf(msg, msglen, "%s", err);
+            continue;
+        }
+        int64_t cur_version = cur.version;
+        rg_token_row_clear(&cur);
+        if (found == 0 || cur_version != read_version) {
+            rg_state_rollback(st);
+            snprintf(msg, msglen, "the stored token changed while the new one was being written "
+                     "(version %lld, expected %lld); the newer write stays",
+                     found ? (long long)cur_version : -1LL, (long long)read_version);
+            return -1;
+        }
+        if (store(st, row, msg, msglen) == 0) {
+            rg_info("oauth %s/%s: the new token was written after %zu retr%s", t->site_id,
+                    t->src->name, i + 1, i ? "ies" : "y");
+            return 0;
+        }
+    }
+    return -1;
 }
 
 rg_refresh_result rg_oauth_refresh(const rg_oauth_target *t, rg_state_store *st,
@@ -182,7 +237,7 @@ rg_refresh_result rg_oauth_refresh(const rg_oauth_target *t, rg_state_store *st,
         if (bad) {
             rg_state_rollback(st);
             snprintf(msg, msglen, "out of memory storing the new token (it is lost)");
-        } else if (store(st, &row, msg, msglen) != 0) {
+        } else if (store_issued(t, st, &row, msg, msglen) != 0) {
             bad = 1;
         }
         if (bad) {

@@ -28,7 +28,8 @@ import harness  # noqa: E402
 # The fault tests stop PostgreSQL, so they run last.
 MODULES = ["test_rgclient", "test_config", "test_token", "test_signing", "test_collections",
            "test_cors", "test_query", "test_hostile", "test_abuse", "test_keys", "test_docs",
-           "test_ratelimit", "test_ratelimit_redis", "test_oauth", "test_cache", "test_faults"]
+           "test_ratelimit", "test_ratelimit_redis", "test_oauth", "test_oauth_store", "test_cache",
+           "test_faults"]
 FAULT_ORDER = ["SlowBackendTest", "WrongMajorAdapterTest", "PostgresDownTest"]
 
 
