@@ -34,6 +34,9 @@ static void note_live_evictions(rg_server *srv)
 /* This process's counters decide (memory backend, or Redis unavailable). */
 static void decide_local(rg_server *srv, const rg_rl_check *c, rg_rl_result *out)
 {
+    if (c->end_session && atomic_load(&srv->rl_stats.configured) > 0)
+        rg_warn("DELETE /session: Redis is not answering; the session is ended on this "
+                "instance only");
     if (c->has_nonce &&
         !rg_nonce_cache_insert(srv->nonces, c->nonce, c->nonce_len, (uint64_t)time(NULL),
                                c->nonce_until)) {
@@ -57,6 +60,14 @@ static void on_redis(void *arg, rg_rl_redis_status st, const rg_swin_verdict *v)
     case RG_RL_REDIS_REPLAY:
         memset(&res, 0, sizeof res);
         res.outcome = RG_RL_REPLAY;
+        break;
+    case RG_RL_REDIS_ENDED:
+        /* Ended on another instance: remember it here too, so the next
+           request with it is refused before its signature is checked. */
+        memset(&res, 0, sizeof res);
+        res.outcome = RG_RL_ENDED;
+        (void)rg_nonce_cache_insert(srv->ended, p->chk.session_id, sizeof p->chk.session_id,
+                                    (uint64_t)time(NULL), p->chk.session_until);
         break;
     case RG_RL_REDIS_OK:
         rg_rl_summarize(&p->chk, v, &res);

@@ -37,12 +37,20 @@ typedef struct rg_rl_check {
     uint8_t nonce[RG_RL_NONCE_KEY_MAX];
     size_t nonce_len;
     uint64_t nonce_until; /* unix seconds */
+    /* The verified session of a signed request. With Redis, a session ended
+       on any instance is refused on every instance (the ended mark lives
+       until the session would have expired); end_session sets that mark
+       once the request is admitted (DELETE /session). */
+    bool has_session, end_session;
+    uint8_t session_id[16];
+    uint64_t session_until; /* unix seconds */
 } rg_rl_check;
 
 typedef enum rg_rl_outcome {
     RG_RL_ALLOWED,
     RG_RL_LIMITED, /* 429 rate_limited */
     RG_RL_REPLAY,  /* 401 replayed_request */
+    RG_RL_ENDED,   /* 401 session_ended: ended on another instance */
 } rg_rl_outcome;
 
 typedef struct rg_rl_result {

@@ -16,29 +16,41 @@
 #define MAX_WAITING 10000     /* checks in flight on one connection */
 #define KEY_PREFIX "rg:rl:"
 #define NONCE_PREFIX "rg:nonce:"
+#define ENDED_PREFIX "rg:ended:"
 
 /*
- * KEYS: one per window, then the replay key when ARGV[1] > 0.
- * ARGV[1]: seconds to remember the replay key (0: none); then, per window,
- * limit, number of buckets, bucket length in ms.
- * Returns {-1} for a replay, else {admitted (1/0), then per window: admits
- * (1/0), remaining, wait ms}. The arithmetic is sliding_window.c's.
+ * KEYS: one per window, then the replay key when ARGV[1] > 0, then the
+ * session's ended mark when ARGV[2] > 0.
+ * ARGV[1]: seconds to remember the replay key (0: none); ARGV[2]: seconds
+ * the session has left (0: no session); ARGV[3]: 1 to end the session when
+ * the request is admitted; then, per window, limit, number of buckets,
+ * bucket length in ms.
+ * Returns {-2} for an ended session (checked first: it burns no nonce), {-1}
+ * for a replay, else {admitted (1/0), then per window: admits (1/0),
+ * remaining, wait ms}. The arithmetic is sliding_window.c's.
  */
 static const char SCRIPT[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local ttl = tonumber(ARGV[1])\n"
+    "local sttl = tonumber(ARGV[2])\n"
     "local n = #KEYS\n"
-    "if ttl > 0 then\n"
+    "local ended\n"
+    "if sttl > 0 then\n"
+    "  ended = KEYS[n]\n"
     "  n = n - 1\n"
-    "  if not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'EX', ttl) then return {-1} end\n"
+    "  if redis.call('EXISTS', ended) == 1 then return {-2} end\n"
+    "end\n"
+    "if ttl > 0 then\n"
+    "  if not redis.call('SET', KEYS[n], '1', 'NX', 'EX', ttl) then return {-1} end\n"
+    "  n = n - 1\n"
     "end\n"
     "local out = {1}\n"
     "local ticks = {}\n"
     "for i = 1, n do\n"
-    "  local limit = tonumber(ARGV[3 * i - 1])\n"
-    "  local nb = tonumber(ARGV[3 * i])\n"
-    "  local ms = tonumber(ARGV[3 * i + 1])\n"
+    "  local limit = tonumber(ARGV[3 * i + 1])\n"
+    "  local nb = tonumber(ARGV[3 * i + 2])\n"
+    "  local ms = tonumber(ARGV[3 * i + 3])\n"
     "  local tick = math.floor(now / ms)\n"
     "  local oldest = tick - nb + 1\n"
     "  local flat = redis.call('HGETALL', KEYS[i])\n"
@@ -80,10 +92,11 @@ static const char SCRIPT[] =
     "end\n"
     "if out[1] == 1 then\n"
     "  for i = 1, n do\n"
-    "    local ms = tonumber(ARGV[3 * i + 1])\n"
+    "    local ms = tonumber(ARGV[3 * i + 3])\n"
     "    redis.call('HINCRBY', KEYS[i], ticks[i], 1)\n"
-    "    redis.call('PEXPIRE', KEYS[i], (tonumber(ARGV[3 * i]) + 1) * ms)\n"
+    "    redis.call('PEXPIRE', KEYS[i], (tonumber(ARGV[3 * i + 2]) + 1) * ms)\n"
     "  end\n"
+    "  if ended and ARGV[3] == '1' then redis.call('SET', ended, '1', 'EX', sttl) end\n"
     "end\n"
     "return out\n";
 
@@ -393,8 +406,8 @@ static bool parse_reply(const rg_rl_check *c, const redisReply *rep, rg_rl_redis
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
         rep->element[0]->type != REDIS_REPLY_INTEGER)
         return false;
-    if (rep->element[0]->integer == -1) {
-        *st = RG_RL_REDIS_REPLAY;
+    if (rep->element[0]->integer == -1 || rep->element[0]->integer == -2) {
+        *st = rep->element[0]->integer == -1 ? RG_RL_REDIS_REPLAY : RG_RL_REDIS_ENDED;
         return true;
     }
     if (rep->elements != 1 + 3 * c->nwin)
@@ -488,14 +501,14 @@ static int send_check(rg_rl_redis_req *q, bool eval)
 {
     const rg_rl_check *c = &q->chk;
     rg_rl_redis *r = q->r;
-    enum { MAXARGS = 3 + (RG_RL_NDIMS + 1) + 1 + 3 * RG_RL_NDIMS };
-    char keys[RG_RL_NDIMS + 1][sizeof NONCE_PREFIX + 2 * RG_RL_NONCE_KEY_MAX + 1];
-    char nums[1 + 3 * RG_RL_NDIMS][24];
+    enum { MAXARGS = 3 + (RG_RL_NDIMS + 2) + 3 + 3 * RG_RL_NDIMS };
+    char keys[RG_RL_NDIMS + 2][sizeof NONCE_PREFIX + 2 * RG_RL_NONCE_KEY_MAX + 1];
+    char nums[3 + 3 * RG_RL_NDIMS][24];
     char nkeys[16];
     const char *argv[MAXARGS];
     size_t argvlen[MAXARGS];
     int argc = 0;
-    size_t nk = c->nwin + (c->has_nonce ? 1 : 0);
+    size_t nk = c->nwin + (c->has_nonce ? 1 : 0) + (c->has_session ? 1 : 0);
     snprintf(nkeys, sizeof nkeys, "%zu", nk);
     argv[argc++] = eval ? "EVAL" : "EVALSHA";
     argv[argc++] = eval ? SCRIPT : r->sha;
@@ -504,16 +517,24 @@ static int send_check(rg_rl_redis_req *q, bool eval)
         hexcat(keys[i], KEY_PREFIX, c->win[i].key, c->win[i].keylen);
         argv[argc++] = keys[i];
     }
-    uint64_t ttl = 0;
+    uint64_t ttl = 0, sttl = 0, now = (uint64_t)time(NULL);
+    size_t kx = c->nwin;
     if (c->has_nonce) {
-        hexcat(keys[c->nwin], NONCE_PREFIX, c->nonce, c->nonce_len);
-        argv[argc++] = keys[c->nwin];
-        uint64_t now = (uint64_t)time(NULL);
+        hexcat(keys[kx], NONCE_PREFIX, c->nonce, c->nonce_len);
+        argv[argc++] = keys[kx++];
         ttl = c->nonce_until > now ? c->nonce_until - now : 1;
+    }
+    if (c->has_session) {
+        hexcat(keys[kx], ENDED_PREFIX, c->session_id, sizeof c->session_id);
+        argv[argc++] = keys[kx++];
+        sttl = c->session_until > now ? c->session_until - now : 1;
     }
     int k = 0;
     snprintf(nums[k], sizeof nums[k], "%llu", (unsigned long long)ttl);
     argv[argc++] = nums[k++];
+    snprintf(nums[k], sizeof nums[k], "%llu", (unsigned long long)sttl);
+    argv[argc++] = nums[k++];
+    argv[argc++] = c->has_session && c->end_session ? "1" : "0";
     for (size_t i = 0; i < c->nwin; i++) {
         snprintf(nums[k], sizeof nums[k], "%u", c->win[i].limit);
         argv[argc++] = nums[k++];

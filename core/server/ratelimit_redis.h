@@ -34,6 +34,7 @@ typedef struct rg_rl_redis_req rg_rl_redis_req;
 typedef enum rg_rl_redis_status {
     RG_RL_REDIS_OK,          /* verdicts filled (admitted or not) */
     RG_RL_REDIS_REPLAY,      /* the replay key was already there */
+    RG_RL_REDIS_ENDED,       /* the session was ended (on any instance) */
     RG_RL_REDIS_UNAVAILABLE, /* no answer in time: decide locally */
 } rg_rl_redis_status;
 

@@ -257,6 +257,13 @@ static void proceed(pending_req *p, const rg_rl_result *res)
         rg_reply_cors(req, p->origin);
         rg_reply_error(req, &e);
         status = 401;
+    } else if (res->outcome == RG_RL_ENDED) {
+        rg_api_error_set(&e, 401, "session_ended", NULL,
+                         "the session was ended; open a new one with POST /v1/%s/token",
+                         p->srt->site->site_id);
+        rg_reply_cors(req, p->origin);
+        rg_reply_error(req, &e);
+        status = 401;
     } else if (res->outcome == RG_RL_LIMITED) {
         rg_rl_add_headers(req, res);
         rg_api_error_set(&e, 429, "rate_limited", NULL,
@@ -413,6 +420,10 @@ static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, i
             goto fail;
         /* Only a verified session is counted: nobody spends another's quota. */
         add_windows(&chk, rt, site, act, req, &session);
+        chk.has_session = true;
+        chk.end_session = act == ACT_SESSION;
+        memcpy(chk.session_id, session.nonce, sizeof chk.session_id);
+        chk.session_until = session.expires_at + 1;
         pending_req *p = pending_new(loop, req, act, srt, origin, *route);
         if (!p) {
             rg_secure_zero(&session, sizeof session);

@@ -102,6 +102,24 @@ class SharedLimitsTest(unittest.TestCase):
         self.assertEqual(self.cb.query(s, {"collection": "items", "limit": 1},
                                        retry_429=False).status, 200)
 
+    def test_session_ended_on_one_instance_is_ended_on_every_instance(self):
+        s = self.fam.session(self.ca, "rlsite09")
+        q = {"collection": "items", "limit": 1}
+        self.assertEqual(self.cb.query(s, q, retry_429=False).status, 200)
+        r = self.ca.end_session(s, retry_429=False)
+        self.assertEqual(r.status, 200, r)
+        # B never saw the DELETE: Redis tells it.
+        for call in (lambda: self.cb.query(s, q, retry_429=False),
+                     lambda: self.cb.collections(s, retry_429=False),
+                     lambda: self.cb.end_session(s, retry_429=False),
+                     lambda: self.ca.query(s, q, retry_429=False)):
+            r = call()
+            self.assertEqual((r.status, r.code), (401, "session_ended"), r)
+        # Another session of the same site is untouched.
+        s2 = self.fam.session(self.cb, "rlsite09")
+        self.assertEqual(self.cb.query(s2, q, retry_429=False).status, 200)
+        self.assertEqual(self.ca.query(s2, q, retry_429=False).status, 200)
+
     def test_burst_is_honest_with_redis(self):
         for site in rlbase.Gateways.BURST_SITES:
             s = self.fam.session(self.ca, site)
