@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "crypto/audit.h"
 #include "crypto/keyring.h"
+#include "server/adapter_check.h"
 #include "server/adapter_loader.h"
 #include "server/server.h"
 #include "util/log.h"
@@ -80,35 +81,9 @@ static size_t check_adapter_options(const rg_config *cfg, rg_diags *d)
                 rg_diag_add(d, site->file, 0, "source '%s': %s", src->name, why);
                 continue;
             }
-            if (!a->check_options)
-                continue;
-            rg_option *opts = calloc(src->noptions ? src->noptions : 1, sizeof *opts);
-            if (!opts)
-                continue;
-            for (size_t k = 0; k < src->noptions; k++) {
-                opts[k].key = src->options[k].key;
-                opts[k].value = src->options[k].value;
-            }
-            /* Relative paths in options resolve against the site file's
-             * directory, as they do when the server connects. */
-            char *file_copy = strdup(site->file);
-            if (!file_copy) {
-                free(opts);
-                continue;
-            }
-            rg_source_info info = {.struct_size = sizeof info,
-                                   .site_id = site->site_id,
-                                   .source_name = src->name,
-                                   .options = opts,
-                                   .noptions = src->noptions,
-                                   .connect_timeout_ms = src->connect_timeout_ms,
-                                   .base_dir = dirname(file_copy)};
-            rg_error err = {.status = RG_OK, .message = ""};
-            if (a->check_options(&info, &err) != RG_OK)
+            if (rg_adapter_check_source(a, site, src, why, sizeof why) != 0)
                 rg_diag_add(d, site->file, 0, "source '%s' (adapter %s): %s", src->name,
-                            src->adapter, err.message);
-            free(file_copy);
-            free(opts);
+                            src->adapter, why);
         }
     }
     return d->count - before;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "adapter_check.h"
 #include "adapter_loader.h"
 #include "crypto/audit.h"
 #include "crypto/secret.h"
@@ -354,6 +355,18 @@ rg_source_pool *rg_source_pool_new(const rg_config *cfg, const rg_site *site, co
                                  sizeof p->load_error);
     if (!p->adapter)
         return p; /* stays unavailable; the reason was logged by the loader */
+    /* Options the adapter refuses would fail every connect: refuse them
+       now, once, with the adapter's reason, as `readgate check` does. */
+    char why[400];
+    if (rg_adapter_check_source(p->adapter, site, src, why, sizeof why) != 0) {
+        snprintf(p->load_error, sizeof p->load_error, "adapter %s refuses the options: %s",
+                 src->adapter, why);
+        rg_error_log("site %s source %s: %s; its collections answer 503 until the "
+                     "configuration is fixed and reloaded",
+                     site->site_id, src->name, p->load_error);
+        p->adapter = NULL;
+        return p;
+    }
 
     size_t n = src->workers ? src->workers : 1;
     p->threads = calloc(n, sizeof *p->threads);

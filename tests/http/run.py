@@ -30,7 +30,7 @@ MODULES = ["test_rgclient", "test_config", "test_token", "test_signing", "test_c
            "test_cors", "test_query", "test_hostile", "test_abuse", "test_keys", "test_docs",
            "test_ratelimit", "test_ratelimit_redis", "test_oauth", "test_oauth_store", "test_cache",
            "test_faults"]
-FAULT_ORDER = ["SlowBackendTest", "WrongMajorAdapterTest", "PostgresDownTest"]
+FAULT_ORDER = ["SlowBackendTest", "WrongMajorAdapterTest", "RefusedOptionsTest", "PostgresDownTest"]
 
 
 class Result(unittest.TextTestResult):

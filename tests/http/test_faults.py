@@ -6,6 +6,7 @@ import json
 import os
 import re
 import secrets
+import subprocess
 import threading
 import time
 import unittest
@@ -199,6 +200,54 @@ class WrongMajorAdapterTest(unittest.TestCase):
         rc, secs = self.srv.stop()
         self.assertEqual(rc, 0, self.srv.log_tail())
         self.assertLess(secs, 5)
+
+
+class RefusedOptionsTest(unittest.TestCase):
+    """A source whose adapter refuses its options (check_options) is reported
+    when the configuration is loaded, not at the first query; its site
+    answers 503 and every other site keeps working."""
+
+    BAD = "badopts01"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = harness.env()
+        bad = cls.env.lite_site()
+        bad["site_id"] = cls.BAD
+        bad["allowed_origins"] = ["badopts.example.com"]
+        bad["sources"]["lite"]["options"]["jurnal_mode"] = "wal"
+        cls.srv = cls.env.start_server("badopts", {cls.BAD: bad, LITE: cls.env.lite_site()})
+        cls.c = cls.srv.client
+
+    def test_log_names_the_option_at_start(self):
+        # Logged at start, before anything asked for the source.
+        lines = [ln for ln in self.srv.log_text().splitlines()
+                 if self.BAD in ln and "jurnal_mode" in ln]
+        self.assertEqual(len(lines), 1, self.srv.log_text()[-3000:])
+        self.assertIn("refuses the options", lines[0])
+
+    def test_site_is_unavailable_and_others_answer(self):
+        s = self.c.session(self.BAD, origin="https://badopts.example.com")
+        r = self.c.query(s, {"collection": "items", "limit": 5})
+        self.assertEqual((r.status, r.code), (503, "source_unavailable"), r)
+        s = self.c.session(LITE, api_key=self.env.lite_api_key)
+        r = self.c.query(s, {"collection": "items", "limit": 2})
+        self.assertEqual(r.status, 200, r)
+        st, body = self.srv.admin_get("/readyz")
+        self.assertEqual(st, 503, body)
+        self.assertIn(self.BAD, body.decode())
+
+    def test_check_reports_the_same(self):
+        p = subprocess.run([self.env.readgate, "check", "-c", self.srv.config_path],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           env=self.env.proc_env, timeout=60)
+        out = p.stdout.decode()
+        self.assertNotEqual(p.returncode, 0, out)
+        self.assertIn("jurnal_mode", out)
+
+    def test_zz_stops_cleanly(self):
+        rc, secs = self.srv.stop()
+        self.assertEqual(rc, 0, self.srv.log_tail())
 
 
 if __name__ == "__main__":
