@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run readgate-conformance against a SaaS adapter pointed at its fake provider.
 
-    run_saas.py airtable|sheets|shopify CONFORMANCE ADAPTER.so [extra conformance flags]
+    run_saas.py airtable|sheets|shopify|shopify-storefront CONFORMANCE ADAPTER.so [extra conformance flags]
 
 Starts the fake (tests/fakes/), gets it an access token, and runs every case,
 including the behaviour cases: unreachable (a closed port) and timeout (a
@@ -37,6 +37,10 @@ STORED_AS = {
     "sheets": "empty-text-is-null",
     "shopify": None,
 }
+# The shopify adapter with `api: storefront` against the fake's Storefront
+# API (its own collection: Storefront column names); it holds the fixture
+# as the Admin API does.
+STORED_AS["shopify-storefront"] = None
 
 
 def silent_server():
@@ -87,6 +91,15 @@ def main():
             token = fake.mint()["access_token"]
             flags += ["--target", "products!A1:Z",
                       "--option", "spreadsheet_id=1RGfakeSpreadsheet0000000000000000000000000",
+                      "--option", "base_url=" + fake.url, "--option", "access_token=" + token]
+        elif provider == "shopify-storefront":
+            # A private (delegate) Storefront token: the adapter's default token_type.
+            fake = FakeProcess("shopify")
+            token = fake.mint(storefront="private")["access_token"]
+            flags += ["--collection",
+                      os.path.join(HERE, "saas", "shopify_storefront_collection.json"),
+                      "--target", "products", "--option", "shop=demo-shop.myshopify.com",
+                      "--option", "api=storefront",
                       "--option", "base_url=" + fake.url, "--option", "access_token=" + token]
         else:
             fake = FakeProcess("shopify", "--bucket-max", "1000000", "--restore-rate", "1000000")

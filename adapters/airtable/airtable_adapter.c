@@ -28,8 +28,10 @@
  * memory.
  *
  * Budget. At most requests_per_second calls per base in any second (plus a
- * margin), shared by every connection of the process; a call waits for a
- * slot within the query's deadline. After a 429 Airtable refuses the base for
+ * margin), shared by every connection of the process, and at most
+ * requests_per_second_per_token calls per access token across every base
+ * (Airtable's 50 requests/s per user); a call waits for a slot within the
+ * query's deadline. After a 429 Airtable refuses the base for
  * 30 s, so the adapter makes no call to that base for 30 s and answers
  * RG_ERR_UNAVAILABLE at once meanwhile.
  */
@@ -48,6 +50,9 @@
 #define PAGE_SIZE 100
 /* Airtable: "5 requests per second per base"; a 429 locks the base for 30 s. */
 #define DEFAULT_RPS 5
+/* Airtable: "50 requests per second for all traffic using tokens from a
+   given user", whatever the base. */
+#define DEFAULT_TOKEN_RPS 50
 #define PENALTY_MS 30000
 /* The provider counts requests by arrival; leave room for network jitter. */
 #define WINDOW_MS 1100
@@ -71,7 +76,7 @@ static void logf_(rg_log_level lvl, const char *fmt, ...)
 
 typedef struct at_options {
     const char *base_id, *base_url, *access_token;
-    unsigned long rps, max_records;
+    unsigned long rps, token_rps, max_records;
     int checkbox_absent_is_false;
 } at_options;
 
@@ -90,6 +95,7 @@ static rg_status parse_options(const rg_source_info *src, at_options *o, rg_erro
     memset(o, 0, sizeof *o);
     o->base_url = DEFAULT_BASE_URL;
     o->rps = DEFAULT_RPS;
+    o->token_rps = DEFAULT_TOKEN_RPS;
     o->max_records = DEFAULT_MAX_RECORDS;
     o->checkbox_absent_is_false = 1;
     for (size_t i = 0; i < src->noptions; i++) {
@@ -105,6 +111,9 @@ static rg_status parse_options(const rg_source_info *src, at_options *o, rg_erro
         } else if (!strcmp(k, "requests_per_second")) {
             if (rg_saas_opt_uint(k, v, 1, 1000, &o->rps, err) != 0)
                 return RG_ERR_CONFIG;
+        } else if (!strcmp(k, "requests_per_second_per_token")) {
+            if (rg_saas_opt_uint(k, v, 1, 1000, &o->token_rps, err) != 0)
+                return RG_ERR_CONFIG;
         } else if (!strcmp(k, "max_records")) {
             if (rg_saas_opt_uint(k, v, 1, 1000000, &o->max_records, err) != 0)
                 return RG_ERR_CONFIG;
@@ -114,7 +123,8 @@ static rg_status parse_options(const rg_source_info *src, at_options *o, rg_erro
         } else {
             return rg_saas_fail(err, RG_ERR_CONFIG,
                                 "unknown option '%s' for the airtable adapter; expected: base_id, "
-                                "access_token, base_url, requests_per_second, max_records, "
+                                "access_token, base_url, requests_per_second, "
+                                "requests_per_second_per_token, max_records, "
                                 "checkbox_absent_is_false",
                                 k);
         }
@@ -144,7 +154,8 @@ typedef struct at_conn {
     rg_http http;
     char *base_id, *base_url, *auth_header;
     char *quota_key; /* base_url + base id: one budget per base and provider */
-    unsigned long rps, max_records;
+    char *token_quota_key; /* base_url + a digest of the token: one budget per token */
+    unsigned long rps, token_rps, max_records;
     int checkbox_absent_is_false;
 } at_conn;
 
@@ -155,7 +166,16 @@ static void close_conn(at_conn *c)
     free(c->base_url);
     free(c->auth_header);
     free(c->quota_key);
+    free(c->token_quota_key);
     free(c);
+}
+
+static uint64_t fnv1a64(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
 }
 
 static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
@@ -174,13 +194,19 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
     if (!c)
         return rg_saas_fail(err, RG_ERR_INTERNAL, "out of memory");
     c->rps = o.rps;
+    c->token_rps = o.token_rps;
     c->max_records = o.max_records;
     c->checkbox_absent_is_false = o.checkbox_absent_is_false;
     c->base_id = strdup(o.base_id);
     c->base_url = strdup(o.base_url);
     c->auth_header = rg_saas_concat3("Authorization: Bearer ", o.access_token, "");
     c->quota_key = rg_saas_concat3(o.base_url, "|", o.base_id);
-    if (!c->base_id || !c->base_url || !c->auth_header || !c->quota_key) {
+    /* The budget table is keyed by text; a digest keeps the token itself out
+       of it. Every connection with the same token shares one budget. */
+    char digest[40];
+    snprintf(digest, sizeof digest, "|token|%016llx", (unsigned long long)fnv1a64(o.access_token));
+    c->token_quota_key = rg_saas_concat3(o.base_url, digest, "");
+    if (!c->base_id || !c->base_url || !c->auth_header || !c->quota_key || !c->token_quota_key) {
         close_conn(c);
         return rg_saas_fail(err, RG_ERR_INTERNAL, "out of memory");
     }
@@ -679,6 +705,19 @@ static rg_status query_(void *conn, const rg_query_plan *plan, const rg_row_sink
                               "Airtable allows %lu requests per second for base %s and the "
                               "budget is spent; no slot frees within the query's time budget",
                               c->rps, c->base_id);
+            goto out;
+        }
+        if (q == RG_QUOTA_NOMEM) {
+            st = rg_saas_fail(err, RG_ERR_INTERNAL, "out of memory");
+            goto out;
+        }
+        q = rg_quota_take(c->token_quota_key, (unsigned)c->token_rps, WINDOW_MS, deadline, 1,
+                          &wait);
+        if (q == RG_QUOTA_BUSY || q == RG_QUOTA_PENALTY) {
+            st = rg_saas_fail(err, RG_ERR_UNAVAILABLE,
+                              "Airtable allows %lu requests per second per access token and "
+                              "the budget is spent; no slot frees within the query's time budget",
+                              c->token_rps);
             goto out;
         }
         if (q == RG_QUOTA_NOMEM) {

@@ -1,12 +1,15 @@
 /*
- * readgate-adapter-shopify: reads a shop's products through the Shopify Admin
- * GraphQL API (POST /admin/api/{version}/graphql.json, `products`).
+ * readgate-adapter-shopify: reads a shop's products through Shopify's GraphQL
+ * APIs: the Admin API (POST /admin/api/{version}/graphql.json, `products`),
+ * or with `api: storefront` the Storefront API (shopify_storefront.c).
  *
- * Options: shop (required, "name.myshopify.com"), access_token (header
- * X-Shopify-Access-Token; injected by the core for sources with an oauth
- * block), api_version (default 2025-01), base_url (default https://{shop}),
- * api (admin; storefront is not supported yet). The collection target is
- * "products" (the only one); each field's column names a product field:
+ * Options: shop (required, "name.myshopify.com"), access_token (Admin: header
+ * X-Shopify-Access-Token, injected by the core for sources with an oauth
+ * block; Storefront: a Storefront token, see token_type), api_version
+ * (default 2025-01), base_url (default https://{shop}), api (admin or
+ * storefront), token_type (storefront only: private, the default, or
+ * public). The collection target is "products" (the only one); each field's
+ * column names a product field. Admin API columns:
  *
  *   id                  the product GID (string field) or its number (integer)
  *   legacyResourceId    the product number
@@ -15,6 +18,9 @@
  *   totalInventory      (integer)     tracksInventory (boolean)
  *   priceRangeV2.minVariantPrice.amount, priceRangeV2.maxVariantPrice.amount
  *   metafield:NAMESPACE.KEY          the metafield's value, read as the field's type
+ *
+ * (the Storefront API's are listed in shopify_storefront.c; a column the
+ * chosen API does not have is refused with RG_ERR_CONFIG naming it).
  *
  * How a query runs. The document is built from fixed text and depends only on
  * which columns are read; every value travels as a GraphQL variable, the
@@ -30,13 +36,14 @@
  *   - ne, prefix, contains, search, metafields and text order: in memory only.
  * Relay cursors page through Shopify. When the plan is ordered by a numeric
  * id column alone, Shopify sorts by ID with the `after` position in the
- * search string and reading stops once `limit` rows passed the exact filter;
- * otherwise every matching product is read and sorted in memory.
+ * search string (Admin API; the Storefront API has no id search field and
+ * reads from the start) and reading stops once `limit` rows passed the exact
+ * filter; otherwise every matching product is read and sorted in memory.
  *
- * Throttle. Shopify charges each query its requested cost from a leaky
- * bucket (extensions.cost.throttleStatus). The adapter keeps the last status
- * per shop, process-wide, and before sending waits until the bucket has
- * refilled enough for the request, if that happens before the query's
+ * Throttle (Admin API). Shopify charges each query its requested cost from a
+ * leaky bucket (extensions.cost.throttleStatus). The adapter keeps the last
+ * status per shop, process-wide, and before sending waits until the bucket
+ * has refilled enough for the request, if that happens before the query's
  * deadline; otherwise it answers RG_ERR_UNAVAILABLE at once. A THROTTLED
  * answer updates the status and is retried the same way.
  */
@@ -51,6 +58,7 @@
 
 #include "memfilter.h"
 #include "saas_http.h"
+#include "shopify_api.h"
 
 #define ADAPTER_NAME "shopify"
 #define DEFAULT_API_VERSION "2025-01"
@@ -76,27 +84,15 @@ static void logf_(rg_log_level lvl, const char *fmt, ...)
 
 /* ---- columns ------------------------------------------------------------------------ */
 
-typedef enum col_kind {
-    COL_ID = 1,     /* id: a GID */
-    COL_SCALAR,     /* a scalar member of Product */
-    COL_PRICE_MIN,  /* priceRangeV2.minVariantPrice.amount */
-    COL_PRICE_MAX,
-    COL_METAFIELD
-} col_kind;
-
-typedef struct col_def {
-    const char *column;
-    col_kind kind;
-    const char *search;  /* search field, or NULL */
-    int search_kind;     /* 't' text eq, 'n' number, 'd' date */
-} col_def;
-
+/* The Admin API's (col_def: shopify_api.h). */
 static const col_def COLUMNS[] = {
     {"id", COL_ID, "id", 'n'},
     {"legacyResourceId", COL_SCALAR, "id", 'n'},
     {"title", COL_SCALAR, "title", 't'},
     {"vendor", COL_SCALAR, "vendor", 't'},
-    {"productType", COL_SCALAR, "product_type", 't'},
+    /* Read as a list of types, as the Storefront API documents: a value
+       holding a comma is filtered in memory only. */
+    {"productType", COL_SCALAR, "product_type", 'l'},
     {"handle", COL_SCALAR, NULL, 0},
     {"description", COL_SCALAR, NULL, 0},
     {"status", COL_SCALAR, NULL, 0},
@@ -110,6 +106,22 @@ static const col_def COLUMNS[] = {
 };
 #define METAFIELD_PREFIX "metafield:"
 
+static const char *const ADMIN_PATH[] = {"admin", "api"};
+
+static const sp_api admin_api = {
+    .name = "admin",
+    .columns = COLUMNS,
+    .ncolumns = sizeof COLUMNS / sizeof COLUMNS[0],
+    .price_range = "priceRangeV2",
+    .columns_hint = "id, legacyResourceId, title, vendor, productType, handle, description, "
+                    "status, createdAt, updatedAt, publishedAt, totalInventory, tracksInventory, "
+                    "priceRangeV2.min/maxVariantPrice.amount or metafield:NAMESPACE.KEY",
+    .scope_hint = "the token needs the read_products scope",
+    .path = ADMIN_PATH,
+    .npath = 2,
+    .cost_throttle = 1,
+};
+
 /* A metafield namespace or key: letters, digits, '-' and '_'. */
 static int valid_mf_part(const char *s, size_t len)
 {
@@ -122,13 +134,13 @@ static int valid_mf_part(const char *s, size_t len)
     return 1;
 }
 
-/* The column's definition; for metafields a shared entry and *dot set. */
-static const col_def *find_column(const char *column, const char **dot)
+/* The column's definition in `api`; for metafields a shared entry and *dot set. */
+static const col_def *find_column(const sp_api *api, const char *column, const char **dot)
 {
     static const col_def metafield = {METAFIELD_PREFIX, COL_METAFIELD, NULL, 0};
-    for (size_t i = 0; i < sizeof COLUMNS / sizeof COLUMNS[0]; i++)
-        if (!strcmp(COLUMNS[i].column, column))
-            return &COLUMNS[i];
+    for (size_t i = 0; i < api->ncolumns; i++)
+        if (!strcmp(api->columns[i].column, column))
+            return &api->columns[i];
     size_t pl = strlen(METAFIELD_PREFIX);
     if (!strncmp(column, METAFIELD_PREFIX, pl)) {
         const char *d = strchr(column + pl, '.');
@@ -144,7 +156,9 @@ static const col_def *find_column(const char *column, const char **dot)
 /* ---- options -------------------------------------------------------------------------- */
 
 typedef struct sp_options {
-    const char *shop, *api_version, *base_url, *access_token, *api;
+    const char *shop, *api_version, *base_url, *access_token, *token_type;
+    const sp_api *api;
+    int private_token; /* Storefront: the token is a private (delegate) one */
 } sp_options;
 
 static int valid_shop(const char *s)
@@ -171,7 +185,8 @@ static rg_status parse_options(const rg_source_info *src, sp_options *o, rg_erro
 {
     memset(o, 0, sizeof *o);
     o->api_version = DEFAULT_API_VERSION;
-    o->api = "admin";
+    o->api = &admin_api;
+    const char *api = "admin";
     for (size_t i = 0; i < src->noptions; i++) {
         const char *k = src->options[i].key, *v = src->options[i].value;
         if (!strcmp(k, "shop")) {
@@ -185,11 +200,13 @@ static rg_status parse_options(const rg_source_info *src, sp_options *o, rg_erro
         } else if (!strcmp(k, "access_token")) {
             o->access_token = v;
         } else if (!strcmp(k, "api")) {
-            o->api = v ? v : "";
+            api = v ? v : "";
+        } else if (!strcmp(k, "token_type")) {
+            o->token_type = v ? v : "";
         } else {
             return rg_saas_fail(err, RG_ERR_CONFIG,
                                 "unknown option '%s' for the shopify adapter; expected: shop, "
-                                "access_token, api_version, base_url, api",
+                                "access_token, api_version, base_url, api, token_type",
                                 k);
         }
     }
@@ -201,11 +218,25 @@ static rg_status parse_options(const rg_source_info *src, sp_options *o, rg_erro
         return rg_saas_fail(err, RG_ERR_CONFIG,
                             "option 'api_version' must be a Shopify API version such as 2025-01 "
                             "(YYYY-01, -04, -07 or -10) or 'unstable'");
-    if (!strcmp(o->api, "storefront"))
-        return rg_saas_fail(err, RG_ERR_CONFIG,
-                            "option 'api': the Storefront API is not supported yet; use 'admin'");
-    if (strcmp(o->api, "admin"))
-        return rg_saas_fail(err, RG_ERR_CONFIG, "option 'api' must be 'admin'");
+    if (!strcmp(api, "storefront"))
+        o->api = &rg_sp_storefront_api;
+    else if (strcmp(api, "admin"))
+        return rg_saas_fail(err, RG_ERR_CONFIG, "option 'api' must be 'admin' or 'storefront'");
+    /* readgate reads from a server: a private token unless told otherwise. */
+    o->private_token = 1;
+    if (o->token_type) {
+        if (o->api != &rg_sp_storefront_api)
+            return rg_saas_fail(err, RG_ERR_CONFIG,
+                                "option 'token_type' applies to 'api: storefront' only (an Admin "
+                                "API token always goes in X-Shopify-Access-Token)");
+        if (!strcmp(o->token_type, "public"))
+            o->private_token = 0;
+        else if (strcmp(o->token_type, "private"))
+            return rg_saas_fail(err, RG_ERR_CONFIG,
+                                "option 'token_type' must be 'private' (a delegate token, sent "
+                                "as Shopify-Storefront-Private-Token) or 'public' (sent as "
+                                "X-Shopify-Storefront-Access-Token)");
+    }
     if (o->access_token && strncmp(o->access_token, "enc:", 4) &&
         rg_saas_opt_token("access_token", o->access_token, err) != 0)
         return RG_ERR_CONFIG;
@@ -334,6 +365,7 @@ static void bucket_update(const char *key, const json_t *ext)
 
 typedef struct sp_conn {
     rg_http http;
+    const sp_api *api;
     char *base_url, *api_version, *auth_header, *bucket_key, *shop;
 } sp_conn;
 
@@ -355,18 +387,28 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
     rg_status st = parse_options(src, &o, err);
     if (st != RG_OK)
         return st;
+    /* Storefront tokens do not expire and have no OAuth grant to refresh. */
     st = rg_saas_check_access_token(o.access_token,
-                            "no Shopify access token: give the source an oauth block (and run "
-                            "readgate oauth import) or an access_token option", err);
+                                    o.api == &admin_api
+                                        ? "no Shopify access token: give the source an oauth "
+                                          "block (and run readgate oauth import) or an "
+                                          "access_token option"
+                                        : "no Shopify Storefront access token: give the source "
+                                          "an access_token option (a token from the shop's "
+                                          "Headless channel or custom app)",
+                                    err);
     if (st != RG_OK)
         return st;
     sp_conn *c = calloc(1, sizeof *c);
     if (!c)
         return rg_saas_fail(err, RG_ERR_INTERNAL, "out of memory");
+    c->api = o.api;
     c->shop = strdup(o.shop);
     c->base_url = o.base_url ? strdup(o.base_url) : rg_saas_concat3("https://", o.shop, "");
     c->api_version = strdup(o.api_version);
-    c->auth_header = rg_saas_concat3("X-Shopify-Access-Token: ", o.access_token, "");
+    c->auth_header = o.api == &admin_api
+                         ? rg_saas_concat3("X-Shopify-Access-Token: ", o.access_token, "")
+                         : rg_sp_storefront_auth_header(o.access_token, o.private_token);
     /* The bucket belongs to the app on the shop. */
     c->bucket_key = c->base_url ? rg_saas_concat3(c->base_url, "|", o.shop) : NULL;
     if (!c->shop || !c->base_url || !c->api_version || !c->auth_header || !c->bucket_key) {
@@ -402,6 +444,7 @@ static rg_status ping_(void *conn, rg_error *err)
 /* What the query reads: per field its column definition and, for
    metafields, its alias number. */
 typedef struct selection {
+    const sp_api *api;
     const col_def **def; /* per field (NULL when not read) */
     int *mf;             /* per field: metafield alias index, or -1 */
     size_t nmf;
@@ -415,11 +458,12 @@ static void selection_free(selection *s)
     free(s->mf);
 }
 
-static rg_status plan_selection(const rg_query_plan *p, const rg_mf_plan *mp, selection *s,
-                                rg_error *err)
+static rg_status plan_selection(const sp_api *api, const rg_query_plan *p, const rg_mf_plan *mp,
+                                selection *s, rg_error *err)
 {
     const rg_collection_desc *coll = p->collection;
     memset(s, 0, sizeof *s);
+    s->api = api;
     s->def = calloc(coll->nfields ? coll->nfields : 1, sizeof *s->def);
     s->mf = calloc(coll->nfields ? coll->nfields : 1, sizeof *s->mf);
     if (!s->def || !s->mf)
@@ -430,15 +474,19 @@ static rg_status plan_selection(const rg_query_plan *p, const rg_mf_plan *mp, se
             continue;
         const rg_field_desc *fd = &coll->fields[f];
         const char *col = fd->column ? fd->column : fd->name, *dot = NULL;
-        const col_def *d = find_column(col, &dot);
-        if (!d)
+        const col_def *d = find_column(api, col, &dot);
+        if (!d) {
+            /* A column of the other API is named as such: the likely slip. */
+            const sp_api *other = api == &admin_api ? &rg_sp_storefront_api : &admin_api;
+            int theirs = find_column(other, col, &dot) != NULL;
             return rg_saas_fail(err, RG_ERR_CONFIG,
-                                "field '%s': Shopify column '%s' is not supported; use id, "
-                                "legacyResourceId, title, vendor, productType, handle, "
-                                "description, status, createdAt, updatedAt, publishedAt, "
-                                "totalInventory, tracksInventory, priceRangeV2.min/maxVariantPrice"
-                                ".amount or metafield:NAMESPACE.KEY",
-                                fd->name, col);
+                                "field '%s': Shopify column '%s' is not supported%s%s; use %s",
+                                fd->name, col, api == &admin_api ? "" : " by the Storefront API",
+                                !theirs               ? ""
+                                : api == &admin_api ? " (a Storefront API column)"
+                                                      : " (an Admin API column)",
+                                api->columns_hint);
+        }
         s->def[f] = d;
         if (d->kind == COL_METAFIELD)
             s->mf[f] = (int)s->nmf++;
@@ -469,18 +517,21 @@ static rg_status build_document(const rg_query_plan *p, const selection *s, rg_s
     rg_sbuf_puts(d, ") { products(first: $first, after: $after, query: $query, sortKey: $sortKey, "
                     "reverse: $reverse) { pageInfo { hasNextPage endCursor } nodes {");
     /* Each scalar column once, whatever number of fields read it. */
-    for (size_t i = 0; i < sizeof COLUMNS / sizeof COLUMNS[0]; i++) {
-        if (COLUMNS[i].kind != COL_SCALAR && COLUMNS[i].kind != COL_ID)
+    const col_def *cols = s->api->columns;
+    for (size_t i = 0; i < s->api->ncolumns; i++) {
+        if (cols[i].kind != COL_SCALAR && cols[i].kind != COL_ID)
             continue;
         for (size_t f = 0; f < coll->nfields; f++)
-            if (s->def[f] == &COLUMNS[i]) {
+            if (s->def[f] == &cols[i]) {
                 rg_sbuf_puts(d, " ");
-                rg_sbuf_puts(d, COLUMNS[i].column);
+                rg_sbuf_puts(d, cols[i].column);
                 break;
             }
     }
     if (s->price_min || s->price_max) {
-        rg_sbuf_puts(d, " priceRangeV2 {");
+        rg_sbuf_puts(d, " ");
+        rg_sbuf_puts(d, s->api->price_range);
+        rg_sbuf_puts(d, " {");
         if (s->price_min)
             rg_sbuf_puts(d, " minVariantPrice { amount }");
         if (s->price_max)
@@ -580,11 +631,17 @@ static rg_status put_filter(rg_sbuf *b, const col_def *d, const rg_field_desc *f
     if (!d || !d->search)
         return RG_OK;
     rg_status st = RG_OK;
-    if (d->search_kind == 't' && (fd->type == RG_TYPE_STRING || fd->type == RG_TYPE_ENUM)) {
+    int text = (d->search_kind == 't' || d->search_kind == 'l') &&
+               (fd->type == RG_TYPE_STRING || fd->type == RG_TYPE_ENUM);
+    int boolean = d->search_kind == 'b' && fd->type == RG_TYPE_BOOLEAN;
+    if (text || boolean) {
         if (flt->op != RG_OP_EQ && flt->op != RG_OP_IN)
             return RG_OK;
-        for (size_t i = 0; i < flt->nvalues; i++)
-            if (!has_word_char(v[i].u.str.ptr, v[i].u.str.len))
+        /* A list field would split a value at its commas and match its
+           parts alone, which need not be a superset: left to memory. */
+        for (size_t i = 0; text && i < flt->nvalues; i++)
+            if (!has_word_char(v[i].u.str.ptr, v[i].u.str.len) ||
+                (d->search_kind == 'l' && memchr(v[i].u.str.ptr, ',', v[i].u.str.len)))
                 return RG_OK;
         put_term_sep(b, nterms);
         if (flt->nvalues > 1)
@@ -594,7 +651,10 @@ static rg_status put_filter(rg_sbuf *b, const col_def *d, const rg_field_desc *f
                 rg_sbuf_puts(b, " OR ");
             rg_sbuf_puts(b, d->search);
             rg_sbuf_puts(b, ":");
-            st = put_quoted(b, v[i].u.str.ptr, v[i].u.str.len, err);
+            if (text)
+                st = put_quoted(b, v[i].u.str.ptr, v[i].u.str.len, err);
+            else
+                rg_sbuf_puts(b, v[i].u.b ? "true" : "false");
         }
         if (flt->nvalues > 1)
             rg_sbuf_puts(b, ")");
@@ -669,13 +729,15 @@ static rg_status put_filter(rg_sbuf *b, const col_def *d, const rg_field_desc *f
     return RG_OK;
 }
 
-/* Ordered by a numeric id column alone: Shopify's sortKey ID is our order. */
+/* Ordered by a numeric id column alone (the GID read as its number, or
+   legacyResourceId): Shopify's sortKey ID is our order. */
 static int key_order(const rg_query_plan *p, const selection *s)
 {
     const rg_collection_desc *coll = p->collection;
     size_t k = coll->key_field;
+    const col_def *d = s->def[k];
     return p->nsort == 1 && p->sort[0].field == k && coll->fields[k].type == RG_TYPE_INTEGER &&
-           s->def[k] && s->def[k]->search && !strcmp(s->def[k]->search, "id");
+           d && (d->kind == COL_ID || (d->search && !strcmp(d->search, "id")));
 }
 
 static rg_status build_search(const rg_query_plan *p, const selection *s, rg_sbuf *b,
@@ -688,7 +750,10 @@ static rg_status build_search(const rg_query_plan *p, const selection *s, rg_sbu
         const rg_filter *f = &p->filters[i];
         st = put_filter(b, s->def[f->field], &coll->fields[f->field], f, &nterms, err);
     }
-    if (st == RG_OK && p->after && key_order(p, s) && !p->after[0].is_null) {
+    /* Where the API can search by id, the `after` position skips what came
+       before; otherwise memfilter drops it (rg_mf_selected). */
+    if (st == RG_OK && p->after && key_order(p, s) && s->def[coll->key_field]->search &&
+        !p->after[0].is_null) {
         put_term_sep(b, &nterms);
         rg_sbuf_puts(b, p->sort[0].desc ? "id:<" : "id:>");
         put_number(b, &p->after[0]);
@@ -702,7 +767,7 @@ static rg_status build_search(const rg_query_plan *p, const selection *s, rg_sbu
 
 /* Set one cell from a product node. */
 static int read_cell(rg_mf_rows *rows, rg_mf_cell *c, const rg_field_desc *fd, const col_def *d,
-                     int mf, const json_t *node)
+                     int mf, const char *price_range, const json_t *node)
 {
     const json_t *j = NULL;
     char alias[24];
@@ -722,7 +787,7 @@ static int read_cell(rg_mf_rows *rows, rg_mf_cell *c, const rg_field_desc *fd, c
         break;
     case COL_PRICE_MIN:
     case COL_PRICE_MAX:
-        j = json_object_get(json_object_get(json_object_get(node, "priceRangeV2"),
+        j = json_object_get(json_object_get(json_object_get(node, price_range),
                                             d->kind == COL_PRICE_MIN ? "minVariantPrice"
                                                                      : "maxVariantPrice"),
                             "amount");
@@ -753,7 +818,7 @@ static rg_status read_nodes(const rg_query_plan *p, const rg_mf_plan *mp, const 
             if (!mp->needed[f] || !s->def[f])
                 continue;
             const rg_field_desc *fd = &coll->fields[f];
-            int rc = read_cell(rows, &row[f], fd, s->def[f], s->mf[f], node);
+            int rc = read_cell(rows, &row[f], fd, s->def[f], s->mf[f], s->api->price_range, node);
             if (rc == -2)
                 return rg_saas_fail(err, RG_ERR_INTERNAL, "out of memory");
             if (rc != 0)
@@ -777,6 +842,11 @@ static const char *gql_code(const json_t *errors)
 
 static rg_status http_error(sp_conn *c, const rg_http_resp *r, rg_error *err)
 {
+    if (c->api == &rg_sp_storefront_api) {
+        rg_status st = rg_sp_storefront_http_error(c->shop, r, err);
+        if (st != RG_OK)
+            return st;
+    }
     json_t *errors = json_object_get(r->json, "errors");
     switch (r->status) {
     case 401:
@@ -825,12 +895,23 @@ static rg_status query_(void *conn, const rg_query_plan *plan, const rg_row_sink
                           plan->collection->name);
         goto out;
     }
-    if ((st = plan_selection(plan, &mp, &sel, err)) != RG_OK ||
+    if ((st = plan_selection(c->api, plan, &mp, &sel, err)) != RG_OK ||
         (st = build_document(plan, &sel, &doc, err)) != RG_OK ||
         (st = build_search(plan, &sel, &search, err)) != RG_OK)
         goto out;
-    const char *segs[] = {"admin", "api", c->api_version, "graphql.json"};
-    url = rg_http_url(c->base_url, segs, 4, 1u | 2u | 8u, err);
+    /* {api path}/{version}/graphql.json: every segment but the version is
+       fixed text. */
+    const char *segs[4];
+    size_t nsegs = 0;
+    unsigned raw = 0;
+    for (size_t i = 0; i < c->api->npath && i < 2; i++) {
+        raw |= 1u << nsegs;
+        segs[nsegs++] = c->api->path[i];
+    }
+    segs[nsegs++] = c->api_version;
+    raw |= 1u << nsegs;
+    segs[nsegs++] = "graphql.json";
+    url = rg_http_url(c->base_url, segs, nsegs, raw, err);
     if (!url) {
         st = err->status;
         goto out;
@@ -861,15 +942,22 @@ static rg_status query_(void *conn, const rg_query_plan *plan, const rg_row_sink
         goto out;
     }
     const char *headers[] = {c->auth_header};
+    int cost_bucket = c->api->cost_throttle;
+    /* In key order a page holds no more than the limit, unless the rows
+       before the `after` position are read too (no id search field). */
+    int whole_pages = early && plan->after && !sel.def[plan->collection->key_field]->search;
     int retries = 0;
     for (;;) {
         /* A page as large as half the bucket allows, so a page never waits
-           for a whole bucket; in key order no more than the limit. */
-        double max = bucket_max(c->bucket_key);
-        long first = (long)floor((max / 2 - 2) / sel.node_cost);
-        if (first > MAX_PAGE)
-            first = MAX_PAGE;
-        if (early && (size_t)first > plan->limit)
+           for a whole bucket. */
+        long first = MAX_PAGE;
+        if (cost_bucket) {
+            double max = bucket_max(c->bucket_key);
+            first = (long)floor((max / 2 - 2) / sel.node_cost);
+            if (first > MAX_PAGE)
+                first = MAX_PAGE;
+        }
+        if (early && !whole_pages && (size_t)first > plan->limit)
             first = (long)plan->limit;
         if (first < 1)
             first = 1;
@@ -878,7 +966,7 @@ static rg_status query_(void *conn, const rg_query_plan *plan, const rg_row_sink
             st = rg_saas_fail(err, RG_ERR_INTERNAL, "out of memory");
             goto out;
         }
-        if ((st = bucket_take(c->bucket_key, cost, deadline, err)) != RG_OK)
+        if (cost_bucket && (st = bucket_take(c->bucket_key, cost, deadline, err)) != RG_OK)
             goto out;
         rg_http_resp r;
         st = rg_http_send(&c->http, "POST", url, headers, 1, body, deadline, &r, err);
@@ -888,13 +976,17 @@ static rg_status query_(void *conn, const rg_query_plan *plan, const rg_row_sink
             rg_http_resp_free(&r);
             goto out;
         }
-        json_t *ext = json_object_get(r.json, "extensions");
-        bucket_update(c->bucket_key, ext);
+        if (cost_bucket)
+            bucket_update(c->bucket_key, json_object_get(r.json, "extensions"));
         json_t *errors = json_object_get(r.json, "errors");
         json_t *products = json_object_get(json_object_get(r.json, "data"), "products");
-        if (json_array_size(errors) && !json_is_object(products)) {
+        /* The Storefront API answers a field the token may not read
+           (totalInventory without the inventory scope) with null beside an
+           error: rows read from it would be wrong, so any error fails. */
+        if (json_array_size(errors) && (!json_is_object(products) || !cost_bucket)) {
             const char *code = gql_code(errors);
-            if (code && (!strcmp(code, "THROTTLED") || !strcmp(code, "MAX_COST_EXCEEDED")) &&
+            if (cost_bucket && code &&
+                (!strcmp(code, "THROTTLED") || !strcmp(code, "MAX_COST_EXCEEDED")) &&
                 retries++ < MAX_THROTTLE_RETRIES) {
                 if (!strcmp(code, "MAX_COST_EXCEEDED")) {
                     /* Shopify tells the single-query maximum: remember it. */
@@ -913,13 +1005,16 @@ static rg_status query_(void *conn, const rg_query_plan *plan, const rg_row_sink
                 continue;
             }
             if (code && !strcmp(code, "THROTTLED"))
-                st = rg_saas_fail(err, RG_ERR_UNAVAILABLE,
-                                  "Shopify kept throttling the query (THROTTLED): its cost budget "
-                                  "is spent; try again later");
+                st = rg_saas_fail(err, RG_ERR_UNAVAILABLE, "%s",
+                                  cost_bucket
+                                      ? "Shopify kept throttling the query (THROTTLED): its cost "
+                                        "budget is spent; try again later"
+                                      : "Shopify throttled the Storefront query (THROTTLED); try "
+                                        "again later");
             else if (code && !strcmp(code, "ACCESS_DENIED"))
                 st = rg_saas_fail(err, RG_ERR_CONFIG,
-                                  "Shopify denied access to products (ACCESS_DENIED): the token "
-                                  "needs the read_products scope");
+                                  "Shopify denied access to products (ACCESS_DENIED): %s",
+                                  c->api->scope_hint);
             else
                 st = rg_saas_fail(err, RG_ERR_UPSTREAM,
                                   "Shopify refused the query (GraphQL error %s)",

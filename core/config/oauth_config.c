@@ -179,11 +179,11 @@ static void load_service_account(rg_cfgctx *c, const rg_node_pair *p, const char
     o->sa_scopes = joined;
 }
 
-/* The option `shop` of a Shopify source, for its default endpoints. */
-static const char *shop_option(const rg_source *src)
+/* An adapter option of the source, or NULL. */
+static const char *option_value(const rg_source *src, const char *key)
 {
     for (size_t i = 0; i < src->noptions; i++)
-        if (strcmp(src->options[i].key, "shop") == 0)
+        if (strcmp(src->options[i].key, key) == 0)
             return src->options[i].value;
     return NULL;
 }
@@ -205,7 +205,8 @@ static void resolve_defaults(rg_cfgctx *c, const char *where, int line, const rg
     /* Shopify: per shop. */
     if (o->token_url && o->revoke_url)
         return;
-    const char *shop = shop_option(src);
+    /* The option `shop` of a Shopify source gives its default endpoints. */
+    const char *shop = option_value(src, "shop");
     if (!shop || !shop_host_ok(shop)) {
         rg_cfg_error(c, line,
                      "%s: a shopify source needs options.shop (the shop's host name, e.g. "
@@ -308,6 +309,17 @@ void rg_oauth_config_load(rg_cfgctx *c, const rg_node_pair *p, const char *sourc
     snprintf(path, sizeof path, "%s.refresh_margin_s", where);
     if (mg && rg_cfg_int(c, mg->value, path, 5, 86400, &v) == 0)
         o->refresh_margin_s = (uint32_t)v;
+    /* Storefront tokens are created in the shop's admin, never expire and
+       have no OAuth grant to refresh or revoke: an oauth block would put an
+       Admin API token where Shopify expects a Storefront one. */
+    const char *api = option_value(src, "api");
+    if (o->provider == RG_OAUTH_SHOPIFY && api && strcmp(api, "storefront") == 0) {
+        rg_cfg_error(c, p->line,
+                     "%s: a Shopify source with api: storefront takes its Storefront access "
+                     "token as options.access_token (encrypted); remove the oauth block",
+                     where);
+        return;
+    }
     if (o->provider)
         resolve_defaults(c, where, p->line, src, o);
 }

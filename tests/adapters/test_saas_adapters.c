@@ -4,9 +4,11 @@
  * formula or search string sent for hostile values (read back from the
  * fake's request log) and the literal match, provider errors and time-outs
  * mapped to the right status, Airtable's 5 requests/s budget and 30 s
- * penalty, Shopify's cost bucket, the Sheets cache and read quota.
+ * penalty, Shopify's cost bucket, the shopify adapter's Storefront API mode
+ * (its endpoint, token headers, columns and search fields), the Sheets
+ * cache and read quota.
  *
- * Usage: test_saas_adapters ADAPTERS_DIR [airtable|sheets|shopify]...
+ * Usage: test_saas_adapters ADAPTERS_DIR [airtable|sheets|shopify|shopify-storefront]...
  * Needs python3 (the fakes) and RG_SOURCE_DIR (compiled in).
  */
 #include <dlfcn.h>
@@ -532,6 +534,54 @@ static void at_budget(void **state)
     json_decref(reqs);
 }
 
+/* At most requests_per_second_per_token calls per token in any second, even
+   when the base budget would allow more: two connections with one token
+   share one budget. */
+static void at_token_budget(void **state)
+{
+    (void)state;
+    reset(&at.fake);
+    rg_option opts[] = {{"base_id", AT_BASE},
+                        {"base_url", at.fake.url},
+                        {"access_token", AT_PAT},
+                        {"requests_per_second", "1000"},
+                        {"requests_per_second_per_token", "2"}};
+    void *c1 = connect_with(&at, opts, 5, RG_OK);
+    void *c2 = connect_with(&at, opts, 5, RG_OK);
+    tq q;
+    rg_error err;
+    double t0 = now_s();
+    for (int i = 0; i < 6; i++) {
+        tq_init(&q, &at.coll, 5);
+        rg_status st = run(at.ad, i % 2 ? c2 : c1, &q, NULL, &err);
+        if (st != RG_OK)
+            fprintf(stderr, "token budget query %d: %s\n", i, err.message);
+        assert_int_equal(st, RG_OK);
+    }
+    /* Six one-request queries at two per second: at least two full windows. */
+    assert_true(now_s() - t0 >= 2.0);
+    json_t *reqs = saas_fake_requests(&at.fake);
+    size_t n = json_array_size(reqs);
+    assert_int_equal(n, 6);
+    for (size_t i = 0; i + 2 < n; i++) {
+        double a0 = json_number_value(json_object_get(json_array_get(reqs, i), "time"));
+        double a2 = json_number_value(json_object_get(json_array_get(reqs, i + 2), "time"));
+        assert_true(a2 - a0 >= 1.0);
+    }
+    json_decref(reqs);
+
+    /* A deadline shorter than the wait: unavailable at once, naming the budget. */
+    tq_init(&q, &at.coll, 5);
+    q.plan.timeout_ms = 50;
+    rg_status st = RG_OK;
+    for (int i = 0; i < 3 && st == RG_OK; i++)
+        st = run(at.ad, c1, &q, NULL, &err);
+    assert_int_equal(st, RG_ERR_UNAVAILABLE);
+    assert_non_null(strstr(err.message, "per access token"));
+    at.ad->disconnect(c1);
+    at.ad->disconnect(c2);
+}
+
 /* After a 429, no call reaches the base for 30 s; answers come at once. */
 static void at_penalty(void **state)
 {
@@ -809,10 +859,10 @@ static int sp_teardown(void **state)
     return 0;
 }
 
-/* The search string of the last request (NULL when none was sent). */
-static char *last_search(json_t **doc_out)
+/* The search string of w's last request (NULL when none was sent). */
+static char *last_search(const world *w, json_t **doc_out)
 {
-    json_t *b = last_body(&sp.fake);
+    json_t *b = last_body(&w->fake);
     const char *s = json_string_value(json_object_get(json_object_get(b, "variables"), "query"));
     char *out = s ? strdup(s) : NULL;
     if (doc_out)
@@ -821,11 +871,12 @@ static char *last_search(json_t **doc_out)
     return out;
 }
 
-static void sp_expect(tq *q, const char *want_ids, const char *want_search)
+/* Runs q on w's connection: the ids and the exact search string sent. */
+static void expect_in(const world *w, tq *q, const char *want_ids, const char *want_search)
 {
     json_t *rows;
     rg_error err;
-    rg_status st = run(sp.ad, sp.conn, q, &rows, &err);
+    rg_status st = run(w->ad, w->conn, q, &rows, &err);
     if (st != RG_OK)
         fprintf(stderr, "query: %s\n", err.message);
     assert_int_equal(st, RG_OK);
@@ -834,7 +885,7 @@ static void sp_expect(tq *q, const char *want_ids, const char *want_search)
     assert_string_equal(ids, want_ids);
     json_decref(rows);
     json_t *doc = NULL;
-    char *s = last_search(&doc);
+    char *s = last_search(w, &doc);
     if (want_search) {
         if (!s || strcmp(s, want_search))
             fprintf(stderr, "search: got [%s]\n  want [%s]\n", s ? s : "(none)", want_search);
@@ -850,34 +901,46 @@ static void sp_expect(tq *q, const char *want_ids, const char *want_search)
     free(s);
 }
 
-static void sp_hostile_values(void **state)
+static void sp_expect(tq *q, const char *want_ids, const char *want_search)
 {
-    (void)state;
+    expect_in(&sp, q, want_ids, want_search);
+}
+
+/*
+ * What both Shopify APIs search the same way: title and vendor values
+ * quoted and escaped, punctuation-only values and `contains` left to memory,
+ * date bounds one day wider, a control character refused before any
+ * request. `in_numbers` is the search string for vendor in [Acme, acme],
+ * stock between 3 and 5, price >= 49.99 and name contains SNEAK, whose
+ * search fields differ by API.
+ */
+static void shopify_hostile_values(const world *w, const char *in_numbers)
+{
     tq q;
-    tq_init(&q, &sp.coll, 50);
+    tq_init(&q, &w->coll, 50);
     tq_str(&q, F_NAME, RG_OP_EQ, "' OR 1=1 --");
-    sp_expect(&q, "9", "title:\"' OR 1=1 --\"");
+    expect_in(w, &q, "9", "title:\"' OR 1=1 --\"");
 
-    tq_init(&q, &sp.coll, 50);
+    tq_init(&q, &w->coll, 50);
     tq_str(&q, F_BRAND, RG_OP_EQ, "Say \"hi\"");
-    sp_expect(&q, "13", "vendor:\"Say \\\"hi\\\"\"");
+    expect_in(w, &q, "13", "vendor:\"Say \\\"hi\\\"\"");
 
-    tq_init(&q, &sp.coll, 50);
+    tq_init(&q, &w->coll, 50);
     tq_str(&q, F_NAME, RG_OP_EQ, "back\\slash belt");
-    sp_expect(&q, "12", "title:\"back\\\\slash belt\"");
+    expect_in(w, &q, "12", "title:\"back\\\\slash belt\"");
 
-    tq_init(&q, &sp.coll, 50);
+    tq_init(&q, &w->coll, 50);
     tq_str(&q, F_NAME, RG_OP_EQ, "a\\\" OR vendor:x) (title:* $gt {} '\xc3\xbc");
-    sp_expect(&q, "", "title:\"a\\\\\\\" OR vendor:x) (title:* $gt {} '\xc3\xbc\"");
+    expect_in(w, &q, "", "title:\"a\\\\\\\" OR vendor:x) (title:* $gt {} '\xc3\xbc\"");
 
     /* Punctuation only: Shopify's tokenizer could drop it, so it is not
        sent; the answer is still exact. */
-    tq_init(&q, &sp.coll, 50);
+    tq_init(&q, &w->coll, 50);
     tq_str(&q, F_BRAND, RG_OP_EQ, "%");
-    sp_expect(&q, "23", NULL);
+    expect_in(w, &q, "23", NULL);
 
     /* in, numbers, and operators left to memory (contains, ne). */
-    tq_init(&q, &sp.coll, 50);
+    tq_init(&q, &w->coll, 50);
     rg_value in[] = {str_value(RG_TYPE_STRING, "Acme"), str_value(RG_TYPE_STRING, "acme")};
     tq_filter(&q, F_BRAND, RG_OP_IN, in, 2);
     rg_value b[] = {{.type = RG_TYPE_INTEGER, .u.i = 3}, {.type = RG_TYPE_INTEGER, .u.i = 5}};
@@ -885,21 +948,26 @@ static void sp_hostile_values(void **state)
     rg_value p = {.type = RG_TYPE_NUMBER, .u.n = 49.99};
     tq_filter(&q, F_PRICE, RG_OP_GTE, &p, 1);
     tq_str(&q, F_NAME, RG_OP_CONTAINS, "SNEAK");
-    sp_expect(&q, "1,4",
-              "(vendor:\"Acme\" OR vendor:\"acme\") AND inventory_total:>=3 AND "
-              "inventory_total:<=5 AND price:>=49.99");
+    expect_in(w, &q, "1,4", in_numbers);
 
-    tq_init(&q, &sp.coll, 50);
+    tq_init(&q, &w->coll, 50);
     tq_str(&q, F_RELEASED, RG_OP_EQ, "2024-01-10");
-    sp_expect(&q, "1,2", "created_at:>=2024-01-09 AND created_at:<=2024-01-11");
+    expect_in(w, &q, "1,2", "created_at:>=2024-01-09 AND created_at:<=2024-01-11");
 
     /* A control character cannot be carried: refused before any request. */
-    size_t before = nrequests(&sp.fake);
-    tq_init(&q, &sp.coll, 50);
+    size_t before = nrequests(&w->fake);
+    tq_init(&q, &w->coll, 50);
     tq_str(&q, F_NAME, RG_OP_EQ, "a\x01" "b");
     rg_error err;
-    assert_int_equal(run(sp.ad, sp.conn, &q, NULL, &err), RG_ERR_CONFIG);
-    assert_int_equal(nrequests(&sp.fake), before);
+    assert_int_equal(run(w->ad, w->conn, &q, NULL, &err), RG_ERR_CONFIG);
+    assert_int_equal(nrequests(&w->fake), before);
+}
+
+static void sp_hostile_values(void **state)
+{
+    (void)state;
+    shopify_hostile_values(&sp, "(vendor:\"Acme\" OR vendor:\"acme\") AND inventory_total:>=3 AND "
+                                "inventory_total:<=5 AND price:>=49.99");
 }
 
 static void sp_paging(void **state)
@@ -1002,26 +1070,37 @@ static void sp_throttle(void **state)
                                             1000, "restore_rate", 1000)));
 }
 
-static void sp_errors(void **state)
+/* A provider answer with `status` maps to `want`, for both Shopify APIs. */
+typedef struct status_case {
+    int status;
+    rg_status want;
+} status_case;
+
+static void expect_statuses(const world *w, const status_case *cases, size_t n)
 {
-    (void)state;
-    reset(&sp.fake);
-    static const struct {
-        int status;
-        rg_status want;
-    } cases[] = {{401, RG_ERR_AUTH},     {403, RG_ERR_CONFIG},      {404, RG_ERR_CONFIG},
-                 {429, RG_ERR_UNAVAILABLE}, {500, RG_ERR_UPSTREAM}, {503, RG_ERR_UNAVAILABLE}};
     tq q;
     rg_error err;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        fault(&sp.fake, json_pack("{s:i}", "status", cases[i].status));
-        tq_init(&q, &sp.coll, 2);
-        rg_status st = run(sp.ad, sp.conn, &q, NULL, &err);
+    for (size_t i = 0; i < n; i++) {
+        fault(&w->fake, json_pack("{s:i}", "status", cases[i].status));
+        tq_init(&q, &w->coll, 2);
+        rg_status st = run(w->ad, w->conn, &q, NULL, &err);
         if (st != cases[i].want)
             fprintf(stderr, "HTTP %d: %d %s\n", cases[i].status, st, err.message);
         assert_int_equal(st, cases[i].want);
         assert_non_null(strstr(err.message, "Shopify"));
     }
+}
+
+static void sp_errors(void **state)
+{
+    (void)state;
+    reset(&sp.fake);
+    static const status_case cases[] = {
+        {401, RG_ERR_AUTH},        {403, RG_ERR_CONFIG},   {404, RG_ERR_CONFIG},
+        {429, RG_ERR_UNAVAILABLE}, {500, RG_ERR_UPSTREAM}, {503, RG_ERR_UNAVAILABLE}};
+    expect_statuses(&sp, cases, sizeof cases / sizeof cases[0]);
+    tq q;
+    rg_error err;
     /* THROTTLED again and again: given up, unavailable. */
     fault(&sp.fake, json_pack("{s:s,s:i}", "kind", "throttled", "count", 10));
     tq_init(&q, &sp.coll, 2);
@@ -1051,10 +1130,333 @@ static void sp_errors(void **state)
     tq_init(&q, &coll, 2);
     assert_int_equal(run(sp.ad, sp.conn, &q, NULL, &err), RG_ERR_CONFIG);
     assert_non_null(strstr(err.message, "bodyHtml"));
-    rg_option sf[] = {{"shop", "demo-shop.myshopify.com"}, {"api", "storefront"}};
-    rg_source_info src = {.struct_size = sizeof src, .options = sf, .noptions = 2};
+    /* token_type belongs to the Storefront API. */
+    rg_option tt[] = {{"shop", "demo-shop.myshopify.com"}, {"token_type", "private"}};
+    rg_source_info src = {.struct_size = sizeof src, .options = tt, .noptions = 2};
     assert_int_equal(sp.ad->check_options(&src, &err), RG_ERR_CONFIG);
-    assert_non_null(strstr(err.message, "not supported yet"));
+    assert_non_null(strstr(err.message, "token_type"));
+}
+
+/* ======================================================= shopify storefront */
+
+/* The same adapter with `api: storefront`: Storefront API columns, the
+   fake's /api/{version}/graphql.json, a private (delegate) token. */
+static rg_field_desc storefront_fields[NF] = {
+    {"id", "id", RG_TYPE_INTEGER},
+    {"name", "title", RG_TYPE_STRING},
+    {"brand", "vendor", RG_TYPE_STRING},
+    {"description", "description", RG_TYPE_STRING},
+    {"category", "productType", RG_TYPE_ENUM},
+    {"price", "priceRange.minVariantPrice.amount", RG_TYPE_NUMBER},
+    {"stock", "totalInventory", RG_TYPE_INTEGER},
+    {"in_stock", "availableForSale", RG_TYPE_BOOLEAN},
+    {"released", "createdAt", RG_TYPE_DATE},
+    {"updated_at", "metafield:custom.updated_at", RG_TYPE_DATETIME},
+};
+
+static world sf;
+
+/* A Storefront token (malloc'd) of `kind` (private|public), with the fake's
+   default Storefront scopes unless `scope` is given. */
+static char *sf_mint(const char *kind, const char *scope)
+{
+    json_t *req = json_pack("{s:s,s:s}", "storefront", kind, "subject", "storefront");
+    if (req && scope && json_object_set_new(req, "scope", json_string(scope)) != 0) {
+        json_decref(req);
+        return NULL;
+    }
+    json_t *t = saas_fake_control(&sf.fake, "tokens", req);
+    const char *tok = json_string_value(json_object_get(t, "access_token"));
+    char *out = tok ? strdup(tok) : NULL;
+    json_decref(t);
+    return out;
+}
+
+static int sf_setup(void **state)
+{
+    (void)state;
+    sf.ad = load("shopify", &sf.dl);
+    if (!sf.ad || saas_fake_start(&sf.fake, RG_SOURCE_DIR, "shopify", NULL) != 0)
+        return -1;
+    sf.coll = make_coll(storefront_fields, "products");
+    sf.token = sf_mint("private", NULL);
+    if (!sf.token)
+        return -1;
+    rg_option opts[] = {{"shop", "demo-shop.myshopify.com"}, {"base_url", sf.fake.url},
+                        {"api", "storefront"}, {"access_token", sf.token}};
+    sf.conn = connect_with(&sf, opts, 4, RG_OK);
+    return 0;
+}
+
+static int sf_teardown(void **state)
+{
+    (void)state;
+    if (sf.conn)
+        sf.ad->disconnect(sf.conn);
+    saas_fake_stop(&sf.fake);
+    free(sf.token);
+    dlclose(sf.dl);
+    return 0;
+}
+
+static void sf_expect(tq *q, const char *want_ids, const char *want_search)
+{
+    expect_in(&sf, q, want_ids, want_search);
+}
+
+/* The endpoint, the token header and the Storefront document. */
+static void sf_request_shape(void **state)
+{
+    (void)state;
+    reset(&sf.fake);
+    tq q;
+    tq_init(&q, &sf.coll, 3);
+    sf_expect(&q, "1,2,3", NULL);
+    json_t *reqs = saas_fake_requests(&sf.fake);
+    assert_int_equal(json_array_size(reqs), 1);
+    json_t *r = json_array_get(reqs, 0);
+    assert_string_equal(json_string_value(json_object_get(r, "path")), "/api/2025-01/graphql.json");
+    assert_int_equal(json_integer_value(json_object_get(r, "status")), 200);
+    json_t *h = json_object_get(r, "headers");
+    /* Recorded hashed, never in clear. */
+    const char *priv = json_string_value(json_object_get(h, "Shopify-Storefront-Private-Token"));
+    assert_non_null(priv);
+    assert_int_equal(strncmp(priv, "sha256:", 7), 0);
+    assert_null(strstr(priv, sf.token));
+    assert_null(json_object_get(h, "X-Shopify-Storefront-Access-Token"));
+    assert_null(json_object_get(h, "X-Shopify-Access-Token"));
+    json_decref(reqs);
+    json_t *b = last_body(&sf.fake);
+    const char *doc = json_string_value(json_object_get(b, "query"));
+    assert_non_null(doc);
+    assert_non_null(strstr(doc, " priceRange { minVariantPrice { amount } }"));
+    assert_non_null(strstr(doc, " availableForSale"));
+    assert_non_null(strstr(doc, " totalInventory"));
+    assert_null(strstr(doc, "priceRangeV2"));
+    assert_null(strstr(doc, "legacyResourceId"));
+    json_t *v = json_object_get(b, "variables");
+    assert_int_equal(json_integer_value(json_object_get(v, "first")), 3);
+    assert_string_equal(json_string_value(json_object_get(v, "sortKey")), "ID");
+    assert_string_equal(json_string_value(json_object_get(v, "mfns0")), "custom");
+    assert_string_equal(json_string_value(json_object_get(v, "mfkey0")), "updated_at");
+    json_decref(b);
+}
+
+static void sf_hostile_values(void **state)
+{
+    (void)state;
+    /* No inventory search field: the stock range is evaluated in memory;
+       prices go to Shopify as variants.price. */
+    shopify_hostile_values(&sf, "(vendor:\"Acme\" OR vendor:\"acme\") AND variants.price:>=49.99");
+
+    /* The boolean search field and the product type. */
+    tq q;
+    tq_init(&q, &sf.coll, 50);
+    rg_value no = {.type = RG_TYPE_BOOLEAN, .u.b = 0};
+    tq_filter(&q, F_IN_STOCK, RG_OP_EQ, &no, 1);
+    tq_str(&q, F_CATEGORY, RG_OP_EQ, "boots");
+    sf_expect(&q, "44,49,57,171,186,192,223,252,268",
+              "available_for_sale:false AND product_type:\"boots\"");
+
+    /* product_type reads a comma-separated list: a value with a comma would
+       match its parts alone, so it stays in memory. */
+    tq_init(&q, &sf.coll, 50);
+    tq_filter(&q, F_IN_STOCK, RG_OP_EQ, &no, 1);
+    tq_str(&q, F_CATEGORY, RG_OP_EQ, "boots,hats");
+    sf_expect(&q, "", "available_for_sale:false");
+
+    /* Hostile text in the list field: quoted and escaped like any value. */
+    tq_init(&q, &sf.coll, 50);
+    tq_str(&q, F_CATEGORY, RG_OP_EQ, "x\" OR title:*");
+    sf_expect(&q, "", "product_type:\"x\\\" OR title:*\"");
+}
+
+static void sf_paging(void **state)
+{
+    (void)state;
+    reset(&sf.fake);
+    /* Ordered by id: sortKey ID, a page of the limit, one request. */
+    tq q;
+    tq_init(&q, &sf.coll, 4);
+    sf_expect(&q, "1,2,3,4", NULL);
+    assert_int_equal(nrequests(&sf.fake), 1);
+    /* After a position: no id search field, so nothing is added to the
+       search string; whole pages from the start (reverse), the rows before
+       the position dropped in memory. */
+    q.after[0] = (rg_value){.type = RG_TYPE_INTEGER, .u.i = 296};
+    q.plan.after = q.after;
+    q.sort[0].desc = 1;
+    sf_expect(&q, "295,294,293,292", NULL);
+    assert_int_equal(nrequests(&sf.fake), 2);
+    json_t *b = last_body(&sf.fake);
+    json_t *v = json_object_get(b, "variables");
+    assert_int_equal(json_integer_value(json_object_get(v, "first")), 250);
+    assert_true(json_is_true(json_object_get(v, "reverse")));
+    json_decref(b);
+    /* Another order: every product through Relay cursors (300 products,
+       pages of 250). */
+    reset(&sf.fake);
+    tq_init(&q, &sf.coll, 2);
+    tq_sort_by(&q, F_UPDATED, 1);
+    json_t *rows;
+    rg_error err;
+    rg_status st = run(sf.ad, sf.conn, &q, &rows, &err);
+    if (st != RG_OK)
+        fprintf(stderr, "query: %s\n", err.message);
+    assert_int_equal(st, RG_OK);
+    assert_int_equal(json_array_size(rows), 2);
+    json_decref(rows);
+    json_t *reqs = saas_fake_requests(&sf.fake);
+    assert_int_equal(json_array_size(reqs), 2);
+    json_t *first = json_loads(
+        json_string_value(json_object_get(json_array_get(reqs, 0), "body")), 0, NULL);
+    json_t *second = json_loads(
+        json_string_value(json_object_get(json_array_get(reqs, 1), "body")), 0, NULL);
+    assert_null(json_object_get(json_object_get(first, "variables"), "after"));
+    assert_true(json_is_string(json_object_get(json_object_get(second, "variables"), "after")));
+    json_decref(first);
+    json_decref(second);
+    json_decref(reqs);
+}
+
+static void sf_errors(void **state)
+{
+    (void)state;
+    reset(&sf.fake);
+    tq q;
+    rg_error err;
+    /* Unknown token, and a token of the other kind than token_type says:
+       the Storefront 401 ({"errors":[{..."UNAUTHORIZED"}]}). */
+    char *pub = sf_mint("public", NULL);
+    assert_non_null(pub);
+    const char *wrong[] = {"shpat_unknown", pub};
+    for (size_t i = 0; i < 2; i++) {
+        rg_option o[] = {{"shop", "demo-shop.myshopify.com"}, {"base_url", sf.fake.url},
+                         {"api", "storefront"}, {"access_token", wrong[i]}};
+        void *c = connect_with(&sf, o, 4, RG_OK);
+        tq_init(&q, &sf.coll, 2);
+        assert_int_equal(run(sf.ad, c, &q, NULL, &err), RG_ERR_AUTH);
+        assert_non_null(strstr(err.message, "Storefront access token"));
+        sf.ad->disconnect(c);
+    }
+    /* The public token with token_type: public goes in its own header. */
+    rg_option po[] = {{"shop", "demo-shop.myshopify.com"}, {"base_url", sf.fake.url},
+                      {"api", "storefront"}, {"access_token", pub}, {"token_type", "public"}};
+    void *c = connect_with(&sf, po, 5, RG_OK);
+    tq_init(&q, &sf.coll, 2);
+    assert_int_equal(run(sf.ad, c, &q, NULL, &err), RG_OK);
+    json_t *reqs = saas_fake_requests(&sf.fake);
+    json_t *h = json_object_get(json_array_get(reqs, json_array_size(reqs) - 1), "headers");
+    assert_non_null(json_object_get(h, "X-Shopify-Storefront-Access-Token"));
+    assert_null(json_object_get(h, "Shopify-Storefront-Private-Token"));
+    json_decref(reqs);
+    sf.ad->disconnect(c);
+    free(pub);
+    /* An Admin API token is no Storefront token. */
+    char *admin = saas_fake_mint(&sf.fake, "admin");
+    assert_non_null(admin);
+    rg_option ao[] = {{"shop", "demo-shop.myshopify.com"}, {"base_url", sf.fake.url},
+                      {"api", "storefront"}, {"access_token", admin}};
+    c = connect_with(&sf, ao, 4, RG_OK);
+    tq_init(&q, &sf.coll, 2);
+    assert_int_equal(run(sf.ad, c, &q, NULL, &err), RG_ERR_AUTH);
+    sf.ad->disconnect(c);
+    free(admin);
+    /* Without the inventory scope totalInventory comes back null beside an
+       ACCESS_DENIED error: refused, not read as NULL. */
+    char *listings = sf_mint("private", "unauthenticated_read_product_listings");
+    assert_non_null(listings);
+    rg_option lo[] = {{"shop", "demo-shop.myshopify.com"}, {"base_url", sf.fake.url},
+                      {"api", "storefront"}, {"access_token", listings}};
+    c = connect_with(&sf, lo, 4, RG_OK);
+    tq_init(&q, &sf.coll, 2);
+    assert_int_equal(run(sf.ad, c, &q, NULL, &err), RG_ERR_CONFIG);
+    assert_non_null(strstr(err.message, "unauthenticated_read_product_inventory"));
+    /* The same token reads the other columns. */
+    q.columns[0] = F_ID;
+    q.columns[1] = F_NAME;
+    q.plan.ncolumns = 2;
+    assert_int_equal(run(sf.ad, c, &q, NULL, &err), RG_OK);
+    sf.ad->disconnect(c);
+    free(listings);
+    /* Provider statuses: the 430 security rejection, a THROTTLED answer
+       (no cost bucket to wait for), and the common ones. */
+    static const status_case cases[] = {
+        {401, RG_ERR_AUTH},        {403, RG_ERR_CONFIG},      {404, RG_ERR_CONFIG},
+        {429, RG_ERR_UNAVAILABLE}, {430, RG_ERR_UNAVAILABLE}, {500, RG_ERR_UPSTREAM},
+        {503, RG_ERR_UNAVAILABLE}};
+    expect_statuses(&sf, cases, sizeof cases / sizeof cases[0]);
+    fault(&sf.fake, json_pack("{s:s}", "kind", "throttled"));
+    size_t before = nrequests(&sf.fake);
+    tq_init(&q, &sf.coll, 2);
+    assert_int_equal(run(sf.ad, sf.conn, &q, NULL, &err), RG_ERR_UNAVAILABLE);
+    assert_non_null(strstr(err.message, "THROTTLED"));
+    assert_int_equal(nrequests(&sf.fake), before + 1);
+    /* Columns of the Admin API only: refused, naming the column. */
+    static const char *admin_only[] = {"legacyResourceId", "priceRangeV2.minVariantPrice.amount",
+                                       "status", "tracksInventory"};
+    for (size_t i = 0; i < sizeof admin_only / sizeof admin_only[0]; i++) {
+        rg_field_desc fields[NF];
+        memcpy(fields, storefront_fields, sizeof fields);
+        fields[F_NAME].column = admin_only[i];
+        rg_collection_desc coll = make_coll(fields, "products");
+        tq_init(&q, &coll, 2);
+        before = nrequests(&sf.fake);
+        assert_int_equal(run(sf.ad, sf.conn, &q, NULL, &err), RG_ERR_CONFIG);
+        assert_non_null(strstr(err.message, admin_only[i]));
+        assert_non_null(strstr(err.message, "Storefront API"));
+        assert_non_null(strstr(err.message, "Admin API column"));
+        assert_int_equal(nrequests(&sf.fake), before);
+    }
+    /* And the other way round: the Admin API has no availableForSale. */
+    rg_option adm[] = {{"shop", "demo-shop.myshopify.com"}, {"base_url", sf.fake.url},
+                       {"access_token", sf.token}};
+    c = connect_with(&sf, adm, 3, RG_OK);
+    rg_field_desc fields[NF];
+    memcpy(fields, shop_fields, sizeof fields);
+    fields[F_IN_STOCK].column = "availableForSale";
+    rg_collection_desc coll = make_coll(fields, "products");
+    tq_init(&q, &coll, 2);
+    assert_int_equal(run(sf.ad, c, &q, NULL, &err), RG_ERR_CONFIG);
+    assert_non_null(strstr(err.message, "availableForSale"));
+    assert_non_null(strstr(err.message, "Storefront API column"));
+    sf.ad->disconnect(c);
+}
+
+/* Options of the Storefront API. */
+static void sf_options(void **state)
+{
+    (void)state;
+    static const struct {
+        rg_option opts[3];
+        rg_status want;
+        const char *says;
+    } cases[] = {
+        {{{"shop", "demo-shop.myshopify.com"}, {"api", "storefront"}, {"token_type", "public"}},
+         RG_OK, NULL},
+        {{{"shop", "demo-shop.myshopify.com"}, {"api", "storefront"}, {"token_type", "delegate"}},
+         RG_ERR_CONFIG, "token_type"},
+        {{{"shop", "demo-shop.myshopify.com"}, {"api", "Storefront"}, {"api_version", "2025-01"}},
+         RG_ERR_CONFIG, "'admin' or 'storefront'"},
+        {{{"shop", "demo-shop.myshopify.com"}, {"api", "admin"}, {"token_type", "private"}},
+         RG_ERR_CONFIG, "token_type"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rg_source_info src = {.struct_size = sizeof src, .options = cases[i].opts, .noptions = 3};
+        rg_error err = {0};
+        assert_int_equal(sf.ad->check_options(&src, &err), cases[i].want);
+        if (cases[i].says)
+            assert_non_null(strstr(err.message, cases[i].says));
+    }
+    /* No token: an auth error that says where a Storefront token comes from. */
+    rg_option none[] = {{"shop", "demo-shop.myshopify.com"}, {"api", "storefront"}};
+    rg_source_info src = {.struct_size = sizeof src, .options = none, .noptions = 2,
+                          .connect_timeout_ms = 1000};
+    void *c = NULL;
+    rg_error err = {0};
+    assert_int_equal(sf.ad->connect(&src, &c, &err), RG_ERR_AUTH);
+    assert_null(c);
+    assert_non_null(strstr(err.message, "Storefront access token"));
 }
 
 /* ================================================================== main */
@@ -1063,7 +1465,8 @@ int main(int argc, char **argv)
 {
     adapters_dir = argc > 1 ? argv[1] : getenv("RG_ADAPTERS_DIR");
     if (!adapters_dir) {
-        fprintf(stderr, "usage: test_saas_adapters ADAPTERS_DIR [airtable|sheets|shopify]...\n");
+        fprintf(stderr, "usage: test_saas_adapters ADAPTERS_DIR "
+                        "[airtable|sheets|shopify|shopify-storefront]...\n");
         return 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1075,6 +1478,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(at_options),      cmocka_unit_test(at_hostile_values),
                 cmocka_unit_test(at_bad_column),   cmocka_unit_test(at_paging),
                 cmocka_unit_test(at_errors),       cmocka_unit_test(at_budget),
+                cmocka_unit_test(at_token_budget),
                 cmocka_unit_test(at_penalty),
             };
             failed |= cmocka_run_group_tests_name("airtable", t, at_setup, at_teardown);
@@ -1092,6 +1496,14 @@ int main(int argc, char **argv)
                 cmocka_unit_test(sp_throttle),       cmocka_unit_test(sp_errors),
             };
             failed |= cmocka_run_group_tests_name("shopify", t, sp_setup, sp_teardown);
+        }
+        if (!which || !strcmp(which, "shopify-storefront")) {
+            const struct CMUnitTest t[] = {
+                cmocka_unit_test(sf_options),        cmocka_unit_test(sf_request_shape),
+                cmocka_unit_test(sf_hostile_values), cmocka_unit_test(sf_paging),
+                cmocka_unit_test(sf_errors),
+            };
+            failed |= cmocka_run_group_tests_name("shopify-storefront", t, sf_setup, sf_teardown);
         }
         if (all)
             break;

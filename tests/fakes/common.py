@@ -44,7 +44,8 @@ FIXTURE_KEY = {"Brand Name": "brand"}
 
 # Never written to the request log in clear.
 SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-shopify-access-token",
-                  "x-shopify-storefront-access-token", "x-goog-api-key", "x-api-key"}
+                  "x-shopify-storefront-access-token", "shopify-storefront-private-token",
+                  "x-goog-api-key", "x-api-key"}
 SECRET_FIELDS = {"client_secret", "refresh_token", "access_token", "code", "assertion", "token",
                  "password", "client_assertion"}
 

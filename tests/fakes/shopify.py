@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Fake Shopify Admin GraphQL API with OAuth token refresh and cost-based throttling.
+"""Fake Shopify Admin GraphQL API with OAuth token refresh and cost-based throttling, and the Storefront API.
 
     python3 tests/fakes/shopify.py --port P --state DIR [--data products.json]
 
 Endpoints (documented shapes; see README.md for what each follows):
   POST   /admin/api/{version}/graphql.json    header X-Shopify-Access-Token
+  POST   /api/{version}/graphql.json          Storefront API: header Shopify-Storefront-Private-Token
+                                              (private token) or X-Shopify-Storefront-Access-Token
+                                              (public token)
   POST   /admin/oauth/access_token            grant_type=refresh_token (expiring offline tokens)
   DELETE /admin/api_permissions/current.json  uninstall: every token of the app stops working
-plus the control API of common.py under /_fake/.
+plus the control API of common.py under /_fake/. Storefront tokens are minted
+with POST /_fake/tokens {"storefront": "private"|"public"}.
 """
 
 import datetime
@@ -25,12 +29,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import gql  # noqa: E402
 import shopify_search  # noqa: E402
+import shopify_storefront  # noqa: E402
 from common import OAuthError, json_response  # noqa: E402
 from shopify_graphql import RATE_DOC, Execution, encode_cursor, paginate  # noqa: E402
+from shopify_storefront import StorefrontExecution  # noqa: E402
 
 # 401 body of the Admin API: `errors` is a string, not a list
 # (community.shopify.com thread "[API] Invalid API key or access token").
+# Other scripted statuses answer {"errors": phrase}.
 INVALID_TOKEN = {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
+STATUS_PHRASES = {402: "Payment Required", 403: "Forbidden", 404: "Not Found", 423: "Locked",
+                  430: "Shopify Security Rejection", 500: "Internal Server Error",
+                  502: "Bad Gateway", 503: "Unavailable Shop", 504: "Gateway Timeout"}
+# An API version: YYYY-01/04/07/10 or unstable (else 404).
+VERSION = re.compile(r"\d{4}-(01|04|07|10)|unstable")
 
 # ---------------------------------------------------------------- the catalog as products
 
@@ -110,6 +122,10 @@ def product_of(row):
             "publishedAt": created, "updatedAt": updated,
             "priceRangeV2": None if money_obj is None else {"minVariantPrice": money_obj,
                                                            "maxVariantPrice": money_obj},
+            # Storefront API members.
+            "priceRange": None if money_obj is None else {"minVariantPrice": money_obj,
+                                                         "maxVariantPrice": money_obj},
+            "availableForSale": row["in_stock"], "isGiftCard": False,
             "_row": row, "_variants": [variant], "_metafields": metafields}
 
 
@@ -251,6 +267,41 @@ class SearchContext:
         return compare(have, term.comparator, want)
 
 
+class StorefrontSearchContext(SearchContext):
+    """The search fields the Storefront API documents for `products(query:)`:
+    available_for_sale, created_at, product_type, tag, tag_not, title,
+    updated_at, variants.price, vendor (and free text). Any other field is
+    ignored, as the Admin API ignores an unknown one; the Storefront API
+    reports no extensions.search warnings."""
+
+    def match(self, product, term):
+        f = term.field
+        if f is None or f in ("title", "vendor", "tag", "tag_not", "created_at", "updated_at"):
+            return super().match(product, term)
+        if f == "product_type":
+            # "Filter by a comma-separated list of product types."
+            if term.kind == "exists" or "," not in term.value:
+                return super().match(product, term)
+            return any(super(StorefrontSearchContext, self).match(
+                product, shopify_search.Term(f, term.comparator, part.strip(), term.kind, term.quoted))
+                for part in term.value.split(",") if part.strip())
+        if f == "variants.price":
+            # Any variant's price (the catalog has one variant per product).
+            return self.number(product["_row"]["price"], term)
+        if f == "available_for_sale":
+            have = product["availableForSale"]
+            if have is None:
+                return False
+            if term.kind == "exists":
+                return True
+            want = fold(term.value)
+            if term.comparator != ":" or term.kind != "literal" or want not in ("true", "false"):
+                self.warn(f, "Invalid value for this search field.")
+                return False
+            return have is (want == "true")
+        return None
+
+
 # ---------------------------------------------------------------- sorting
 
 def _text_key(v):
@@ -267,6 +318,9 @@ SORT_KEYS = {
     "PUBLISHED_AT": lambda p: _text_key(p["publishedAt"]),
     "UPDATED_AT": lambda p: _text_key(p["updatedAt"]),
     "INVENTORY_TOTAL": lambda p: (1, 0) if p["totalInventory"] is None else (0, p["totalInventory"]),
+    # Storefront API only.
+    "PRICE": lambda p: (1, 0) if p["_row"]["price"] is None else (0, p["_row"]["price"]),
+    "BEST_SELLING": lambda p: (0, p["_row"]["id"]),
 }
 
 
@@ -310,6 +364,7 @@ class ShopifyFake(common.FakeProvider):
         super().__init__(args)
         self.products = [product_of(r) for r in self.rows]
         self.by_gid = {p["_row"]["id"]: p for p in self.products}
+        self.by_handle = {p["handle"]: p for p in self.products}
         self.buckets = {}
         # The catalog never changes, so the order of the products under each
         # sortKey, both ways, is computed once: {(sort, reverse): [(product,
@@ -323,6 +378,7 @@ class ShopifyFake(common.FakeProvider):
                                           for p, k in sorted(keyed, key=lambda e: e[1], reverse=rev)]
         self.documents = {}  # GraphQL source -> gql.Document
         self.searches = {}   # search string -> self.search(q)
+        self.storefront_searches = {}  # the same for the Storefront API's fields
 
     def default_config(self):
         cfg = super().default_config()
@@ -369,13 +425,16 @@ class ShopifyFake(common.FakeProvider):
     def product_by_id(self, pid):
         return self.by_gid.get(pid)
 
-    def search(self, q):
+    def product_by_handle(self, handle):
+        return self.by_handle.get(handle)
+
+    def search(self, q, context=SearchContext):
         """The search string evaluated on every product: (the id() of each
         match, the extensions.search warnings, {} for sorted_matches). Depends
         on q alone (the catalog never changes), so products_connection keeps
         it by q."""
         tree = shopify_search.parse(q)
-        ctx = SearchContext()
+        ctx = context()
         matched = {id(p) for p in self.products
                    if shopify_search.evaluate(tree, lambda t, p=p: ctx.match(p, t)) is not False}
         return matched, ctx.warnings, {}
@@ -390,17 +449,23 @@ class ShopifyFake(common.FakeProvider):
             out = by_order[sort, rev] = ([e[0] for e in hits], [e[1] for e in hits], [e[2] for e in hits])
         return out
 
-    def products_connection(self, args, path, ex):
+    def storefront_search(self, q):
+        return self.search(q, StorefrontSearchContext)
+
+    def products_connection(self, args, path, ex, storefront=False):
         """QueryRoot.products: the search string evaluated on every product,
         then sortKey/reverse and Relay paging."""
         q = args.get("query")
         try:
-            found = cached(self.searches, q, self.search)
+            if storefront:
+                found = cached(self.storefront_searches, q, self.storefront_search)
+            else:
+                found = cached(self.searches, q, self.search)
         except shopify_search.SearchSyntaxError as e:
             # Fake-only strictness (shopify_search.py): a documented error, not a guess.
             raise gql.GraphQLError("Invalid search query: %s" % e, code="INVALID_SEARCH_QUERY")
         warnings = found[1]
-        if warnings:
+        if warnings and not storefront:
             ex.search.append({"path": path, "query": q, "warnings": list(warnings)})
         sort = args.get("sortKey") or "ID"
         items, keys, cursors = self.sorted_matches(found, sort, bool(args.get("reverse")))
@@ -416,6 +481,7 @@ class ShopifyFake(common.FakeProvider):
     def routes(self):
         R = common.Route
         return [R("POST", r"/admin/api/(?P<version>[^/]+)/graphql\.json", self.graphql),
+                R("POST", r"/api/(?P<version>[^/]+)/graphql\.json", self.storefront_graphql),
                 R("POST", r"/admin/oauth/access_token", self.token, "oauth"),
                 R("DELETE", r"/admin/api_permissions/current\.json", self.uninstall)]
 
@@ -435,6 +501,8 @@ class ShopifyFake(common.FakeProvider):
 
     # -- errors
     def fault_response(self, status, rule, req):
+        if req.path.startswith("/api/"):
+            return self.storefront_fault(status, rule)
         if rule.get("kind") == "throttled":
             b = self.bucket(self.args.client_id)
             return json_response(200, {"errors": [{"message": "Throttled", "extensions": {
@@ -451,9 +519,23 @@ class ShopifyFake(common.FakeProvider):
             return json_response(429, {"errors": "Exceeded 2 calls per second for api client. "
                                                  "Reduce request rates to resume uninterrupted service."},
                                  {"Retry-After": "2.0"})
-        phrases = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Unavailable Shop",
-                   504: "Gateway Timeout", 403: "Forbidden", 404: "Not Found"}
-        return json_response(status, {"errors": phrases.get(status, "Error %d" % status)})
+        return self.phrase_response(status)
+
+    @staticmethod
+    def phrase_response(status):
+        return json_response(status, {"errors": STATUS_PHRASES.get(status, "Error %d" % status)})
+
+    def storefront_fault(self, status, rule):
+        if rule.get("kind") == "throttled":
+            # The Storefront API's throttle answer has no cost extension: it
+            # keeps no cost bucket.
+            return json_response(200, {"errors": [{"message": "Throttled",
+                                                   "extensions": {"code": "THROTTLED"}}]})
+        if status == 401:
+            return json_response(401, shopify_storefront.UNAUTHORIZED)
+        if status == 429:
+            return json_response(429, {"errors": "Too Many Requests"}, {"Retry-After": "2.0"})
+        return self.phrase_response(status)
 
     def not_found(self, req):
         return json_response(404, {"errors": "Not Found"})
@@ -463,27 +545,82 @@ class ShopifyFake(common.FakeProvider):
 
     def authenticate(self, req):
         grant, _ = self.tokens.check_access(req.header("X-Shopify-Access-Token"))
-        return grant
+        # A Storefront token is no Admin API token.
+        return None if grant is None or grant.get("storefront") else grant
 
-    # -- POST /admin/api/{version}/graphql.json
-    def graphql(self, req, version):
-        if not re.fullmatch(r"\d{4}-(01|04|07|10)|unstable", version):
-            return self.not_found(req)
-        grant = self.authenticate(req)
-        if grant is None:
-            return json_response(401, INVALID_TOKEN)
+    def storefront_grant(self, req):
+        """The grant of a Storefront token of the kind its header says: a
+        private (delegate) token in Shopify-Storefront-Private-Token, a public
+        one in X-Shopify-Storefront-Access-Token. None otherwise (an Admin
+        token, the wrong kind, no token: tokenless access is left out)."""
+        token, kind = req.header("Shopify-Storefront-Private-Token"), "private"
+        if token is None:
+            token, kind = req.header("X-Shopify-Storefront-Access-Token"), "public"
+        grant, _ = self.tokens.check_access(token)
+        return grant if grant is not None and grant.get("storefront") == kind else None
+
+    def mint(self, body):
+        """POST /_fake/tokens; with "storefront": "private"|"public" a
+        Storefront token, which does not expire and has no refresh token
+        (the shop's admin makes it), with the Storefront scopes by default."""
+        kind = body.get("storefront")
+        if kind is None:
+            return super().mint(body)
+        if kind not in ("private", "public"):
+            raise ValueError("storefront must be 'private' or 'public'")
+        body = dict(body, refresh=False)
+        del body["storefront"]
+        body.setdefault("expires_in", None)
+        body.setdefault("scope", shopify_storefront.DEFAULT_SCOPES)
+        out, gid = super().mint(body)
+        self.tokens.grants[gid]["storefront"] = kind
+        self.tokens.save()
+        return out, gid
+
+    def graphql_request(self, req, execution, grant):
+        """(the validated Execution, None), or (None, the answer) for a wrong
+        body or document."""
         ctype = (req.header("Content-Type") or "").split(";")[0].strip().lower()
         if ctype == "application/graphql":
             src, variables, op_name = req.body.decode("utf-8", "replace"), {}, None
         else:
             body = req.json()
             if not isinstance(body, dict) or not isinstance(body.get("query"), str):
-                return self.bad_request(req, "query")
+                return None, self.bad_request(req, "query")
             src, variables, op_name = body["query"], body.get("variables"), body.get("operationName")
         try:
             doc = cached(self.documents, src, gql.parse)
-            ex = Execution(self, doc, src, variables, op_name, grant["scope"] or "")
+            ex = execution(self, doc, src, variables, op_name, grant["scope"] or "")
             ex.validate("QueryRoot", ex.op.selections, [])
+        except gql.GraphQLError as e:
+            return None, json_response(200, {"errors": [e.to_json()]})
+        return ex, None
+
+    @staticmethod
+    def graphql_result(ex):
+        """(the answer's {"errors", "data"}, None), or (None, the answer)
+        when the operation failed as a whole."""
+        try:
+            data = ex.complete("QueryRoot", {}, ex.op.selections, [])
+        except gql.GraphQLError as e:
+            return None, json_response(200, {"errors": [e.to_json()]})
+        out = {}
+        if ex.errors:
+            out["errors"] = [e.to_json() for e in ex.errors]
+        out["data"] = data
+        return out, None
+
+    # -- POST /admin/api/{version}/graphql.json
+    def graphql(self, req, version):
+        if not VERSION.fullmatch(version):
+            return self.not_found(req)
+        grant = self.authenticate(req)
+        if grant is None:
+            return json_response(401, INVALID_TOKEN)
+        ex, answer = self.graphql_request(req, Execution, grant)
+        if ex is None:
+            return answer
+        try:
             requested = ex.requested_cost()
         except gql.GraphQLError as e:
             return json_response(200, {"errors": [e.to_json()]})
@@ -502,24 +639,32 @@ class ShopifyFake(common.FakeProvider):
                         "requestedQueryCost": requested, "actualQueryCost": None,
                         "throttleStatus": self.throttle_status(b)}}})
             b[0] -= requested
-        try:
-            data = ex.complete("QueryRoot", {}, ex.op.selections, [])
-        except gql.GraphQLError as e:
-            return json_response(200, {"errors": [e.to_json()]})
+        out, answer = self.graphql_result(ex)
+        if out is None:
+            return answer
         if th["enabled"]:
             # The bucket is charged the requested cost, then refunded the
             # difference with the actual cost.
             b[0] = min(float(th["maximum_available"]), b[0] + max(0, requested - ex.actual))
-        out = {}
-        if ex.errors:
-            out["errors"] = [e.to_json() for e in ex.errors]
-        out["data"] = data
         ext = {"cost": {"requestedQueryCost": requested, "actualQueryCost": ex.actual,
                         "throttleStatus": self.throttle_status(b)}}
         if ex.search:
             ext["search"] = ex.search
         out["extensions"] = ext
         return json_response(200, out)
+
+    # -- POST /api/{version}/graphql.json (Storefront API)
+    def storefront_graphql(self, req, version):
+        if not VERSION.fullmatch(version):
+            return self.not_found(req)
+        grant = self.storefront_grant(req)
+        if grant is None:
+            return json_response(401, shopify_storefront.UNAUTHORIZED)
+        ex, answer = self.graphql_request(req, StorefrontExecution, grant)
+        if ex is None:
+            return answer
+        out, answer = self.graphql_result(ex)
+        return answer if out is None else json_response(200, out)
 
     # -- POST /admin/oauth/access_token
     def token(self, req):

@@ -4,7 +4,9 @@ Validation, calculated query cost and execution of one query operation over
 the catalog that shopify.py supplies (fake.products_connection and
 fake.product_by_id). Error messages and codes follow graphql-ruby, which the
 Admin API runs: 'Field 'x' doesn't exist on type 'Product'' (undefinedField)
-and so on.
+and so on. The executor takes its schema from class attributes, so the
+Storefront API (shopify_storefront.py) runs on the same machinery with its
+own schema subset.
 """
 
 import base64
@@ -77,8 +79,16 @@ SCALARS = {"ID", "String", "Int", "Float", "Boolean", "DateTime", "Decimal", "HT
 # Wrapper types that cost nothing of their own: a connection costs 2 plus its
 # objects ("Connections: two points plus the number of returned objects").
 FREE_TYPES = {"PageInfo", "ProductEdge", "ProductVariantEdge", "MetafieldEdge"}
-TYPES = {name: {f: (gql.parse_type(t), {a: gql.parse_type(at) for a, at in args.items()})
-                for f, (t, args) in fields.items()} for name, fields in SCHEMA.items()}
+
+
+def parse_schema(schema):
+    """{type: {field: (type string, {argument: type string})}} with every type
+    string parsed."""
+    return {name: {f: (gql.parse_type(t), {a: gql.parse_type(at) for a, at in args.items()})
+                   for f, (t, args) in fields.items()} for name, fields in schema.items()}
+
+
+TYPES = parse_schema(SCHEMA)
 
 
 def named(t):
@@ -87,11 +97,11 @@ def named(t):
     return t[1]
 
 
-def is_leaf(t):
+def is_leaf(t, types=TYPES):
     """A scalar or an enum, nullable or not (not a list, not an object)."""
     if t[0] == "nonnull":
         t = t[1]
-    return t[0] == "named" and t[1] not in TYPES
+    return t[0] == "named" and t[1] not in types
 
 
 # ---------------------------------------------------------------- cursors and paging
@@ -166,6 +176,9 @@ def paginate(items, args, keyfn, sort, what, ctx, keys=None, cursors=None):
 class Execution:
     """Validates, prices and runs one operation against the catalog."""
 
+    # The schema: the Admin API's; a subclass gives another API's.
+    types, enums, scalars, free_types = TYPES, ENUMS, SCALARS, FREE_TYPES
+
     def __init__(self, fake, doc, src, variables, op_name, scope):
         self.fake, self.doc, self.src = fake, doc, src
         self.scope = scope
@@ -205,7 +218,7 @@ class Execution:
         out = {}
         for d in self.op.var_defs:
             name, t = d["name"], d["type"]
-            if named(t) not in SCALARS and named(t) not in ENUMS:
+            if named(t) not in self.scalars and named(t) not in self.enums:
                 raise self.error("%s isn't a valid input type (on $%s)" % (named(t), name), d["pos"],
                                  code="variableRequiresValidType")
             if name in given:
@@ -245,9 +258,9 @@ class Execution:
               "ID": lambda v: isinstance(v, (str, int)) and not isinstance(v, bool)}.get(n)
         if ok is not None:
             return None if ok(value) else "Could not coerce value %s to %s" % (json.dumps(value), n)
-        if n in ENUMS:
-            return None if value in ENUMS[n] else "Expected %s to be one of: %s" % (
-                json.dumps(value), ", ".join(ENUMS[n]))
+        if n in self.enums:
+            return None if value in self.enums[n] else "Expected %s to be one of: %s" % (
+                json.dumps(value), ", ".join(self.enums[n]))
         return None if isinstance(value, str) else "Could not coerce value %s to %s" % (json.dumps(value), n)
 
     def literal(self, node, t, vars_, where, pos):
@@ -287,7 +300,7 @@ class Execution:
             return str(v)
         if n == "Boolean" and kind == "bool":
             return v
-        if n in ENUMS and kind == "enum" and v in ENUMS[n]:
+        if n in self.enums and kind == "enum" and v in self.enums[n]:
             return v
         raise bad
 
@@ -352,7 +365,7 @@ class Execution:
                 cond, sels, seen2 = frag.type_condition, frag.selections, seen + (s.name,)
             else:
                 cond, sels, seen2 = s.type_condition, s.selections, seen
-            if cond is not None and cond not in TYPES:
+            if cond is not None and cond not in self.types:
                 raise self.error("No such type %s, so it can't be a fragment condition" % cond, s.pos,
                                  code="undefinedType")
             if cond is None or cond == tname:
@@ -364,7 +377,7 @@ class Execution:
         for f in self.flatten(selections, tname):
             if f.name == "__typename":
                 continue
-            fdef = TYPES[tname].get(f.name)
+            fdef = self.types[tname].get(f.name)
             if fdef is None:
                 raise gql.GraphQLError("Field '%s' doesn't exist on type '%s'" % (f.name, tname), f.pos,
                                        self.src, code="undefinedField", path=path + [f.key],
@@ -372,7 +385,7 @@ class Execution:
             ftype, argdefs = fdef
             self.args_of(f, argdefs, tname)
             base = named(ftype)
-            if base in TYPES:
+            if base in self.types:
                 if not f.selections:
                     raise self.error("Field must have selections (field '%s' returns %s but has no "
                                      "selections. Did you mean '%s { ... }'?)" % (f.name, base, f.name),
@@ -395,15 +408,15 @@ class Execution:
         for f in self.flatten(selections, tname):
             if f.name == "__typename":
                 continue
-            ftype, argdefs = TYPES[tname][f.name]
+            ftype, argdefs = self.types[tname][f.name]
             base = named(ftype)
-            if base not in TYPES:
+            if base not in self.types:
                 continue
             if base.endswith("Connection"):
                 args = self.args_of(f, argdefs, tname)
                 n = args.get("first") if args.get("first") is not None else (args.get("last") or 0)
                 total += 2 * mult + self._price(base, f.selections, mult * max(0, n))
-            elif base in FREE_TYPES:
+            elif base in self.free_types:
                 total += self._price(base, f.selections, mult)
             else:
                 total += mult + self._price(base, f.selections, mult)
@@ -412,7 +425,7 @@ class Execution:
     def complete(self, tname, obj, selections, path):
         if tname.endswith("Connection"):
             self.actual += 2
-        elif tname not in FREE_TYPES and tname != "QueryRoot":
+        elif tname not in self.free_types and tname != "QueryRoot":
             self.actual += 1
         out = {}
         for f, ftype, args, resolver, leaf in self.plan(tname, selections):
@@ -449,10 +462,10 @@ class Execution:
                 if f.name == "__typename":
                     plan.append((f, None, None, None, True))
                     continue
-                ftype, argdefs = TYPES[tname][f.name]
+                ftype, argdefs = self.types[tname][f.name]
                 plan.append((f, ftype, self.args_of(f, argdefs, tname),
                              getattr(self, "resolve_%s_%s" % (tname, f.name), None),
-                             is_leaf(ftype)))
+                             is_leaf(ftype, self.types)))
             self._plans[key] = plan
         return plan
 
@@ -463,17 +476,18 @@ class Execution:
             return self.complete_value(t[1], value, f, path)
         if t[0] == "list":
             return [self.complete_value(t[1], v, f, path + [i]) for i, v in enumerate(value)]
-        if t[1] in TYPES:
+        if t[1] in self.types:
             return self.complete(t[1], value, f.selections, path)
         return value
 
     # -- resolvers
-    def need_scope(self, field):
-        if not ({"read_products", "write_products"} & set(self.scope.replace(",", " ").split())):
-            raise gql.GraphQLError("Access denied for %s field. Required access: `read_products` "
-                                   "access scope." % field, code="ACCESS_DENIED",
+    def need_scope(self, field, required="read_products", also=("write_products",)):
+        """ACCESS_DENIED unless the token has `required` (or one of `also`)."""
+        if not ({required, *also} & set(self.scope.replace(",", " ").split())):
+            raise gql.GraphQLError("Access denied for %s field. Required access: `%s` "
+                                   "access scope." % (field, required), code="ACCESS_DENIED",
                                    extensions={"documentation": "https://shopify.dev/api/usage/access-scopes",
-                                               "requiredAccess": "`read_products` access scope."})
+                                               "requiredAccess": "`%s` access scope." % required})
 
     def resolve_QueryRoot_shop(self, obj, args, f, path):
         return {"id": "gid://shopify/Shop/1", "name": "Readgate fake shop",

@@ -338,6 +338,164 @@ class ShopifyTest(FakeCase):
         self.assertEqual(len(self.fake.control("requests?since=1")["requests"]), 1)
 
 
+# =====================================================================  Shopify Storefront API
+
+STOREFRONT_Q = """query Products($first: Int!, $after: String, $q: String, $sort: ProductSortKeys, $rev: Boolean) {
+  products(first: $first, after: $after, query: $q, sortKey: $sort, reverse: $rev) {
+    edges { cursor node { id title vendor productType availableForSale totalInventory updatedAt
+      priceRange { minVariantPrice { amount currencyCode } }
+      variants(first: 1) { nodes { price { amount } quantityAvailable availableForSale } }
+      inStock: metafield(namespace: "custom", key: "in_stock") { value type } } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}"""
+STOREFRONT_PATH = "/api/2025-01/graphql.json"
+PRIVATE = "Shopify-Storefront-Private-Token"
+PUBLIC = "X-Shopify-Storefront-Access-Token"
+
+
+class StorefrontTest(FakeCase):
+    provider = "shopify"
+
+    def setUp(self):
+        super().setUp()
+        self.private = self.fake.mint(storefront="private")["access_token"]
+        self.public = self.fake.mint(storefront="public")["access_token"]
+
+    def sf(self, query, variables=None, headers=None):
+        status, _, out = self.fake.call("POST", STOREFRONT_PATH, {"query": query, "variables": variables or {}},
+                                        {PRIVATE: self.private} if headers is None else headers)
+        return status, out
+
+    def ids(self, q, **kw):
+        out, after = [], None
+        while True:
+            status, page = self.sf(STOREFRONT_Q, dict({"first": 250, "q": q, "after": after}, **kw))
+            self.assertEqual(status, 200, page)
+            self.assertNotIn("errors", page, page)
+            conn = page["data"]["products"]
+            out += [int(e["node"]["id"].rsplit("/", 1)[1]) for e in conn["edges"]]
+            if not conn["pageInfo"]["hasNextPage"]:
+                return out
+            after = conn["pageInfo"]["endCursor"]
+
+    def test_storefront_shape_has_no_cost_extension(self):
+        status, out = self.sf(STOREFRONT_Q, {"first": 2})
+        self.assertEqual(status, 200, out)
+        node = out["data"]["products"]["edges"][0]["node"]
+        self.assertEqual(node["id"], "gid://shopify/Product/1")
+        self.assertEqual(node["priceRange"]["minVariantPrice"], {"amount": "49.99", "currencyCode": "USD"})
+        self.assertEqual(node["availableForSale"], True)
+        self.assertEqual(node["totalInventory"], BY_ID[1]["stock"])
+        self.assertEqual(node["variants"]["nodes"][0], {"price": {"amount": "49.99"},
+                                                        "quantityAvailable": BY_ID[1]["stock"],
+                                                        "availableForSale": True})
+        self.assertEqual(node["inStock"], {"value": "true", "type": "boolean"})
+        # The Storefront API keeps no cost bucket: no extensions.cost.
+        self.assertNotIn("extensions", out)
+        # Admin API members and sort keys are not in the Storefront schema.
+        for field in ("legacyResourceId", "status", "tracksInventory", "priceRangeV2 { minVariantPrice { amount } }"):
+            with self.subTest(field=field):
+                status, out = self.sf("{ products(first: 1) { nodes { %s } } }" % field)
+                self.assertEqual(out["errors"][0]["extensions"]["code"], "undefinedField", out)
+        status, out = self.sf("{ products(first: 1, sortKey: INVENTORY_TOTAL) { nodes { id } } }")
+        self.assertEqual(out["errors"][0]["extensions"]["code"], "argumentLiteralsIncompatible")
+        status, out = self.sf("{ product(handle: \"%s\") { id } }" % "red-sneaker-2")
+        self.assertEqual(out["data"]["product"], {"id": "gid://shopify/Product/2"})
+
+    def test_storefront_tokens_and_their_headers(self):
+        unauthorized = {"errors": [{"message": "", "extensions": {"code": "UNAUTHORIZED"}}]}
+        q = "{ shop { name } }"
+        self.assertEqual(self.sf(q)[0], 200)
+        self.assertEqual(self.sf(q, headers={PUBLIC: self.public})[0], 200)
+        admin = self.fake.mint()["access_token"]
+        for headers in ({}, {PUBLIC: self.private}, {PRIVATE: self.public}, {PRIVATE: "shpat_unknown"},
+                        {PRIVATE: admin}, {"X-Shopify-Access-Token": self.private}):
+            with self.subTest(headers=list(headers)):
+                self.assertEqual(self.sf(q, headers=headers), (401, unauthorized))
+        # A Storefront token is no Admin API token either.
+        status, _, out = self.fake.call("POST", "/admin/api/2025-01/graphql.json", {"query": q},
+                                        {"X-Shopify-Access-Token": self.private})
+        self.assertEqual(status, 401)
+        self.assertIsInstance(out["errors"], str)
+        # Made in the shop's admin: no expiry, no refresh token.
+        minted = self.fake.mint(storefront="public")
+        self.assertNotIn("refresh_token", minted)
+        self.assertNotIn("expires_in", minted)
+        with self.assertRaises(AssertionError):
+            self.fake.mint(storefront="delegate")
+        rec = self.fake.control("requests")["requests"][0]
+        self.assertEqual(rec["headers"][PRIVATE], common.secret_digest(self.private))
+
+    def test_storefront_scopes(self):
+        listings = self.fake.mint(storefront="private",
+                                  scope="unauthenticated_read_product_listings")["access_token"]
+        status, out = self.sf(STOREFRONT_Q, {"first": 2}, {PRIVATE: listings})
+        self.assertEqual(status, 200)
+        # The field is null beside an ACCESS_DENIED error; the rest is there.
+        self.assertIsNone(out["data"]["products"]["edges"][0]["node"]["totalInventory"])
+        self.assertEqual(out["data"]["products"]["edges"][0]["node"]["title"], BY_ID[1]["name"])
+        denied = [e for e in out["errors"] if e["path"][-1] == "totalInventory"]
+        self.assertEqual(denied[0]["extensions"]["code"], "ACCESS_DENIED")
+        self.assertIn("unauthenticated_read_product_inventory", denied[0]["message"])
+        none = self.fake.mint(storefront="private", scope="unauthenticated_read_content")["access_token"]
+        status, out = self.sf(STOREFRONT_Q, {"first": 2}, {PRIVATE: none})
+        self.assertEqual(out["errors"][0]["extensions"]["code"], "ACCESS_DENIED")
+        self.assertIsNone(out["data"]["products"])
+
+    def test_storefront_search_fields(self):
+        def where(pred):
+            return sorted(r["id"] for r in ROWS if pred(r))
+        self.assertEqual(sorted(self.ids("available_for_sale:true")), where(lambda r: r["in_stock"] is True))
+        self.assertEqual(sorted(self.ids("-available_for_sale:true")),
+                         where(lambda r: r["in_stock"] is not True))
+        self.assertEqual(sorted(self.ids("variants.price:>=100 variants.price:<=120")),
+                         where(lambda r: r["price"] is not None and 100 <= r["price"] <= 120))
+        # product_type takes a comma-separated list.
+        self.assertEqual(sorted(self.ids("product_type:boots,hats")),
+                         where(lambda r: r["category"] in ("boots", "hats")))
+        self.assertEqual(sorted(self.ids('created_at:>="2024-06-01"')),
+                         where(lambda r: r["released"] is not None and r["released"] >= "2024-06-01"))
+        self.assertEqual(sorted(self.ids('vendor:"O\'Brien & Sons" tag:boots')),
+                         where(lambda r: r["category"] == "boots" and r["Brand Name"] is not None
+                               and "o'brien & sons" in r["Brand Name"].casefold()))
+        # Fields the Storefront API does not document are ignored.
+        for q in ("id:>290", "inventory_total:>5", "published_at:>2030-01-01", "sku:RG-00001"):
+            with self.subTest(q=q):
+                self.assertEqual(len(self.ids(q)), len(ROWS))
+        for v in PROBES:
+            with self.subTest(value=v):
+                want = where(lambda r: r["name"] is not None and v.casefold() in r["name"].casefold())
+                self.assertEqual(sorted(self.ids("title:" + shopify_quote(v))), want)
+
+    def test_storefront_paging_returns_every_product_once(self):
+        for sort, rev in (("ID", False), ("ID", True), ("PRICE", False), ("TITLE", True),
+                          ("BEST_SELLING", False)):
+            with self.subTest(sort=sort, reverse=rev):
+                ids = []
+                after = None
+                while True:
+                    status, page = self.sf(STOREFRONT_Q, {"first": 41, "after": after, "sort": sort, "rev": rev})
+                    conn = page["data"]["products"]
+                    ids += [int(e["node"]["id"].rsplit("/", 1)[1]) for e in conn["edges"]]
+                    if not conn["pageInfo"]["hasNextPage"]:
+                        break
+                    after = conn["pageInfo"]["endCursor"]
+                self.assertEqual(sorted(ids), [r["id"] for r in ROWS])
+                if sort == "ID":
+                    self.assertEqual(ids, sorted(ids, reverse=rev))
+
+    def test_storefront_scripted_faults(self):
+        self.fake.control("config", {"faults": [{"status": 430}, {"kind": "throttled"}, {"status": 401}]})
+        status, out = self.sf("{ shop { name } }")
+        self.assertEqual(status, 430)
+        status, out = self.sf("{ shop { name } }")
+        self.assertEqual((status, out), (200, {"errors": [{"message": "Throttled",
+                                                           "extensions": {"code": "THROTTLED"}}]}))
+        status, out = self.sf("{ shop { name } }")
+        self.assertEqual((status, out["errors"][0]["extensions"]["code"]), (401, "UNAUTHORIZED"))
+
+
 # =====================================================================  Airtable
 
 def airtable_quote(v):
