@@ -1,6 +1,7 @@
 /*
  * `readgate keys rotate --to KID`: re-encrypts every "enc:" value of every
- * site file under the master key KID, without downtime.
+ * site file (source options and oauth blocks) and every OAuth token of the
+ * state store under the master key KID, without downtime.
  *
  * The procedure it supports (docs/configuration.md, "Rotating master keys"):
  *   1. `readgate keys generate --kid k2` and put the line first in the key
@@ -9,6 +10,12 @@
  *   2. `readgate keys rotate --to k2`: every stored secret is re-encrypted
  *      under k2. SIGHUP again.
  *   3. Once session_ttl_s has passed, remove the k1 line (retire it).
+ *
+ * Until step 2 has also covered the state store, OAuth tokens under k1 would
+ * move to k2 only as each is refreshed, so k1 could not be retired safely.
+ * The store's tokens are rewritten in one transaction holding every row's
+ * lock (core/oauth/oauth_rekey.c): all of them or none, and never in the
+ * middle of a refresh by a running gateway.
  *
  * Each site file is rewritten in place only where a ciphertext stood, so
  * comments and layout stay; the write is atomic (temporary file in the same
@@ -31,6 +38,8 @@
 #include "crypto/audit.h"
 #include "crypto/keyring.h"
 #include "crypto/secret.h"
+#include "oauth/oauth_rekey.h"
+#include "state/state_store.h"
 
 /* Site files are small; anything larger is not one. */
 #define MAX_SITE_FILE (16 * 1024 * 1024)
@@ -45,10 +54,12 @@ static void rotate_usage(FILE *f)
     fprintf(f,
             "usage: readgate keys rotate --to KID [-c FILE] [--dry-run]\n"
             "\n"
-            "Re-encrypts every enc: value of every site file under the master key KID.\n"
-            "KID must be one of the loaded master keys (the key file or environment\n"
-            "variable named in readgate.yaml); the old keys must still be there too.\n"
-            "Each site file is replaced atomically. Then reload the server (SIGHUP).\n"
+            "Re-encrypts every enc: value of every site file, and every OAuth token in\n"
+            "the state store, under the master key KID. KID must be one of the loaded\n"
+            "master keys (the key file or environment variable named in readgate.yaml);\n"
+            "the old keys must still be there too. Each site file is replaced\n"
+            "atomically; the state store is rewritten in one transaction (all tokens or\n"
+            "none). Then reload the server (SIGHUP).\n"
             "  -c, --config FILE  readgate.yaml (default: readgate.yaml)\n"
             "  --dry-run          say what would change, write nothing\n");
 }
@@ -209,6 +220,33 @@ out:
     return rc;
 }
 
+/* One encrypted value of a site file: its replacement appended to r[*nr]
+ * unless it is already under `to`. 0, or -1 after printing why. */
+static int rekey_site_value(const rg_site *site, const rg_keyring *kr, const rg_master_key *to,
+                            const char *path, char *enc, int line, replacement *r, size_t *nr)
+{
+    char kid[RG_KID_MAX + 1], why[256];
+    if (rg_secret_kid(enc, kid) == 0 && strcmp(kid, to->kid) == 0)
+        return 0; /* already under the new key */
+    char *plain = NULL;
+    size_t len = 0;
+    if (rg_secret_decrypt_audited(kr, site->site_id, path, enc, "rotate", &plain, &len, why,
+                                  sizeof why) != 0) {
+        fprintf(stderr, "%s:%d: %s: cannot decrypt: %s\n", site->file, line, path, why);
+        return -1;
+    }
+    int e = rg_secret_encrypt_with(to, site->site_id, path, plain, len, &r[*nr].new_enc);
+    rg_secure_zero(plain, len);
+    free(plain);
+    if (e != 0) {
+        fprintf(stderr, "%s:%d: %s: cannot encrypt under '%s'\n", site->file, line, path,
+                to->kid);
+        return -1;
+    }
+    r[(*nr)++].old_enc = enc;
+    return 0;
+}
+
 /* Re-encrypt one site's values; writes the file unless dry_run. Returns the
  * number of values changed, or -1 after printing why. */
 static long rotate_site(const rg_site *site, const rg_keyring *kr, const rg_master_key *to,
@@ -216,7 +254,7 @@ static long rotate_site(const rg_site *site, const rg_keyring *kr, const rg_mast
 {
     size_t cap = 0, nr = 0;
     for (size_t j = 0; j < site->nsources; j++)
-        cap += site->sources[j].noptions;
+        cap += site->sources[j].noptions + (site->sources[j].oauth ? 2 : 0);
     replacement *r = calloc(cap ? cap : 1, sizeof *r);
     char *text = NULL, *out = NULL;
     long rc = -1;
@@ -227,31 +265,31 @@ static long rotate_site(const rg_site *site, const rg_keyring *kr, const rg_mast
     }
     for (size_t j = 0; j < site->nsources; j++) {
         const rg_source *src = &site->sources[j];
+        char path[256];
         for (size_t k = 0; k < src->noptions; k++) {
             const rg_source_option *o = &src->options[k];
-            char kid[RG_KID_MAX + 1];
             if (!rg_secret_is_encrypted(o->value))
                 continue;
-            if (rg_secret_kid(o->value, kid) == 0 && strcmp(kid, to->kid) == 0)
-                continue; /* already under the new key */
-            char path[256], why[256];
             snprintf(path, sizeof path, "sources.%s.options.%s", src->name, o->key);
-            char *plain = NULL;
-            size_t len = 0;
-            if (rg_secret_decrypt_audited(kr, site->site_id, path, o->value, "rotate", &plain,
-                                          &len, why, sizeof why) != 0) {
-                fprintf(stderr, "%s:%d: %s: cannot decrypt: %s\n", site->file, o->line, path, why);
+            if (rekey_site_value(site, kr, to, path, o->value, o->line, r, &nr) != 0)
                 goto out;
-            }
-            int e = rg_secret_encrypt_with(to, site->site_id, path, plain, len, &r[nr].new_enc);
-            rg_secure_zero(plain, len);
-            free(plain);
-            if (e != 0) {
-                fprintf(stderr, "%s:%d: %s: cannot encrypt under '%s'\n", site->file, o->line,
-                        path, to->kid);
+        }
+        /* The oauth block's secrets (the same paths config/verify_secrets.c
+           opens): left under the old key, they would stop the start once it
+           is retired. */
+        const rg_oauth_config *oa = src->oauth;
+        if (oa && oa->client_secret) {
+            snprintf(path, sizeof path, "sources.%s.oauth.client_secret", src->name);
+            if (rekey_site_value(site, kr, to, path, oa->client_secret, oa->client_secret_line,
+                                 r, &nr) != 0)
                 goto out;
-            }
-            r[nr++].old_enc = o->value;
+        }
+        if (oa && oa->sa_private_key) {
+            snprintf(path, sizeof path, "sources.%s.oauth.service_account.private_key",
+                     src->name);
+            if (rekey_site_value(site, kr, to, path, oa->sa_private_key,
+                                 oa->sa_private_key_line, r, &nr) != 0)
+                goto out;
         }
     }
     if (nr == 0) {
@@ -292,6 +330,52 @@ out:
     free(text);
     free(out);
     return rc;
+}
+
+/* What to call the store in messages: a postgres:// URL may carry a password. */
+static const char *store_label(const char *url)
+{
+    if (!url)
+        return "(none)";
+    return strncmp(url, "sqlite:", 7) == 0 ? url : "postgres";
+}
+
+/*
+ * The OAuth tokens of the state store that `serve` and `oauth status` use
+ * (state_store in readgate.yaml, as the configuration loader resolved it).
+ * 0, or 1 after printing why; on failure nothing in the store changed.
+ */
+static int rotate_store(const rg_config *cfg, const rg_keyring *kr, const rg_master_key *to,
+                        bool dry_run)
+{
+    const char *label = store_label(cfg->state_store);
+    char err[1024];
+    rg_state_store *st = NULL;
+    int found = rg_state_open_existing(cfg->state_store, &st, err, sizeof err);
+    if (found < 0) {
+        fprintf(stderr, "readgate keys rotate: %s; its OAuth tokens were not re-encrypted\n",
+                err);
+        return 1;
+    }
+    if (found == 0) {
+        printf("state store %s: does not exist yet; no OAuth tokens to re-encrypt\n", label);
+        return 0;
+    }
+    rg_rekey_result res;
+    if (rg_oauth_rekey_store(st, kr, to, dry_run, &res, err, sizeof err) != 0) {
+        fprintf(stderr, "readgate keys rotate: state store %s: %s; nothing in the store was "
+                        "changed\n",
+                label, err);
+        rg_state_close(st);
+        return 1;
+    }
+    rg_state_close(st);
+    printf("state store %s: %zu OAuth token%s %s under %s (%zu connection%s, %zu token%s "
+           "already under %s)\n",
+           label, res.reencrypted, res.reencrypted == 1 ? "" : "s",
+           dry_run ? "would be re-encrypted" : "re-encrypted", to->kid, res.rows,
+           res.rows == 1 ? "" : "s", res.current, res.current == 1 ? "" : "s", to->kid);
+    return 0;
 }
 
 int rg_cli_keys_rotate(int argc, char **argv)
@@ -365,7 +449,10 @@ int rg_cli_keys_rotate(int argc, char **argv)
            failed == 1 ? "" : "s");
     if (!dry_run && total > 0)
         printf("reload readgate (SIGHUP) so that it opens the new values\n");
-    status = failed ? 1 : 0;
+    /* Site files and store are independent (each changes whole or not at
+       all), so a failure in one does not keep the other from moving on. */
+    int store_failed = rotate_store(cfg, kr, to, dry_run);
+    status = failed || store_failed ? 1 : 0;
 out:
     rg_audit_close();
     rg_keyring_free(kr);

@@ -8,27 +8,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bio.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "config.h"
 #include "crypto/audit.h"
 #include "crypto/keyring.h"
+#include "crypto/pem_key.h"
 #include "crypto/secret.h"
 
 /* A service account key must be a PEM RSA private key: RS256 is what Google's
    JWT bearer grant accepts. */
 static int pem_rsa_ok(const char *pem, size_t len, char *why, size_t whylen)
 {
-    BIO *b = BIO_new_mem_buf(pem, (int)len);
-    EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *k = rg_pem_private_key(pem, len);
     int ok = k && EVP_PKEY_is_a(k, "RSA");
     if (!ok)
         snprintf(why, whylen, "%s", k ? "the key is not an RSA key (RS256 needs one)"
                                       : "the value is not a PEM private key");
     EVP_PKEY_free(k);
-    BIO_free(b);
     return ok ? 0 : -1;
 }
 

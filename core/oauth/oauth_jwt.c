@@ -1,15 +1,14 @@
 #include "oauth_jwt.h"
 
 #include <jansson.h>
-#include <openssl/bio.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crypto/b64.h"
 #include "crypto/keyring.h"
+#include "crypto/pem_key.h"
 
 static char *b64url_json(json_t *j)
 {
@@ -17,14 +16,6 @@ static char *b64url_json(json_t *j)
     char *out = text ? rg_b64_encode(text, strlen(text), true) : NULL;
     free(text);
     return out;
-}
-
-static EVP_PKEY *load_key(const char *pem, size_t len)
-{
-    BIO *b = BIO_new_mem_buf(pem, (int)len);
-    EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
-    BIO_free(b);
-    return k;
 }
 
 char *rg_jwt_service_account(const char *pem, size_t pem_len, const char *email,
@@ -38,7 +29,7 @@ char *rg_jwt_service_account(const char *pem, size_t pem_len, const char *email,
     json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I}", "iss", email, "scope", scopes, "aud",
                                aud, "iat", (json_int_t)now, "exp",
                                (json_int_t)(now + RG_JWT_LIFETIME_S));
-    EVP_PKEY *key = load_key(pem, pem_len);
+    EVP_PKEY *key = rg_pem_private_key(pem, pem_len);
     if (!key || !EVP_PKEY_is_a(key, "RSA")) {
         snprintf(err, errlen, "the service account private_key is not a PEM RSA private key");
         goto out;

@@ -20,6 +20,7 @@ typedef struct rg_state_ops {
     void (*rollback)(void *db);
     int (*ensure)(void *db, const char *site, const char *source, const char *provider,
                   char *err, size_t errlen);
+    int (*lock_all)(void *db, rg_token_row **rows, size_t *n, char *err, size_t errlen);
 } rg_state_ops;
 
 /* Each returns the backend's handle or NULL with a message. */

@@ -148,12 +148,13 @@ static int pg_get(void *c, const char *site, const char *source, rg_token_row *o
                       site, source, out, err, errlen);
 }
 
-static int pg_list(void *c, rg_token_row **rows, size_t *n, char *err, size_t errlen)
+/* Every row that `sql` selects (RG_STATE_COLUMNS, in that order). */
+static int select_rows(PGconn *c, const char *sql, rg_token_row **rows, size_t *n, char *err,
+                       size_t errlen)
 {
-    ensure_connected(c);
     *rows = NULL;
     *n = 0;
-    PGresult *r = PQexec(c, "SELECT " RG_STATE_COLUMNS " FROM oauth_tokens ORDER BY site_id, source");
+    PGresult *r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         set_err(c, err, errlen, "list");
         PQclear(r);
@@ -179,6 +180,13 @@ static int pg_list(void *c, rg_token_row **rows, size_t *n, char *err, size_t er
     }
     PQclear(r);
     return 0;
+}
+
+static int pg_list(void *c, rg_token_row **rows, size_t *n, char *err, size_t errlen)
+{
+    ensure_connected(c);
+    return select_rows(c, "SELECT " RG_STATE_COLUMNS " FROM oauth_tokens ORDER BY site_id, source",
+                       rows, n, err, errlen);
 }
 
 static void pg_rollback(void *c)
@@ -297,6 +305,26 @@ static int pg_ensure(void *c, const char *site, const char *source, const char *
     return ok ? 0 : -1;
 }
 
+static int pg_lock_all(void *c, rg_token_row **rows, size_t *n, char *err, size_t errlen)
+{
+    ensure_connected(c);
+    *rows = NULL;
+    *n = 0;
+    if (exec_cmd(c, "BEGIN", err, errlen) != 0)
+        return -1;
+    /* The same row locks a refresh takes (pg_lock), in one order, so that two
+       of these never deadlock each other; a refresh holds one row at a time,
+       so it can only make us wait (lock_timeout), never deadlock. */
+    if (select_rows(c,
+                    "SELECT " RG_STATE_COLUMNS
+                    " FROM oauth_tokens ORDER BY site_id, source FOR UPDATE",
+                    rows, n, err, errlen) != 0) {
+        pg_rollback(c);
+        return -1;
+    }
+    return 0;
+}
+
 const rg_state_ops rg_state_pg_ops = {
     .kind = "postgres",
     .close = pg_close,
@@ -309,4 +337,5 @@ const rg_state_ops rg_state_pg_ops = {
     .commit = pg_commit,
     .rollback = pg_rollback,
     .ensure = pg_ensure,
+    .lock_all = pg_lock_all,
 };

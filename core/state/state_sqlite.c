@@ -342,6 +342,23 @@ static int sq_ensure(void *vdb, const char *site, const char *source, const char
     return 0;
 }
 
+static int sq_lock_all(void *vdb, rg_token_row **rows, size_t *n, char *err, size_t errlen)
+{
+    sqlite3 *db = vdb;
+    *rows = NULL;
+    *n = 0;
+    /* The database-wide write lock: a refresh (sq_lock) waits for our
+       COMMIT and then re-reads what we wrote, and we wait for one in flight.
+       Readers go on meanwhile (WAL). */
+    if (exec(db, "BEGIN IMMEDIATE", err, errlen) != 0)
+        return -1;
+    if (sq_list(db, rows, n, err, errlen) != 0) {
+        sq_rollback(db);
+        return -1;
+    }
+    return 0;
+}
+
 const rg_state_ops rg_state_sqlite_ops = {
     .kind = "sqlite",
     .close = sq_close,
@@ -354,4 +371,5 @@ const rg_state_ops rg_state_sqlite_ops = {
     .commit = sq_commit,
     .rollback = sq_rollback,
     .ensure = sq_ensure,
+    .lock_all = sq_lock_all,
 };

@@ -1,9 +1,11 @@
 /* rg_state_store: picks the backend from the URL and forwards to it. */
 #include "state_backend.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "crypto/keyring.h"
 
@@ -96,6 +98,23 @@ rg_state_store *rg_state_open(const char *url, char *err, size_t errlen)
     return st;
 }
 
+int rg_state_open_existing(const char *url, rg_state_store **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (url && strncmp(url, "sqlite:", 7) == 0) {
+        struct stat sb;
+        if (stat(url + 7, &sb) != 0) {
+            if (errno == ENOENT)
+                return 0;
+            snprintf(err, errlen, "state store (sqlite): cannot use %s: %s", url + 7,
+                     strerror(errno));
+            return -1;
+        }
+    }
+    *out = rg_state_open(url, err, errlen);
+    return *out ? 1 : -1;
+}
+
 void rg_state_close(rg_state_store *st)
 {
     if (!st)
@@ -135,6 +154,12 @@ int rg_state_lock(rg_state_store *st, const char *site, const char *source, rg_t
 int rg_state_update_locked(rg_state_store *st, const rg_token_row *row, char *err, size_t errlen)
 {
     return st->ops->update_locked(st->db, row, err, errlen);
+}
+
+int rg_state_lock_all(rg_state_store *st, rg_token_row **rows, size_t *n, char *err,
+                      size_t errlen)
+{
+    return st->ops->lock_all(st->db, rows, n, err, errlen);
 }
 
 int rg_state_commit(rg_state_store *st, char *err, size_t errlen)

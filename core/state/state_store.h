@@ -52,6 +52,11 @@ typedef struct rg_state_store rg_state_store;
    setting. NULL with a message that never contains a password. */
 rg_state_store *rg_state_open(const char *url, char *err, size_t errlen);
 void rg_state_close(rg_state_store *st);
+/* Like rg_state_open, except that a SQLite store whose file does not exist is
+   not created: nothing can be stored there yet, and a command that only
+   rewrites what is stored (keys rotate) should not leave an empty database
+   behind. 1 opened (*out set), 0 no such store (*out NULL), -1 error. */
+int rg_state_open_existing(const char *url, rg_state_store **out, char *err, size_t errlen);
 
 /* Read one row without locking: 1 found, 0 absent, -1 error. */
 int rg_state_get(rg_state_store *st, const char *site, const char *source, rg_token_row *out,
@@ -83,6 +88,17 @@ int rg_state_lock(rg_state_store *st, const char *site, const char *source, rg_t
  * Then rg_state_commit. -1 on error (the transaction is then rolled back).
  */
 int rg_state_update_locked(rg_state_store *st, const rg_token_row *row, char *err, size_t errlen);
+/*
+ * Begin a transaction holding the write lock of every row (PostgreSQL:
+ * SELECT ... FOR UPDATE of the whole table; SQLite: BEGIN IMMEDIATE) and read
+ * them all, ordered by site and source: what key rotation needs to rewrite
+ * every token without racing a refresh, which takes the same row lock. Rows
+ * inserted after the lock is taken are not included (PostgreSQL). Then
+ * rg_state_update_locked for each row to change, and rg_state_commit or
+ * rg_state_rollback. 0 (the transaction is open), -1 (none left open).
+ */
+int rg_state_lock_all(rg_state_store *st, rg_token_row **rows, size_t *n, char *err,
+                      size_t errlen);
 int rg_state_commit(rg_state_store *st, char *err, size_t errlen);
 void rg_state_rollback(rg_state_store *st);
 

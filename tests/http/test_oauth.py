@@ -8,6 +8,7 @@ rotation tests count.
 """
 
 import glob
+import hashlib
 import json
 import os
 import re
@@ -15,10 +16,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
+import fixture
 import harness
+from test_keys import encrypt as encrypt_under, key_line, write_keys
 
 sys.path.insert(0, os.path.join(harness.REPO, "tests", "fakes"))
 from launch import FakeProcess  # noqa: E402
@@ -514,6 +518,258 @@ class SiteDeleteTest(unittest.TestCase):
         finally:
             for f in (at, sh, gg):
                 f.stop()
+
+
+class _KeyRotation:
+    """`readgate keys rotate` re-encrypts the stored OAuth tokens too (SPEC
+    section 6), in one transaction per store that waits for a refresh holding
+    the row lock, so the old master key can be retired: afterwards a gateway
+    holding only the new key serves the OAuth source and refreshes its token.
+    A run that cannot open every token changes nothing in the store."""
+
+    store = None  # set by subclasses: "sqlite" or "postgres"
+    site = "rotkeys0001"
+    cols = ("site_id, source, access_token_enc, refresh_token_enc, expires_at, last_refresh, "
+            "state, error, updated_at, version")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = harness.env()
+        cls.k1 = key_line(cls.env, "k1")
+        cls.k2 = key_line(cls.env, "k2")
+        cls.fake = FakeProcess("airtable", "--rate", "1000")
+        cls.db = None
+        if cls.store == "postgres":
+            # A database of its own: rotation covers every row of a store,
+            # and other tests' rows are under other keys.
+            cls.db = "rgrotate_%d" % os.getpid()
+            fixture.psql(cls.env.pg_port, "DROP DATABASE IF EXISTS %s;" % cls.db)
+            fixture.psql(cls.env.pg_port, "CREATE DATABASE %s;" % cls.db)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fake.stop()
+        if cls.db:
+            fixture.psql(cls.env.pg_port, "DROP DATABASE IF EXISTS %s WITH (FORCE);" % cls.db)
+
+    # -- the store, read and written behind readgate's back --------------------
+
+    def sql(self, srv, statement):
+        if self.store == "sqlite":
+            con = sqlite3.connect(os.path.join(srv.dir, "state.db"), timeout=30)
+            try:
+                rows = [tuple("" if v is None else str(v) for v in r)
+                        for r in con.execute(statement)]
+                con.commit()
+                return rows
+            finally:
+                con.close()
+        out = fixture.psql(self.env.pg_port, statement + ";", db=self.db)
+        return [tuple(line.split("|")) for line in out.splitlines() if line]
+
+    def rows(self, srv):
+        return self.sql(srv, "SELECT %s FROM oauth_tokens ORDER BY site_id, source" % self.cols)
+
+    def hold_row_then_refresh(self, srv, new_access_enc, hold_s):
+        """What a gateway's refresh does to the store: take the row lock, wait
+        (the provider call), store a new access token with version + 1,
+        commit. Returns once the lock is held; join() the result."""
+        update = ("UPDATE oauth_tokens SET access_token_enc = '%s', version = version + 1 "
+                  "WHERE site_id = '%s' AND source = 'tab'" % (new_access_enc, self.site))
+        if self.store == "sqlite":
+            locked = threading.Event()
+
+            def run():
+                con = sqlite3.connect(os.path.join(srv.dir, "state.db"), timeout=30,
+                                      isolation_level=None)
+                try:
+                    con.execute("BEGIN IMMEDIATE")
+                    locked.set()
+                    time.sleep(hold_s)
+                    con.execute(update)
+                    con.execute("COMMIT")
+                finally:
+                    locked.set()
+                    con.close()
+
+            t = threading.Thread(target=run)
+            t.start()
+            self.assertTrue(locked.wait(10))
+            return t
+        script = ("BEGIN;\nSELECT version FROM oauth_tokens WHERE site_id = '%s' AND source = "
+                  "'tab' FOR UPDATE;\nSELECT pg_sleep(%s);\n%s;\nCOMMIT;\n"
+                  % (self.site, hold_s, update))
+        p = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
+                              "-p", str(self.env.pg_port), "-U", "postgres", "-d", self.db],
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             env=dict(os.environ, PGAPPNAME="rg-test-refresh"))
+        p.stdin.write(script.encode())
+        p.stdin.close()
+        wait_for(lambda: fixture.psql(
+            self.env.pg_port, "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+            "'rg-test-refresh' AND query LIKE '%pg_sleep%' AND state = 'active';",
+            db=self.db).strip() == "1", 10, "psql to hold the row lock")
+
+        class Waiter:
+            def join(_self, timeout=None):
+                self.assertEqual(p.wait(timeout or 30), 0)
+        return Waiter()
+
+    # -- the test ----------------------------------------------------------------
+
+    def test_rotate_then_retire_the_old_key(self):
+        name = "oauth-rotate-" + self.store
+        keyfile = os.path.join(self.env.tmp, name + ".keys")
+        write_keys(keyfile, self.k1)
+        key = harness.new_api_key()
+        src = airtable_source(self.env, self.site, "tab", self.fake)
+        src["oauth"]["client_secret"] = encrypt_under(
+            self.env, self.k1, self.site, "sources.tab.oauth.client_secret", CLIENT_SECRET)
+        extra = {"keys": {"file": keyfile}, "audit_log": "audit.log"}
+        if self.db:
+            extra["state_store"] = "postgres://postgres@127.0.0.1:%d/%s" % (self.env.pg_port,
+                                                                            self.db)
+        srv = harness.Server(self.env, name,
+                             {self.site: site_doc(self.env, key, {"tab": src}, site=self.site)},
+                             extra=extra)
+        self.env.servers.append(srv)
+        srv.start()
+        gw = Gateway(self.env, srv, key)
+        site_path = os.path.join(srv.sites_dir, self.site + ".yaml")
+        outputs = {}
+
+        def rotate(tag):
+            rc, out, err = gw.cli("keys", "rotate", "--to", "k2")
+            outputs[tag] = out + err
+            return rc, out, err
+
+        def site_text():
+            with open(site_path) as f:
+                return f.read()
+
+        answer, grant = mint(self.fake, expires_in=3600)
+        gw.import_token("tab", answer, site=self.site)
+        self.assertEqual(gw.query("tab", site=self.site).status, 200)
+        v0 = gw.status()[(self.site, "tab")]["version"]
+        rows0, text0 = self.rows(srv), site_text()
+        self.assertEqual(len(rows0), 1, rows0)
+        self.assertTrue(rows0[0][2].startswith("enc:v1:k1:"), rows0)
+        self.assertTrue(rows0[0][3].startswith("enc:v1:k1:"), rows0)
+
+        # 1. The target key is not loaded: refused before anything is opened.
+        rc, out, err = rotate("k2 not loaded")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("key id 'k2' is not among the loaded master keys", err)
+        self.assertEqual(self.rows(srv), rows0)
+        self.assertEqual(site_text(), text0)
+
+        # 2. The old key is missing: no token opens, nothing changes.
+        write_keys(keyfile, self.k2)
+        rc, out, err = rotate("k1 missing")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("%s/oauth.tab.access_token: cannot decrypt: unknown key id 'k1'"
+                      % self.site, err)
+        self.assertIn("2 token values could not be re-encrypted", err)
+        self.assertIn("nothing in the store was changed", err)
+        self.assertIn("sources.tab.oauth.client_secret: cannot decrypt", err)
+        self.assertEqual(self.rows(srv), rows0)
+        self.assertEqual(site_text(), text0)
+
+        # 3. One stored token does not open (a ciphertext moved to another
+        # connection): the good one is not rewritten either.
+        write_keys(keyfile, self.k2, self.k1)
+        self.sql(srv, "INSERT INTO oauth_tokens (%s, provider) VALUES ('%s', 'ghost', '%s', "
+                      "NULL, 0, 0, 'ok', '', 0, 1, 'airtable')"
+                 % (self.cols, self.site, rows0[0][2]))
+        rc, out, err = rotate("moved ciphertext")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("%s/oauth.ghost.access_token: cannot decrypt: authentication failed"
+                      % self.site, err)
+        self.assertIn("nothing in the store was changed", err)
+        self.assertEqual([r for r in self.rows(srv) if r[1] == "tab"], rows0)
+        self.sql(srv, "DELETE FROM oauth_tokens WHERE source = 'ghost'")
+        # The site file is independent of the store and did move to k2.
+        self.assertIn("1 value re-encrypted under k2", out)
+        self.assertNotIn("enc:v1:k1:", site_text())
+
+        # 4. A refresh holds the row lock when the rotation starts: the
+        # rotation waits for its commit, then re-encrypts what it stored.
+        answer2, _ = mint(self.fake, expires_in=3600)
+        refreshed = encrypt_under(self.env, self.k1, self.site, "oauth.tab.access_token",
+                                  answer2["access_token"])
+        holder = self.hold_row_then_refresh(srv, refreshed, 2)
+        t0 = time.time()
+        rc, out, err = rotate("during a refresh")
+        waited = time.time() - t0
+        holder.join()
+        self.assertEqual(rc, 0, out + err)
+        self.assertGreater(waited, 1.0, "the rotation did not wait for the row lock")
+        self.assertRegex(out, r"state store \S+: 2 OAuth tokens re-encrypted under k2 "
+                              r"\(1 connection, 0 tokens already under k2\)")
+        rows1 = self.rows(srv)
+        self.assertEqual(len(rows1), 1, rows1)
+        self.assertTrue(rows1[0][2].startswith("enc:v1:k2:"), rows1)
+        self.assertTrue(rows1[0][3].startswith("enc:v1:k2:"), rows1)
+        # Only the ciphertexts moved: expiry, timestamps, state and the
+        # version the refresh committed stay.
+        self.assertEqual(rows1[0][4:9], rows0[0][4:9])
+        self.assertEqual(int(rows1[0][9]), v0 + 1)
+
+        # 5. Again: nothing left to do.
+        rc, out, err = rotate("again")
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("0 OAuth tokens re-encrypted under k2 (1 connection, 2 tokens already "
+                      "under k2)", out)
+        self.assertEqual(self.rows(srv), rows1)
+
+        # 6. Retire k1 and restart: the gateway opens the site file and the
+        # stored token with k2 alone, and sends the token the refresh stored.
+        write_keys(keyfile, self.k2)
+        srv.stop()
+        srv.start()
+        r = gw.query("tab", site=self.site)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([row["id"] for row in r.json["rows"]], [1, 2, 3])
+        api = [q for q in self.fake.control("requests")["requests"]
+               if q["path"].startswith("/v0/")]
+        digest = "sha256:" + hashlib.sha256(answer2["access_token"].encode()).hexdigest()[:16]
+        self.assertEqual(api[-1]["headers"].get("Authorization"), "Bearer " + digest)
+        st = gw.status()[(self.site, "tab")]
+        self.assertEqual((st["state"], st["version"]), ("ok", v0 + 1))
+        # The refresh token opens under k2 too: the provider refuses the
+        # access token, the gateway refreshes once and retries.
+        self.fake.control("config", {"expire_access_tokens_in_s": 0})
+        r = gw.query("tab", site=self.site)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([e["result"] for e in refresh_log(self.fake, grant)], ["ok"])
+        st = gw.status()[(self.site, "tab")]
+        self.assertEqual((st["state"], st["version"]), ("ok", v0 + 2))
+        srv.stop()
+
+        # Every decrypt was audited, the failed ones too; never a value.
+        with open(os.path.join(srv.dir, "audit.log")) as f:
+            audit_text = f.read()
+        events = {(e["field"], e["kid"], e["purpose"], e["ok"])
+                  for e in map(json.loads, audit_text.splitlines())}
+        for want in [("oauth.tab.access_token", "k1", "rotate", True),
+                     ("oauth.tab.refresh_token", "k1", "rotate", True),
+                     ("oauth.tab.access_token", "k1", "rotate", False),
+                     ("oauth.ghost.access_token", "k1", "rotate", False),
+                     ("sources.tab.oauth.client_secret", "k1", "rotate", True),
+                     ("oauth.tab.access_token", "k2", "oauth", True),
+                     ("oauth.tab.refresh_token", "k2", "oauth", True)]:
+            self.assertIn(want, events)
+        texts = {"log": srv.log_text(), "audit": audit_text}
+        texts.update(outputs)
+        assert_no_tokens_in(self, self.fake, texts)
+
+
+class KeyRotationSqliteTest(_KeyRotation, unittest.TestCase):
+    store = "sqlite"
+
+
+class KeyRotationPostgresTest(_KeyRotation, unittest.TestCase):
+    store = "postgres"
 
 
 class GoogleServiceAccountTest(unittest.TestCase):
