@@ -1,6 +1,7 @@
 #include "source_pool.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,6 +289,7 @@ static void *worker_main(void *arg)
         rg_status st = RG_OK;
         if (w.conn && oauth_stale(p, &w))
             drop(p, &w); /* reconnect with the current token */
+        bool reused = w.conn != NULL;
         if (!w.conn) {
             st = pool_connect(p, &w, &w.conn, &err);
             if (st != RG_OK && st != RG_ERR_REAUTH)
@@ -295,6 +297,21 @@ static void *worker_main(void *arg)
         }
         if (st == RG_OK) {
             st = job->run(job, p->adapter, w.conn, &err);
+            if (st == RG_ERR_UNAVAILABLE && reused) {
+                /* A connection that sat idle may have died with its server
+                   (a restart, a failover, an idle timeout) without anyone
+                   noticing. Jobs only read and start from scratch, so one
+                   fresh connection gets one more try before the caller
+                   sees a 503; a backend that is really down refuses the
+                   connect at once. */
+                rg_warn("source %s: %s; retrying once on a new connection", p->name,
+                        err.message);
+                drop(p, &w);
+                err = (rg_error){.status = RG_OK, .message = ""};
+                st = pool_connect(p, &w, &w.conn, &err);
+                if (st == RG_OK)
+                    st = job->run(job, p->adapter, w.conn, &err);
+            }
             if (st == RG_ERR_AUTH && p->oauth) {
                 /* The provider refused the token (expired early, revoked
                    and re-granted...): one refresh, one retry. */

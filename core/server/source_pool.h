@@ -34,10 +34,11 @@
 typedef struct rg_job rg_job;
 struct rg_job {
     rg_job *next; /* queue link, pool-private */
-    /* Runs on a worker thread with a connected adapter. For a source with an
-       `oauth` block it runs a second time after RG_ERR_AUTH (the provider
-       refused the token; it was refreshed and the adapter reconnected), so it
-       must start from scratch each time. */
+    /* Runs on a worker thread with a connected adapter. It may run a second
+       time: after RG_ERR_AUTH for a source with an `oauth` block (the token
+       was refreshed and the adapter reconnected), and after
+       RG_ERR_UNAVAILABLE on a connection that had been idle (it is retried
+       once on a new one), so it must start from scratch each time. */
     rg_status (*run)(rg_job *job, const rg_adapter *adapter, void *conn, rg_error *err);
     /* Runs on the worker thread after run (or instead of it when the source
        can't connect or shuts down); must hand the job back to its owner and

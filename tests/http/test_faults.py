@@ -101,6 +101,33 @@ class PostgresDownTest(unittest.TestCase):
             time.sleep(0.3)
         self.fail("%s not within %d s; last: %r" % (what, timeout, last))
 
+    def concurrent_queries(self, n):
+        out = [None] * n
+
+        def go(i):
+            c = harness.rgclient.Client("127.0.0.1", self.env.main.port)
+            out[i] = c.query(self.s, self.unique_query(), retry_429=False)
+        threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        return out
+
+    def test_restart_while_idle_is_invisible(self):
+        """PostgreSQL restarted while every worker's connection sat idle:
+        each dead connection is found on its next query and the query runs
+        again on a new one; the client sees no error."""
+        if not self.env.pg_dir:
+            self.fail("RG_TEST_PG_DIR is not set: the fault test needs the cluster directory")
+        # Enough at once that every worker holds a connection.
+        self.assertEqual([r.status for r in self.concurrent_queries(16)], [200] * 16)
+        self.env.pg_sh("stop", self.env.pg_dir)
+        self.env.pg_sh("start", self.env.pg_dir, str(self.env.pg_port))
+        rs = self.concurrent_queries(16)
+        self.assertEqual([r.status for r in rs], [200] * 16, [r for r in rs if r.status != 200])
+        self.assertIn("retrying once on a new connection", self.env.main.log_text())
+
     def test_outage_and_recovery(self):
         if not self.env.pg_dir:
             self.fail("RG_TEST_PG_DIR is not set: the fault test needs the cluster directory")
