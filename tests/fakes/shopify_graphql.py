@@ -20,6 +20,15 @@ RATE_DOC = "https://shopify.dev/api/usage/rate-limits"
 
 # ---------------------------------------------------------------- schema subset
 # {type: {field: (type, {argument: type})}}; everything else is a scalar or an enum.
+# The Relay connection of products, the same in both APIs.
+CONNECTION_TYPES = {
+    "ProductConnection": {"edges": ("[ProductEdge!]!", {}), "nodes": ("[Product!]!", {}),
+                          "pageInfo": ("PageInfo!", {})},
+    "ProductEdge": {"cursor": ("String!", {}), "node": ("Product!", {})},
+    "PageInfo": {"hasNextPage": ("Boolean!", {}), "hasPreviousPage": ("Boolean!", {}),
+                 "startCursor": ("String", {}), "endCursor": ("String", {})},
+}
+
 SCHEMA = {
     "QueryRoot": {
         "products": ("ProductConnection!", {"first": "Int", "last": "Int", "after": "String",
@@ -31,11 +40,7 @@ SCHEMA = {
     },
     "Shop": {"id": ("ID!", {}), "name": ("String!", {}), "myshopifyDomain": ("String!", {}),
              "currencyCode": ("CurrencyCode!", {})},
-    "ProductConnection": {"edges": ("[ProductEdge!]!", {}), "nodes": ("[Product!]!", {}),
-                          "pageInfo": ("PageInfo!", {})},
-    "ProductEdge": {"cursor": ("String!", {}), "node": ("Product!", {})},
-    "PageInfo": {"hasNextPage": ("Boolean!", {}), "hasPreviousPage": ("Boolean!", {}),
-                 "startCursor": ("String", {}), "endCursor": ("String", {})},
+    **CONNECTION_TYPES,
     "Product": {
         "id": ("ID!", {}), "legacyResourceId": ("UnsignedInt64!", {}), "title": ("String!", {}),
         "handle": ("String!", {}), "vendor": ("String!", {}), "productType": ("String!", {}),

@@ -20,7 +20,8 @@ the resolvers differ.
 
 import re
 
-from shopify_graphql import ENUMS, SCALARS, Execution, paginate, parse_schema
+from shopify_graphql import (CONNECTION_TYPES, ENUMS, SCALARS, Execution, paginate,
+                             parse_schema)
 
 LISTINGS = "unauthenticated_read_product_listings"
 INVENTORY = "unauthenticated_read_product_inventory"
@@ -44,11 +45,7 @@ SCHEMA = {
     },
     "Shop": {"id": ("ID!", {}), "name": ("String!", {}), "description": ("String", {}),
              "moneyFormat": ("String!", {})},
-    "ProductConnection": {"edges": ("[ProductEdge!]!", {}), "nodes": ("[Product!]!", {}),
-                          "pageInfo": ("PageInfo!", {})},
-    "ProductEdge": {"cursor": ("String!", {}), "node": ("Product!", {})},
-    "PageInfo": {"hasNextPage": ("Boolean!", {}), "hasPreviousPage": ("Boolean!", {}),
-                 "startCursor": ("String", {}), "endCursor": ("String", {})},
+    **CONNECTION_TYPES,
     "Product": {
         "id": ("ID!", {}), "title": ("String!", {}), "handle": ("String!", {}),
         "vendor": ("String!", {}), "productType": ("String!", {}),

@@ -1,0 +1,68 @@
+-- wrk script: replays the pre-signed requests written by bench/prepare.py,
+-- each once (a nonce is accepted once), in order across wrk's threads.
+-- Requests beyond the file would be replays: they are counted and reported.
+
+local reqs, token = {}, nil
+local n, i, thread_count = 0, 0, 0
+local threads = {}
+statuses = {}
+
+function setup(thread)
+  thread:set("id", thread_count)
+  thread_count = thread_count + 1
+  threads[#threads + 1] = thread
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+-- One line the runner reads: "statuses: 200=N 503=N ...".
+function done(summary, latency, requests)
+  local total = {}
+  for _, t in ipairs(threads) do
+    for code, count in pairs(t:get("statuses")) do
+      total[code] = (total[code] or 0) + count
+    end
+  end
+  local codes = {}
+  for code in pairs(total) do codes[#codes + 1] = code end
+  table.sort(codes)
+  local parts = {}
+  for _, code in ipairs(codes) do parts[#parts + 1] = code .. "=" .. total[code] end
+  io.write("statuses: " .. table.concat(parts, " ") .. "\n")
+end
+
+function init(args)
+  local path = args[1]
+  local f = assert(io.open(path, "r"))
+  token = f:read("*l")
+  for line in f:lines() do
+    local m, p, ts, nonce, sig, body = line:match("^(%u+)\t([^\t]+)\t([^\t]+)\t([^\t]+)\t([^\t]+)\t(.*)$")
+    n = n + 1
+    reqs[n] = {m, p, ts, nonce, sig, body}
+  end
+  f:close()
+  -- Each thread takes every thread_count-th request, starting at its id.
+  stride = tonumber(args[2] or "1")
+  i = id + 1
+end
+
+function request()
+  local r = reqs[i]
+  if r == nil then
+    r = reqs[n]  -- exhausted: a replay, answered 401 and counted as non-2xx
+  end
+  i = i + stride
+  local headers = {
+    ["X-Readgate-Session"] = token,
+    ["X-Readgate-Timestamp"] = r[3],
+    ["X-Readgate-Nonce"] = r[4],
+    ["X-Readgate-Signature"] = r[5],
+  }
+  if r[1] == "POST" then
+    headers["Content-Type"] = "application/json"
+    return wrk.format("POST", r[2], headers, r[6])
+  end
+  return wrk.format(r[1], r[2], headers, nil)
+end
