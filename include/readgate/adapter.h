@@ -262,7 +262,10 @@ typedef struct rg_adapter {
      * Run one plan. Rows go to sink->row in order. Return RG_OK after the
      * last row; an error status otherwise. If a connection-level failure
      * occurred, return RG_ERR_UNAVAILABLE: the gateway will disconnect and
-     * reconnect for the next query.
+     * reconnect for the next query. When that happens on a connection that
+     * had already served a query (it may have died idle), the gateway
+     * reconnects at once and runs the same plan again, once; rows sent by
+     * the first attempt are discarded.
      */
     rg_status (*query)(void *conn, const rg_query_plan *plan, const rg_row_sink *sink,
                        rg_error *err);
