@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crypto/keyring.h"
 #include "util/log.h"
 
 #define RETRY_MS 1000         /* between connection attempts */
@@ -17,6 +18,10 @@
 #define KEY_PREFIX "rg:rl:"
 #define NONCE_PREFIX "rg:nonce:"
 #define ENDED_PREFIX "rg:ended:"
+/* Redis AUTH from the environment, never from a file: the password of a
+   shared Redis is a deployment secret like the master keys. */
+#define PASSWORD_ENV "READGATE_REDIS_PASSWORD"
+#define USERNAME_ENV "READGATE_REDIS_USERNAME"
 
 /*
  * KEYS: one per window, then the replay key when ARGV[1] > 0, then the
@@ -109,6 +114,7 @@ struct rg_rl_redis {
     rg_rl_redis_stats *stats;
     char *host;
     int port;
+    char *username, *password; /* AUTH, when READGATE_REDIS_PASSWORD is set */
     uint32_t timeout_ms;
     redisAsyncContext *ac;
     conn_state state;
@@ -120,7 +126,8 @@ struct rg_rl_redis {
     struct event *retry_ev; /* reconnect */
     struct event *probe_ev; /* bounds connect + SCRIPT LOAD */
     struct event *reset_ev; /* drop the connection, outside hiredis callbacks */
-    char reset_reason[160];
+    char reset_reason[200];
+    bool reset_pending;
 };
 
 struct rg_rl_redis_req {
@@ -217,6 +224,11 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 /* Ask for a drop from inside a hiredis callback: done from the loop next. */
 static void request_reset(rg_rl_redis *r, const char *why)
 {
+    /* The first reason stands: a refused AUTH also fails the SCRIPT LOAD
+       queued behind it, and the AUTH answer is the one that explains. */
+    if (r->reset_pending)
+        return;
+    r->reset_pending = true;
     snprintf(r->reset_reason, sizeof r->reset_reason, "%s", why);
     event_active(r->reset_ev, 0, 0);
 }
@@ -226,6 +238,7 @@ static void on_reset(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     rg_rl_redis *r = arg;
+    r->reset_pending = false;
     if (r->ac)
         drop(r, r->reset_reason);
 }
@@ -250,6 +263,36 @@ static void on_script_loaded(redisAsyncContext *ac, void *reply_, void *priv)
     snprintf(why, sizeof why, "SCRIPT LOAD failed: %.100s",
              reply->type == REDIS_REPLY_ERROR && reply->str ? reply->str : "unexpected reply");
     request_reset(r, why);
+}
+
+static void on_auth(redisAsyncContext *ac, void *reply_, void *priv)
+{
+    rg_rl_redis *r = priv;
+    redisReply *reply = reply_;
+    if (!reply || r->ac != ac)
+        return;
+    if (reply->type == REDIS_REPLY_STATUS)
+        return; /* OK: SCRIPT LOAD, queued behind, finishes the probe */
+    atomic_fetch_add(&r->stats->errors, 1);
+    /* Redis's own words ("WRONGPASS invalid username-password pair"), never
+       what was sent. */
+    char why[200];
+    snprintf(why, sizeof why, "AUTH refused (check %s%s): %.100s", PASSWORD_ENV,
+             r->username ? " and " USERNAME_ENV : "",
+             reply->type == REDIS_REPLY_ERROR && reply->str ? reply->str : "unexpected reply");
+    request_reset(r, why);
+}
+
+/* AUTH [username] password, first on a new connection (commands run in
+   order, so SCRIPT LOAD waits behind it). */
+static int send_auth(rg_rl_redis *r, redisAsyncContext *ac)
+{
+    const char *argv[3] = {"AUTH", r->username ? r->username : r->password, r->password};
+    size_t argvlen[3];
+    int argc = r->username ? 3 : 2;
+    for (int i = 0; i < argc; i++)
+        argvlen[i] = strlen(argv[i]);
+    return redisAsyncCommandArgv(ac, on_auth, r, argc, argv, argvlen);
 }
 
 static void connect_now(rg_rl_redis *r)
@@ -279,6 +322,10 @@ static void connect_now(rg_rl_redis *r)
     }
     r->ac = ac;
     r->state = ST_CONNECTING;
+    if (r->password && send_auth(r, ac) != REDIS_OK) {
+        drop(r, "cannot send AUTH");
+        return;
+    }
     /* Queued until the connection is up; its answer is the readiness probe. */
     if (redisAsyncCommand(ac, on_script_loaded, r, "SCRIPT LOAD %s", SCRIPT) != REDIS_OK) {
         drop(r, "cannot send SCRIPT LOAD");
@@ -319,7 +366,15 @@ rg_rl_redis *rg_rl_redis_new(struct event_base *base, int index, rg_rl_redis_sta
     r->retry_ev = evtimer_new(base, on_retry, r);
     r->probe_ev = evtimer_new(base, on_probe_timeout, r);
     r->reset_ev = event_new(base, -1, 0, on_reset, r);
-    if (!r->retry_ev || !r->probe_ev || !r->reset_ev) {
+    const char *pw = getenv(PASSWORD_ENV), *user = getenv(USERNAME_ENV);
+    bool auth_ok = true;
+    if (pw && *pw) {
+        r->password = strdup(pw);
+        auth_ok = r->password != NULL;
+        if (auth_ok && user && *user)
+            auth_ok = (r->username = strdup(user)) != NULL;
+    }
+    if (!r->retry_ev || !r->probe_ev || !r->reset_ev || !auth_ok) {
         rg_rl_redis_free(r);
         return NULL;
     }
@@ -377,6 +432,11 @@ void rg_rl_redis_free(rg_rl_redis *r)
     if (r->reset_ev)
         event_free(r->reset_ev);
     free(r->host);
+    free(r->username);
+    if (r->password) {
+        rg_secure_zero(r->password, strlen(r->password));
+        free(r->password);
+    }
     free(r);
 }
 

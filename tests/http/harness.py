@@ -171,9 +171,10 @@ class Server:
 
     def start(self):
         self.logf = open(self.log_path, "ab")
+        env = dict(self.env.proc_env, **getattr(self, "extra_env", {}))
         self.proc = subprocess.Popen([self.env.readgate, "serve", "-c", self.config_path],
                                      stdin=subprocess.DEVNULL, stdout=self.logf,
-                                     stderr=subprocess.STDOUT, env=self.env.proc_env)
+                                     stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -7,6 +7,10 @@ running gateways leaves them answering, still limiting, and saying so in
 Needs RG_TEST_REDIS_PORT and RG_TEST_REDIS_DIR (tests/redis.sh start DIR PORT)."""
 
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -246,3 +250,89 @@ class SharedLimitsWhenRedisFailsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+class RedisAuthTest(unittest.TestCase):
+    """A Redis that requires a password (requirepass): the gateway sends AUTH
+    with READGATE_REDIS_PASSWORD from its environment and shares its limits
+    there; a wrong or missing password leaves it limiting locally, saying why
+    in the log without ever printing the password."""
+
+    PASSWORD = "rg-test-redis-pw-7f3a"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = harness.env()
+        cls.dir = tempfile.mkdtemp(prefix="readgate-redis-auth.")
+        cls.port = harness.free_port()
+        cls.redis = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(cls.port), "--dir", cls.dir,
+             "--save", "", "--appendonly", "no", "--requirepass", cls.PASSWORD],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", cls.port), 0.2).close()
+                break
+            except OSError:
+                if time.time() > deadline or cls.redis.poll() is not None:
+                    raise harness.SetupError("redis-server with requirepass did not start")
+                time.sleep(0.1)
+        cls.fam = rlbase.Gateways(cls.env)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.redis.terminate()
+        try:
+            cls.redis.wait(10)
+        except subprocess.TimeoutExpired:
+            cls.redis.kill()
+            cls.redis.wait()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def gateway(self, name, environ):
+        srv = harness.Server(self.env, name, self.fam.sites(), extra={
+            "rate_limit": "redis://127.0.0.1:%d" % self.port,
+            "rate_limits": rlbase.SMALL,
+            "limits": {"ratelimit_timeout_ms": 3000},
+        })
+        srv.extra_env = environ
+        self.env.servers.append(srv)
+        return srv.start()
+
+    def test_right_password_shares_limits_in_redis(self):
+        srv = self.gateway("rlredis_auth_ok", {"READGATE_REDIS_PASSWORD": self.PASSWORD})
+        self.assertTrue(rlbase.wait_for(
+            lambda: rlbase.metric(srv, "readgate_ratelimit_redis_up") == 1),
+            srv.log_tail())
+        c = self.fam.client(srv)
+        s = self.fam.session(c, "rlsite10")
+        self.assertEqual(c.query(s, {"collection": "items", "limit": 1},
+                                 retry_429=False).status, 200)
+        # The counters are in that Redis.
+        rc, out = rlbase.redis_cli(self.port, "--no-auth-warning", "-a", self.PASSWORD,
+                                   "--scan", "--pattern", "rg:*")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("rg:rl:", out)
+        self.assertNotIn(self.PASSWORD, srv.log_text())
+        srv.stop()
+
+    def test_wrong_or_missing_password_is_explained_and_limits_stay(self):
+        for name, environ, word in (
+                ("rlredis_auth_bad", {"READGATE_REDIS_PASSWORD": "not-the-password"},
+                 "AUTH refused"),
+                ("rlredis_auth_none", {}, "NOAUTH")):
+            with self.subTest(name):
+                environ = dict(environ)
+                srv = self.gateway(name, environ)
+                self.assertTrue(rlbase.wait_for(lambda: word in srv.log_text()),
+                                srv.log_tail())
+                self.assertEqual(rlbase.metric(srv, "readgate_ratelimit_redis_up"), 0)
+                # Still answering, and still limiting (locally): the per-session
+                # query window of SMALL is 4 a minute.
+                c = self.fam.client(srv)
+                s = self.fam.session(c, "rlsite12")
+                statuses = [c.query(s, {"collection": "items", "limit": 1},
+                                    retry_429=False).status for _ in range(5)]
+                self.assertEqual(statuses, [200] * 4 + [429])
+                self.assertNotIn("not-the-password", srv.log_text())
+                srv.stop()
