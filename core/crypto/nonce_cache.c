@@ -7,14 +7,12 @@
  */
 #include "nonce_cache.h"
 
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
-#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "keyed_hash.h"
 
 #define NSHARDS 64
 #define INITIAL_BUCKETS 16
@@ -40,27 +38,12 @@ struct rg_nonce_cache {
     size_t max_entries;
     atomic_size_t total;
     atomic_uint_fast64_t last_full_sweep;
-    EVP_MAC_CTX *siphash; /* keyed template, duplicated per lookup */
+    rg_keyed_hash *hash;
 };
 
 static int hash_key(const rg_nonce_cache *c, const void *key, size_t len, uint64_t *out)
 {
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(c->siphash);
-    if (!ctx)
-        return -1;
-    uint8_t h[8];
-    size_t outl = 0;
-    int rc = -1;
-    if ((len == 0 || EVP_MAC_update(ctx, key, len) == 1) &&
-        EVP_MAC_final(ctx, h, &outl, sizeof h) == 1 && outl == sizeof h) {
-        uint64_t v = 0;
-        for (int i = 0; i < 8; i++)
-            v = v << 8 | h[i];
-        *out = v;
-        rc = 0;
-    }
-    EVP_MAC_CTX_free(ctx);
-    return rc;
+    return rg_keyed_hash64(c->hash, key, len, out);
 }
 
 rg_nonce_cache *rg_nonce_cache_new(size_t max_entries)
@@ -83,31 +66,15 @@ rg_nonce_cache *rg_nonce_cache_new(size_t max_entries)
         }
         s->nbuckets = INITIAL_BUCKETS;
     }
-    uint8_t key[16];
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
-    if (!mac || RAND_bytes(key, sizeof key) != 1) {
-        EVP_MAC_free(mac);
+    if (!(c->hash = rg_keyed_hash_new()))
         goto fail;
-    }
-    c->siphash = EVP_MAC_CTX_new(mac);
-    EVP_MAC_free(mac);
-    size_t outsize = 8;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &outsize),
-        OSSL_PARAM_construct_end(),
-    };
-    if (!c->siphash || EVP_MAC_init(c->siphash, key, sizeof key, params) != 1) {
-        OPENSSL_cleanse(key, sizeof key);
-        goto fail;
-    }
-    OPENSSL_cleanse(key, sizeof key);
     return c;
 fail:
     for (size_t i = 0; i < inited; i++) {
         free(c->shards[i].buckets);
         pthread_mutex_destroy(&c->shards[i].mu);
     }
-    EVP_MAC_CTX_free(c->siphash);
+    rg_keyed_hash_free(c->hash);
     free(c);
     return NULL;
 }
@@ -129,7 +96,7 @@ void rg_nonce_cache_free(rg_nonce_cache *c)
         free(s->buckets);
         pthread_mutex_destroy(&s->mu);
     }
-    EVP_MAC_CTX_free(c->siphash);
+    rg_keyed_hash_free(c->hash);
     free(c);
 }
 

@@ -1,10 +1,10 @@
 #include "coalesce.h"
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "crypto/keyed_hash.h"
 
 #define NSHARDS 16
 /* Flights are few (the in-flight caps bound them): fixed chains suffice. */
@@ -26,7 +26,7 @@ typedef struct shard {
 } shard;
 
 struct rg_flights {
-    unsigned char secret[16];
+    rg_keyed_hash *hash;
     shard shards[NSHARDS];
 };
 
@@ -35,7 +35,7 @@ rg_flights *rg_flights_new(void)
     rg_flights *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
-    if (RAND_bytes(t->secret, sizeof t->secret) != 1) {
+    if (!(t->hash = rg_keyed_hash_new())) {
         free(t);
         return NULL;
     }
@@ -43,6 +43,7 @@ rg_flights *rg_flights_new(void)
         if (pthread_mutex_init(&t->shards[i].lock, NULL) != 0) {
             while (i-- > 0)
                 pthread_mutex_destroy(&t->shards[i].lock);
+            rg_keyed_hash_free(t->hash);
             free(t);
             return NULL;
         }
@@ -55,25 +56,15 @@ void rg_flights_free(rg_flights *t)
         return;
     for (int i = 0; i < NSHARDS; i++)
         pthread_mutex_destroy(&t->shards[i].lock);
+    rg_keyed_hash_free(t->hash);
     free(t);
 }
 
 uint64_t rg_flights_hash(const rg_flights *t, const void *key, size_t len)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    uint64_t h = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-        EVP_DigestUpdate(ctx, t->secret, sizeof t->secret) == 1 &&
-        EVP_DigestUpdate(ctx, key, len) == 1 && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 &&
-        mdlen >= 8) {
-        for (int i = 0; i < 8; i++)
-            h = h << 8 | md[i];
-    }
+    uint64_t h;
     /* On failure every key hashes to 0: slower, never wrong (keys are compared in full). */
-    EVP_MD_CTX_free(ctx);
-    return h;
+    return rg_keyed_hash64(t->hash, key, len, &h) == 0 ? h : 0;
 }
 
 static shard *shard_of(rg_flights *t, uint64_t hash) { return &t->shards[hash % NSHARDS]; }

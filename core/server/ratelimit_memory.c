@@ -6,15 +6,12 @@
  */
 #include "ratelimit_memory.h"
 
-#include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
-#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "crypto/keyed_hash.h"
 
 #define NSHARDS 64
 
@@ -37,29 +34,14 @@ typedef struct shard {
 
 struct rg_rl_memory {
     shard shards[NSHARDS];
-    EVP_MAC_CTX *siphash;
+    rg_keyed_hash *hash;
     atomic_size_t entries;
     atomic_uint_fast64_t live_evictions;
 };
 
 static int hash_key(const rg_rl_memory *m, const uint8_t *key, size_t len, uint64_t *out)
 {
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(m->siphash);
-    if (!ctx)
-        return -1;
-    uint8_t h[8];
-    size_t outl = 0;
-    int rc = -1;
-    if (EVP_MAC_update(ctx, key, len) == 1 && EVP_MAC_final(ctx, h, &outl, sizeof h) == 1 &&
-        outl == sizeof h) {
-        uint64_t v = 0;
-        for (int i = 0; i < 8; i++)
-            v = v << 8 | h[i];
-        *out = v;
-        rc = 0;
-    }
-    EVP_MAC_CTX_free(ctx);
-    return rc;
+    return rg_keyed_hash64(m->hash, key, len, out);
 }
 
 rg_rl_memory *rg_rl_memory_new(size_t max_entries)
@@ -84,20 +66,7 @@ rg_rl_memory *rg_rl_memory_new(size_t max_entries)
         s->nbuckets = nb;
         s->cap = per;
     }
-    uint8_t key[16];
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
-    if (!mac || RAND_bytes(key, sizeof key) != 1) {
-        EVP_MAC_free(mac);
-        goto fail;
-    }
-    m->siphash = EVP_MAC_CTX_new(mac);
-    EVP_MAC_free(mac);
-    size_t outsize = 8;
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &outsize),
-                           OSSL_PARAM_construct_end()};
-    int ok = m->siphash && EVP_MAC_init(m->siphash, key, sizeof key, params) == 1;
-    OPENSSL_cleanse(key, sizeof key);
-    if (!ok)
+    if (!(m->hash = rg_keyed_hash_new()))
         goto fail;
     return m;
 fail:
@@ -105,7 +74,7 @@ fail:
         free(m->shards[i].buckets);
         pthread_mutex_destroy(&m->shards[i].mu);
     }
-    EVP_MAC_CTX_free(m->siphash);
+    rg_keyed_hash_free(m->hash);
     free(m);
     return NULL;
 }
@@ -125,7 +94,7 @@ void rg_rl_memory_free(rg_rl_memory *m)
         free(s->buckets);
         pthread_mutex_destroy(&s->mu);
     }
-    EVP_MAC_CTX_free(m->siphash);
+    rg_keyed_hash_free(m->hash);
     free(m);
 }
 

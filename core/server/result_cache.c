@@ -1,12 +1,12 @@
 #include "result_cache.h"
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "crypto/keyed_hash.h"
 
 #define MAX_SHARDS 16
 /* A shard's share of the budget must hold a sizeable response; below that,
@@ -36,7 +36,7 @@ typedef struct shard {
 } shard;
 
 struct rg_result_cache {
-    unsigned char secret[16];
+    rg_keyed_hash *hash;
     rg_cache_stats *stats;
     size_t nshards;
     shard shards[];
@@ -115,7 +115,7 @@ rg_result_cache *rg_result_cache_new(size_t max_bytes, rg_cache_stats *stats, in
     }
     c->stats = stats;
     c->nshards = n;
-    if (RAND_bytes(c->secret, sizeof c->secret) != 1) {
+    if (!(c->hash = rg_keyed_hash_new())) {
         free(c);
         *failed = 1;
         return NULL;
@@ -166,25 +166,15 @@ void rg_result_cache_free(rg_result_cache *c)
         free(s->buckets);
         pthread_mutex_destroy(&s->lock);
     }
+    rg_keyed_hash_free(c->hash);
     free(c);
 }
 
 uint64_t rg_result_cache_hash(const rg_result_cache *c, const void *key, size_t len)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    uint64_t h = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-        EVP_DigestUpdate(ctx, c->secret, sizeof c->secret) == 1 &&
-        EVP_DigestUpdate(ctx, key, len) == 1 && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 &&
-        mdlen >= 8) {
-        for (int i = 0; i < 8; i++)
-            h = h << 8 | md[i];
-    }
+    uint64_t h;
     /* On failure every key hashes to 0: slower, never wrong (keys are compared in full). */
-    EVP_MD_CTX_free(ctx);
-    return h;
+    return rg_keyed_hash64(c->hash, key, len, &h) == 0 ? h : 0;
 }
 
 static shard *shard_of(rg_result_cache *c, uint64_t hash)
