@@ -43,6 +43,7 @@
 #include <readgate/adapter.h>
 
 #include "memfilter.h"
+#include "adapter_err.h"
 #include "saas_http.h"
 
 #define ADAPTER_NAME "airtable"
@@ -57,20 +58,10 @@
 /* The provider counts requests by arrival; leave room for network jitter. */
 #define WINDOW_MS 1100
 #define DEFAULT_MAX_RECORDS 10000
-#define DAY_US 86400000000LL
 
 static const rg_host_api *host;
 
-static void logf_(rg_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(rg_log_level lvl, const char *fmt, ...)
-{
-    if (!host || !host->log)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    host->log(lvl, ADAPTER_NAME, fmt, ap);
-    va_end(ap);
-}
+#define logf_(lvl, ...) rg_adapter_log(host, ADAPTER_NAME, lvl, __VA_ARGS__)
 
 /* ---- options ---------------------------------------------------------------------- */
 
@@ -275,16 +266,6 @@ static void put_string(rg_sbuf *b, const char *s, size_t len)
     rg_sbuf_puts(b, "'");
 }
 
-static void put_number(rg_sbuf *b, const rg_value *v)
-{
-    char num[40];
-    if (v->type == RG_TYPE_INTEGER)
-        snprintf(num, sizeof num, "%lld", (long long)v->u.i);
-    else
-        rg_mf_format_double(v->u.n, num, sizeof num);
-    rg_sbuf_puts(b, num);
-}
-
 /* LOWER() in a formula also folds non-ASCII letters, which keeps FIND of a
    lowered needle a superset of the ASCII-only match, except where lowering
    depends on context: Greek capital sigma lowers to a final or a medial
@@ -317,25 +298,6 @@ static int is_text(rg_type t)
 static int is_num(rg_type t)
 {
     return t == RG_TYPE_INTEGER || t == RG_TYPE_NUMBER;
-}
-
-/* A date or datetime bound moved one day outwards, so that however Airtable
-   reads it (the base's time zone, millisecond precision) the formula keeps a
-   superset. */
-static int widened(const rg_value *v, rg_type t, int days, char *out, size_t outsz)
-{
-    if (t == RG_TYPE_DATE) {
-        int64_t d;
-        if (rg_mf_parse_date(v->u.str.ptr, v->u.str.len, &d) != 0)
-            return -1;
-        return rg_mf_format_date(d + days, out, outsz);
-    }
-    int64_t us;
-    if (rg_mf_parse_datetime(v->u.str.ptr, v->u.str.len, &us, NULL, 0) != 0)
-        return -1;
-    us += days * DAY_US;
-    int64_t day = us >= 0 ? us / DAY_US : -((-us + DAY_US - 1) / DAY_US);
-    return rg_mf_format_date(day, out, outsz);
 }
 
 /*
@@ -391,18 +353,18 @@ static rg_status put_filter(rg_sbuf *b, const rg_field_desc *f, const rg_filter 
         case RG_OP_GTE:
             st = put_field(b, f, err);
             rg_sbuf_puts(b, cmp[flt->op]);
-            put_number(b, &v[0]);
+            rg_sbuf_put_number(b, &v[0]);
             return st;
         case RG_OP_BETWEEN:
             rg_sbuf_puts(b, "AND(");
             st = put_field(b, f, err);
             rg_sbuf_puts(b, ">=");
-            put_number(b, &v[0]);
+            rg_sbuf_put_number(b, &v[0]);
             rg_sbuf_puts(b, ",");
             if (st == RG_OK)
                 st = put_field(b, f, err);
             rg_sbuf_puts(b, "<=");
-            put_number(b, &v[1]);
+            rg_sbuf_put_number(b, &v[1]);
             rg_sbuf_puts(b, ")");
             return st;
         case RG_OP_IN:
@@ -412,7 +374,7 @@ static rg_status put_filter(rg_sbuf *b, const rg_field_desc *f, const rg_filter 
                     rg_sbuf_puts(b, ",");
                 st = put_field(b, f, err);
                 rg_sbuf_puts(b, "=");
-                put_number(b, &v[i]);
+                rg_sbuf_put_number(b, &v[i]);
             }
             rg_sbuf_puts(b, ")");
             return st;
@@ -428,19 +390,14 @@ static rg_status put_filter(rg_sbuf *b, const rg_field_desc *f, const rg_filter 
             return st;
         }
     } else if (f->type == RG_TYPE_DATE || f->type == RG_TYPE_DATETIME) {
-        const rg_value *lo = NULL, *hi = NULL;
-        switch (flt->op) {
-        case RG_OP_EQ: lo = hi = &v[0]; break;
-        case RG_OP_LT:
-        case RG_OP_LTE: hi = &v[0]; break;
-        case RG_OP_GT:
-        case RG_OP_GTE: lo = &v[0]; break;
-        case RG_OP_BETWEEN: lo = &v[0]; hi = &v[1]; break;
-        default: break;
-        }
+        /* Each bound moved one day outwards, so that however Airtable reads
+           it (the base's time zone, millisecond precision) the formula keeps
+           a superset. */
+        const rg_value *lo, *hi;
+        rg_mf_bounds(flt, &lo, &hi);
         char los[16], his[16];
-        if ((lo && widened(lo, f->type, -1, los, sizeof los) != 0) ||
-            (hi && widened(hi, f->type, 1, his, sizeof his) != 0))
+        if ((lo && rg_mf_day_bound(lo, -1, los, sizeof los) != 0) ||
+            (hi && rg_mf_day_bound(hi, 1, his, sizeof his) != 0))
             lo = hi = NULL; /* a year outside 0..9999: the memory filter decides */
         if (lo || hi) {
             rg_sbuf_puts(b, "AND(");
@@ -518,7 +475,7 @@ static rg_status build_formula(const rg_query_plan *p, rg_sbuf *out, rg_error *e
             rg_sbuf_puts(&body, ",");
         st = put_field(&body, &coll->fields[coll->key_field], err);
         rg_sbuf_puts(&body, p->sort[0].desc ? "<" : ">");
-        put_number(&body, &p->after[0]);
+        rg_sbuf_put_number(&body, &p->after[0]);
         nclauses++;
     }
     if (st == RG_OK && nclauses) {

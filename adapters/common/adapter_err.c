@@ -26,3 +26,14 @@ rg_status rg_adapter_fail(rg_error *err, rg_status st, const char *fmt, ...)
     va_end(ap);
     return st;
 }
+
+void rg_adapter_log(const rg_host_api *host, const char *adapter, rg_log_level lvl,
+                    const char *fmt, ...)
+{
+    if (!host || !host->log)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    host->log(lvl, adapter, fmt, ap);
+    va_end(ap);
+}

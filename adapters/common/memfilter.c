@@ -748,3 +748,44 @@ rg_status rg_mf_emit(const rg_mf_plan *p, const rg_mf_rows *rows, const rg_row_s
     free(out);
     return st;
 }
+
+void rg_mf_format_number(const rg_value *v, char *out, size_t outsz)
+{
+    if (v->type == RG_TYPE_INTEGER)
+        snprintf(out, outsz, "%lld", (long long)v->u.i);
+    else
+        rg_mf_format_double(v->u.n, out, outsz);
+}
+
+int rg_mf_day_bound(const rg_value *v, int days, char *out, size_t outsz)
+{
+    int64_t d;
+    if (v->type == RG_TYPE_DATE) {
+        if (rg_mf_parse_date(v->u.str.ptr, v->u.str.len, &d) != 0)
+            return -1;
+    } else if (v->type == RG_TYPE_DATETIME) {
+        const int64_t day_us = 86400000000LL;
+        int64_t us;
+        if (rg_mf_parse_datetime(v->u.str.ptr, v->u.str.len, &us, NULL, 0) != 0)
+            return -1;
+        d = us >= 0 ? us / day_us : -((-us + day_us - 1) / day_us);
+    } else {
+        return -1;
+    }
+    return rg_mf_format_date(d + days, out, outsz);
+}
+
+void rg_mf_bounds(const rg_filter *flt, const rg_value **lo, const rg_value **hi)
+{
+    const rg_value *v = flt->values;
+    *lo = *hi = NULL;
+    switch (flt->op) {
+    case RG_OP_EQ: *lo = *hi = &v[0]; break;
+    case RG_OP_LT:
+    case RG_OP_LTE: *hi = &v[0]; break;
+    case RG_OP_GT:
+    case RG_OP_GTE: *lo = &v[0]; break;
+    case RG_OP_BETWEEN: *lo = &v[0]; *hi = &v[1]; break;
+    default: break;
+    }
+}

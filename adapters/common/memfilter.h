@@ -111,6 +111,16 @@ int rg_mf_parse_datetime(const char *s, size_t len, int64_t *us, char *canon, si
 int rg_mf_format_date(int64_t days, char *out, size_t outsz);
 /* The shortest decimal text that reads back as the same double (out >= 32). */
 void rg_mf_format_double(double d, char *out, size_t outsz);
+/* An integer value exactly, a number value as rg_mf_format_double (out >= 32). */
+void rg_mf_format_number(const rg_value *v, char *out, size_t outsz);
+/* A date or datetime value as "YYYY-MM-DD", moved `days` days (a datetime
+   counts from its UTC day): the widened bound a provider that reads dates in
+   its own time zone still answers a superset for (out >= 11). 0, or -1 when
+   the value is no date or outside years 0..9999. */
+int rg_mf_day_bound(const rg_value *v, int days, char *out, size_t outsz);
+/* The bounds a filter implies: eq both (the value), lt/lte the upper,
+   gt/gte the lower, between both; NULL where there is none. */
+void rg_mf_bounds(const rg_filter *flt, const rg_value **lo, const rg_value **hi);
 /* Type name for messages. */
 const char *rg_mf_type_name(rg_type t);
 

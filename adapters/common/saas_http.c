@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 #include "adapter_err.h"
+#include "memfilter.h"
 
 /* Answers bigger than this are refused rather than buffered. */
 #define MAX_BODY (64u * 1024 * 1024)
@@ -599,6 +600,13 @@ void rg_sbuf_append(rg_sbuf *b, const char *s, size_t len)
 void rg_sbuf_puts(rg_sbuf *b, const char *s)
 {
     rg_sbuf_append(b, s, strlen(s));
+}
+
+void rg_sbuf_put_number(rg_sbuf *b, const rg_value *v)
+{
+    char num[40];
+    rg_mf_format_number(v, num, sizeof num);
+    rg_sbuf_puts(b, num);
 }
 
 void rg_sbuf_free(rg_sbuf *b)

@@ -120,6 +120,8 @@ typedef struct rg_sbuf {
 
 void rg_sbuf_append(rg_sbuf *b, const char *s, size_t len);
 void rg_sbuf_puts(rg_sbuf *b, const char *s);
+/* An integer or number value as rg_mf_format_number writes it. */
+void rg_sbuf_put_number(rg_sbuf *b, const rg_value *v);
 void rg_sbuf_free(rg_sbuf *b);
 
 /* ---- request budgets ------------------------------------------------------------- */

@@ -30,16 +30,7 @@
 
 static const rg_host_api *host;
 
-static void logf_(rg_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(rg_log_level lvl, const char *fmt, ...)
-{
-    if (!host || !host->log)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    host->log(lvl, ADAPTER_NAME, fmt, ap);
-    va_end(ap);
-}
+#define logf_(lvl, ...) rg_adapter_log(host, ADAPTER_NAME, lvl, __VA_ARGS__)
 
 typedef struct cached_stmt {
     char *sql;

@@ -37,6 +37,7 @@
 #include <readgate/adapter.h>
 
 #include "memfilter.h"
+#include "adapter_err.h"
 #include "saas_http.h"
 
 #define ADAPTER_NAME "sheets"
@@ -49,16 +50,7 @@
 
 static const rg_host_api *host;
 
-static void logf_(rg_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(rg_log_level lvl, const char *fmt, ...)
-{
-    if (!host || !host->log)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    host->log(lvl, ADAPTER_NAME, fmt, ap);
-    va_end(ap);
-}
+#define logf_(lvl, ...) rg_adapter_log(host, ADAPTER_NAME, lvl, __VA_ARGS__)
 
 /* ---- options --------------------------------------------------------------------- */
 

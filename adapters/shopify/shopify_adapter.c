@@ -57,6 +57,7 @@
 #include <readgate/adapter.h>
 
 #include "memfilter.h"
+#include "adapter_err.h"
 #include "saas_http.h"
 #include "shopify_api.h"
 
@@ -71,16 +72,7 @@
 
 static const rg_host_api *host;
 
-static void logf_(rg_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(rg_log_level lvl, const char *fmt, ...)
-{
-    if (!host || !host->log)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    host->log(lvl, ADAPTER_NAME, fmt, ap);
-    va_end(ap);
-}
+#define logf_(lvl, ...) rg_adapter_log(host, ADAPTER_NAME, lvl, __VA_ARGS__)
 
 /* ---- columns ------------------------------------------------------------------------ */
 
@@ -586,40 +578,10 @@ static int has_word_char(const char *s, size_t len)
     return 0;
 }
 
-static void put_number(rg_sbuf *b, const rg_value *v)
-{
-    char num[40];
-    if (v->type == RG_TYPE_INTEGER)
-        snprintf(num, sizeof num, "%lld", (long long)v->u.i);
-    else
-        rg_mf_format_double(v->u.n, num, sizeof num);
-    rg_sbuf_puts(b, num);
-}
-
 static void put_term_sep(rg_sbuf *b, size_t *nterms)
 {
     if ((*nterms)++)
         rg_sbuf_puts(b, " AND ");
-}
-
-/* A date bound one day wider than the value (a superset whatever time zone
-   Shopify reads a date in), as YYYY-MM-DD. */
-static int date_bound(const rg_value *v, int days, char *out, size_t outsz)
-{
-    int64_t d;
-    if (v->type == RG_TYPE_DATE) {
-        if (rg_mf_parse_date(v->u.str.ptr, v->u.str.len, &d) != 0)
-            return -1;
-    } else if (v->type == RG_TYPE_DATETIME) {
-        int64_t us;
-        if (rg_mf_parse_datetime(v->u.str.ptr, v->u.str.len, &us, NULL, 0) != 0)
-            return -1;
-        const int64_t day_us = 86400000000LL;
-        d = us >= 0 ? us / day_us : -((-us + day_us - 1) / day_us);
-    } else {
-        return -1;
-    }
-    return rg_mf_format_date(d + days, out, outsz);
 }
 
 static rg_status put_filter(rg_sbuf *b, const col_def *d, const rg_field_desc *fd,
@@ -670,17 +632,17 @@ static rg_status put_filter(rg_sbuf *b, const col_def *d, const rg_field_desc *f
             put_term_sep(b, nterms);
             rg_sbuf_puts(b, d->search);
             rg_sbuf_puts(b, cmp[flt->op]);
-            put_number(b, &v[0]);
+            rg_sbuf_put_number(b, &v[0]);
             return RG_OK;
         case RG_OP_BETWEEN:
             put_term_sep(b, nterms);
             rg_sbuf_puts(b, d->search);
             rg_sbuf_puts(b, ":>=");
-            put_number(b, &v[0]);
+            rg_sbuf_put_number(b, &v[0]);
             put_term_sep(b, nterms);
             rg_sbuf_puts(b, d->search);
             rg_sbuf_puts(b, ":<=");
-            put_number(b, &v[1]);
+            rg_sbuf_put_number(b, &v[1]);
             return RG_OK;
         case RG_OP_IN:
             put_term_sep(b, nterms);
@@ -690,7 +652,7 @@ static rg_status put_filter(rg_sbuf *b, const col_def *d, const rg_field_desc *f
                     rg_sbuf_puts(b, " OR ");
                 rg_sbuf_puts(b, d->search);
                 rg_sbuf_puts(b, ":");
-                put_number(b, &v[i]);
+                rg_sbuf_put_number(b, &v[i]);
             }
             rg_sbuf_puts(b, ")");
             return RG_OK;
@@ -699,19 +661,13 @@ static rg_status put_filter(rg_sbuf *b, const col_def *d, const rg_field_desc *f
         }
     }
     if (d->search_kind == 'd' && (fd->type == RG_TYPE_DATE || fd->type == RG_TYPE_DATETIME)) {
-        const rg_value *lo = NULL, *hi = NULL;
-        switch (flt->op) {
-        case RG_OP_EQ: lo = hi = &v[0]; break;
-        case RG_OP_LT:
-        case RG_OP_LTE: hi = &v[0]; break;
-        case RG_OP_GT:
-        case RG_OP_GTE: lo = &v[0]; break;
-        case RG_OP_BETWEEN: lo = &v[0]; hi = &v[1]; break;
-        default: break;
-        }
+        /* One day wider than the value: a superset whatever time zone
+           Shopify reads a date in. */
+        const rg_value *lo, *hi;
+        rg_mf_bounds(flt, &lo, &hi);
         char los[16], his[16];
-        if ((lo && date_bound(lo, -1, los, sizeof los) != 0) ||
-            (hi && date_bound(hi, 1, his, sizeof his) != 0))
+        if ((lo && rg_mf_day_bound(lo, -1, los, sizeof los) != 0) ||
+            (hi && rg_mf_day_bound(hi, 1, his, sizeof his) != 0))
             return RG_OK;
         if (lo) {
             put_term_sep(b, nterms);
@@ -756,7 +712,7 @@ static rg_status build_search(const rg_query_plan *p, const selection *s, rg_sbu
         !p->after[0].is_null) {
         put_term_sep(b, &nterms);
         rg_sbuf_puts(b, p->sort[0].desc ? "id:<" : "id:>");
-        put_number(b, &p->after[0]);
+        rg_sbuf_put_number(b, &p->after[0]);
     }
     if (st == RG_OK && b->oom)
         st = rg_saas_fail(err, RG_ERR_INTERNAL, "out of memory");
