@@ -21,44 +21,18 @@
 
 #include <readgate/adapter.h>
 
+#include "test_host.h"
+
 static const char *adapters_dir;
 static const char *server_uri;
 static void *dl;
 static const rg_adapter *ad;
 
-static void host_log(rg_log_level level, const char *adapter, const char *fmt, va_list ap)
-{
-    if (level < RG_LOG_WARN && !getenv("RG_TEST_VERBOSE"))
-        return;
-    fprintf(stderr, "[%s] ", adapter);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-}
-
-static const rg_host_api host_api = {
-    .struct_size = sizeof(rg_host_api),
-    .abi_major = RG_ADAPTER_ABI_MAJOR,
-    .abi_minor = RG_ADAPTER_ABI_MINOR,
-    .log = host_log,
-    .malloc = malloc,
-    .calloc = calloc,
-    .realloc = realloc,
-    .free = free,
-};
-
 static int load(void **state)
 {
     (void)state;
-    char path[600];
-    snprintf(path, sizeof path, "%s/readgate-adapter-mongo.so", adapters_dir);
-    dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!dl) {
-        fprintf(stderr, "cannot load %s: %s\n", path, dlerror());
-        return -1;
-    }
-    rg_adapter_entry_fn entry = (rg_adapter_entry_fn)dlsym(dl, RG_ADAPTER_ENTRY_SYMBOL);
-    ad = entry ? entry(&host_api) : NULL;
-    if (!ad || ad->abi_major != RG_ADAPTER_ABI_MAJOR || !ad->check_options)
+    ad = rg_test_load_adapter(adapters_dir, "mongo", &dl);
+    if (!ad || !ad->check_options)
         return -1;
     return 0;
 }

@@ -27,41 +27,15 @@
 
 #include <readgate/adapter.h>
 
+#include "test_host.h"
+
 #include "saas_fake.h"
 
 static const char *adapters_dir;
 
-static void host_log(rg_log_level level, const char *adapter, const char *fmt, va_list ap)
-{
-    if (level < RG_LOG_WARN && !getenv("RG_TEST_VERBOSE"))
-        return;
-    fprintf(stderr, "[%s] ", adapter);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-}
-
-static const rg_host_api host_api = {
-    .struct_size = sizeof(rg_host_api),
-    .abi_major = RG_ADAPTER_ABI_MAJOR,
-    .abi_minor = RG_ADAPTER_ABI_MINOR,
-    .log = host_log,
-    .malloc = malloc,
-    .calloc = calloc,
-    .realloc = realloc,
-    .free = free,
-};
-
 static const rg_adapter *load(const char *name, void **dl)
 {
-    char path[600];
-    snprintf(path, sizeof path, "%s/readgate-adapter-%s.so", adapters_dir, name);
-    *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!*dl) {
-        fprintf(stderr, "cannot load %s: %s\n", path, dlerror());
-        return NULL;
-    }
-    rg_adapter_entry_fn entry = (rg_adapter_entry_fn)dlsym(*dl, RG_ADAPTER_ENTRY_SYMBOL);
-    return entry ? entry(&host_api) : NULL;
+    return rg_test_load_adapter(adapters_dir, name, dl);
 }
 
 static double now_s(void)

@@ -23,6 +23,8 @@
 
 #include <readgate/adapter.h>
 
+#include "test_host.h"
+
 /* ---- fixture ------------------------------------------------------------ */
 
 typedef struct fixture_row {
@@ -156,26 +158,6 @@ static const tcase cases[] = {
 
 /* ---- host and sink -------------------------------------------------------- */
 
-static void host_log(rg_log_level level, const char *adapter, const char *fmt, va_list ap)
-{
-    if (level < RG_LOG_WARN && !getenv("RG_TEST_VERBOSE"))
-        return;
-    fprintf(stderr, "[%s] ", adapter);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-}
-
-static const rg_host_api host_api = {
-    .struct_size = sizeof(rg_host_api),
-    .abi_major = RG_ADAPTER_ABI_MAJOR,
-    .abi_minor = RG_ADAPTER_ABI_MINOR,
-    .log = host_log,
-    .malloc = malloc,
-    .calloc = calloc,
-    .realloc = realloc,
-    .free = free,
-};
-
 #define MAX_ROWS 64
 
 /* Deep copies of every row the adapter returned. */
@@ -235,20 +217,7 @@ static const char *adapters_dir;
 
 static const rg_adapter *load_adapter(backend *b, const char *name)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/readgate-adapter-%s.so", adapters_dir, name);
-    b->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!b->dl) {
-        fprintf(stderr, "cannot load %s: %s\n", path, dlerror());
-        return NULL;
-    }
-    rg_adapter_entry_fn entry = (rg_adapter_entry_fn)dlsym(b->dl, RG_ADAPTER_ENTRY_SYMBOL);
-    if (!entry)
-        return NULL;
-    const rg_adapter *ad = entry(&host_api);
-    if (!ad || ad->abi_major != RG_ADAPTER_ABI_MAJOR || ad->struct_size < sizeof(rg_adapter))
-        return NULL;
-    return ad;
+    return rg_test_load_adapter(adapters_dir, name, &b->dl);
 }
 
 static rg_status run(backend *b, const rg_collection_desc *coll, const rg_filter *filters,
