@@ -55,7 +55,22 @@ class SetupError(Exception):
 # Ports of the servers the test scripts start themselves (PostgreSQL,
 # MariaDB, Redis, MongoDB): never handed to a gateway.
 RESERVED_PORTS = {23306, 25432, 26379, 27017}
-_next_port = None
+
+
+def _port_range():
+    """The 4000 ports just below the kernel's ephemeral range."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    return max(1024, low - 4001), low - 1
+
+
+PORT_BASE, PORT_TOP = _port_range()
+# Concurrent runs start at different places.
+_next_port = PORT_BASE + (os.getpid() * 37) % 2000
 
 
 def free_port():
@@ -63,20 +78,9 @@ def free_port():
     that range may become the local port of any outgoing connection (the
     suite makes thousands) between this pick and the gateway's listen()."""
     global _next_port
-    low = 32768
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            low = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        pass
-    top = low - 1
-    base = max(1024, top - 4000)
-    if _next_port is None:
-        # Concurrent runs start at different places.
-        _next_port = base + (os.getpid() * 37) % 2000
-    for _ in range(top - base + 1):
+    for _ in range(PORT_TOP - PORT_BASE + 1):
         port = _next_port
-        _next_port = port + 1 if port < top else base
+        _next_port = port + 1 if port < PORT_TOP else PORT_BASE
         if port in RESERVED_PORTS:
             continue
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -87,7 +91,7 @@ def free_port():
             continue
         finally:
             s.close()
-    raise SetupError("no free port between %d and %d" % (base, top))
+    raise SetupError("no free port between %d and %d" % (PORT_BASE, PORT_TOP))
 
 
 def new_api_key():
