@@ -225,24 +225,15 @@ out:
 static int rekey_site_value(const rg_site *site, const rg_keyring *kr, const rg_master_key *to,
                             const char *path, char *enc, int line, replacement *r, size_t *nr)
 {
-    char kid[RG_KID_MAX + 1], why[256];
-    if (rg_secret_kid(enc, kid) == 0 && strcmp(kid, to->kid) == 0)
+    char why[256];
+    int e = rg_secret_reencrypt(kr, to, site->site_id, path, enc, &r[*nr].new_enc, why,
+                                sizeof why);
+    if (e < 0) {
+        fprintf(stderr, "%s:%d: %s: %s\n", site->file, line, path, why);
+        return -1;
+    }
+    if (e == 0)
         return 0; /* already under the new key */
-    char *plain = NULL;
-    size_t len = 0;
-    if (rg_secret_decrypt_audited(kr, site->site_id, path, enc, "rotate", &plain, &len, why,
-                                  sizeof why) != 0) {
-        fprintf(stderr, "%s:%d: %s: cannot decrypt: %s\n", site->file, line, path, why);
-        return -1;
-    }
-    int e = rg_secret_encrypt_with(to, site->site_id, path, plain, len, &r[*nr].new_enc);
-    rg_secure_zero(plain, len);
-    free(plain);
-    if (e != 0) {
-        fprintf(stderr, "%s:%d: %s: cannot encrypt under '%s'\n", site->file, line, path,
-                to->kid);
-        return -1;
-    }
     r[(*nr)++].old_enc = enc;
     return 0;
 }

@@ -124,3 +124,28 @@ int rg_secret_decrypt_audited(const rg_keyring *kr, const char *site_id, const c
     rg_audit_decrypt(site_id, path, has_kid ? kid : NULL, purpose, rc == 0);
     return rc;
 }
+
+int rg_secret_reencrypt(const rg_keyring *kr, const rg_master_key *to, const char *site_id,
+                        const char *path, const char *enc, char **out, char *err, size_t errlen)
+{
+    char kid[RG_KID_MAX + 1], why[256];
+    *out = NULL;
+    if (rg_secret_kid(enc, kid) == 0 && strcmp(kid, to->kid) == 0)
+        return 0;
+    char *plain = NULL;
+    size_t len = 0;
+    if (rg_secret_decrypt_audited(kr, site_id, path, enc, "rotate", &plain, &len, why,
+                                  sizeof why) != 0) {
+        snprintf(err, errlen, "cannot decrypt: %s", why);
+        return -1;
+    }
+    int rc = rg_secret_encrypt_with(to, site_id, path, plain, len, out);
+    rg_secure_zero(plain, len);
+    free(plain);
+    if (rc != 0) {
+        *out = NULL;
+        snprintf(err, errlen, "cannot encrypt under '%s'", to->kid);
+        return -1;
+    }
+    return 1;
+}

@@ -38,6 +38,15 @@ int rg_secret_decrypt_audited(const rg_keyring *kr, const char *site_id, const c
                               const char *enc, const char *purpose, char **out, size_t *out_len,
                               char *err, size_t errlen);
 
+/*
+ * The ciphertext `enc` of (site_id, path) under the master key `to`, for key
+ * rotation: 0 when it already is (nothing to do), 1 with a new malloc'd
+ * ciphertext in *out, -1 with "cannot decrypt: ..." or "cannot encrypt ..."
+ * in err. The decrypt is audited with purpose "rotate"; the plaintext wiped.
+ */
+int rg_secret_reencrypt(const rg_keyring *kr, const rg_master_key *to, const char *site_id,
+                        const char *path, const char *enc, char **out, char *err, size_t errlen);
+
 /* Copy the key id of an "enc:v1:<kid>:..." value into kid (NUL-terminated).
  * 0 on success, -1 when the value has no well-formed key id. */
 int rg_secret_kid(const char *enc, char kid[RG_KID_MAX + 1]);

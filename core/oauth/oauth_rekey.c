@@ -14,24 +14,13 @@ static int rekey_value(const rg_keyring *kr, const rg_master_key *to, const char
                        const char *source, const char *which, char **enc, char *err,
                        size_t errlen)
 {
-    char kid[RG_KID_MAX + 1];
-    if (rg_secret_kid(*enc, kid) == 0 && strcmp(kid, to->kid) == 0)
-        return 0;
-    char path[256], why[256];
+    char path[256], why[256], *fresh = NULL;
     rg_oauth_token_path(path, sizeof path, source, which);
-    char *plain = NULL, *fresh = NULL;
-    size_t len = 0;
-    if (rg_secret_decrypt_audited(kr, site, path, *enc, "rotate", &plain, &len, why,
-                                  sizeof why) != 0) {
-        snprintf(err, errlen, "%s/%s: cannot decrypt: %s", site, path, why);
-        return -1;
-    }
-    int rc = rg_secret_encrypt_with(to, site, path, plain, len, &fresh);
-    rg_secure_zero(plain, len);
-    free(plain);
-    if (rc != 0) {
-        snprintf(err, errlen, "%s/%s: cannot encrypt under '%s'", site, path, to->kid);
-        return -1;
+    int r = rg_secret_reencrypt(kr, to, site, path, *enc, &fresh, why, sizeof why);
+    if (r <= 0) {
+        if (r < 0)
+            snprintf(err, errlen, "%s/%s: %s", site, path, why);
+        return r;
     }
     /* Ciphertexts are wiped like every copy of token material (state_store.c). */
     rg_secure_zero(*enc, strlen(*enc));
