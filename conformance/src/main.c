@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "conformance.h"
+#include "plugin/plugin_loader.h"
 
 #ifndef RG_CONF_SOURCE_DIR
 #define RG_CONF_SOURCE_DIR "conformance"
@@ -374,53 +375,14 @@ static void verdict(tally *t, const char *name, rg_conf_verdict v, const char *m
 
 /* ---- the adapter ------------------------------------------------------------ */
 
+/* Through the gateway's own loader (plugin/plugin_loader.h): the same ABI
+   check, so an adapter that passes here loads in readgate. */
 static const rg_adapter *load_adapter(const char *path, void **dl, char *msg, size_t msgsz)
 {
-    *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!*dl) {
-        snprintf(msg, msgsz, "dlopen: %s", dlerror());
-        return NULL;
-    }
-    rg_adapter_entry_fn entry;
-    /* POSIX allows converting the dlsym result to a function pointer. */
-    *(void **)&entry = dlsym(*dl, RG_ADAPTER_ENTRY_SYMBOL);
-    if (!entry) {
-        snprintf(msg, msgsz, "the object does not export %s", RG_ADAPTER_ENTRY_SYMBOL);
-        return NULL;
-    }
-    const rg_adapter *ad = entry(&rg_conf_host);
-    if (!ad) {
-        snprintf(msg, msgsz, "%s returned NULL", RG_ADAPTER_ENTRY_SYMBOL);
-        return NULL;
-    }
-    if (ad->abi_major != RG_ADAPTER_ABI_MAJOR) {
-        snprintf(msg, msgsz, "ABI major %u, this harness speaks %u", ad->abi_major,
-                 RG_ADAPTER_ABI_MAJOR);
-        return NULL;
-    }
-    if (ad->struct_size < sizeof(rg_adapter)) {
-        snprintf(msg, msgsz, "struct_size %u is smaller than the 1.0 layout (%zu)",
-                 ad->struct_size, sizeof(rg_adapter));
-        return NULL;
-    }
-    if (!ad->connect || !ad->query || !ad->ping || !ad->disconnect || !ad->name) {
-        snprintf(msg, msgsz, "name, connect, query, ping and disconnect must all be set");
-        return NULL;
-    }
-    /* readgate-adapter-<name>.so must carry its own name. */
-    char *copy = strdup(path);
-    const char *base = copy ? basename(copy) : "";
-    const char *pre = "readgate-adapter-";
-    size_t bl = strlen(base), pl = strlen(pre);
-    int bad_name = bl > pl + 3 && !strncmp(base, pre, pl) && !strcmp(base + bl - 3, ".so") &&
-                   (strlen(ad->name) != bl - pl - 3 || strncmp(base + pl, ad->name, bl - pl - 3));
-    if (bad_name)
-        snprintf(msg, msgsz, "adapter calls itself '%s' but the file is %s", ad->name, base);
-    free(copy);
-    if (bad_name)
-        return NULL;
-    snprintf(msg, msgsz, "%s %s, ABI %u.%u", ad->name, ad->version ? ad->version : "?",
-             ad->abi_major, ad->abi_minor);
+    const rg_adapter *ad = rg_plugin_open(&rg_plugin_adapter, path, NULL, &rg_conf_host, dl, msg, msgsz);
+    if (ad)
+        snprintf(msg, msgsz, "%s %s, ABI %u.%u", ad->name, ad->version ? ad->version : "?",
+                 ad->abi_major, ad->abi_minor);
     return ad;
 }
 

@@ -11,7 +11,7 @@
 #include "crypto/audit.h"
 #include "crypto/keyring.h"
 #include "server/adapter_check.h"
-#include "server/adapter_loader.h"
+#include "server/plugin_registry.h"
 #include "server/server.h"
 #include "util/log.h"
 
@@ -119,7 +119,7 @@ int rg_cli_check(int argc, char **argv)
         printf("configuration ok: %s (%zu sites)\n", path, cfg->nsites);
     rg_diags_free(&d);
     rg_config_free(cfg);
-    rg_adapter_unload_all();
+    rg_plugin_unload_all();
     return bad ? 1 : 0;
 }
 

@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "adapter_loader.h"
+#include "plugin_registry.h"
 #include "oauth/oauth_registry.h"
 #include "oauth_refresher.h"
 #include "util/log.h"
@@ -332,7 +332,7 @@ out:
     rg_rl_memory_free(srv->rl_mem);
     pthread_mutex_destroy(&srv->rt_lock);
     free(srv);
-    rg_adapter_unload_all();
+    rg_plugin_unload_all();
     rg_oauth_registry_free(); /* every pool is joined: nobody uses the entries */
     libevent_global_shutdown();
     if (status == 0)

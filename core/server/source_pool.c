@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "adapter_check.h"
-#include "adapter_loader.h"
+#include "plugin_registry.h"
 #include "crypto/audit.h"
 #include "crypto/secret.h"
 #include "oauth/oauth_refresh.h"

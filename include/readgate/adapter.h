@@ -42,9 +42,10 @@
 #ifndef READGATE_ADAPTER_H
 #define READGATE_ADAPTER_H
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "plugin.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -165,24 +166,6 @@ typedef struct rg_query_plan {
     uint32_t timeout_ms; /* budget for this query; enforce it in the backend */
 } rg_query_plan;
 
-/* ---- errors ------------------------------------------------------------- */
-
-typedef enum rg_status {
-    RG_OK = 0,
-    RG_ERR_UNAVAILABLE = 1, /* backend unreachable / connection lost -> 503 */
-    RG_ERR_TIMEOUT = 2,     /* query exceeded timeout_ms -> 504 */
-    RG_ERR_UPSTREAM = 3,    /* backend answered with an error -> 502 */
-    RG_ERR_AUTH = 4,        /* backend refused credentials -> 503 */
-    RG_ERR_CONFIG = 5,      /* options or collection invalid for this backend */
-    RG_ERR_INTERNAL = 6,    /* bug or out of memory -> 500 */
-    RG_ERR_ABORTED = 7      /* the sink asked to stop (not an error to report) */
-} rg_status;
-
-typedef struct rg_error {
-    rg_status status;
-    char message[256]; /* for logs: never include secrets or query values */
-} rg_error;
-
 /* ---- sink: rows flow back through it ------------------------------------ */
 
 typedef struct rg_row_sink {
@@ -196,33 +179,7 @@ typedef struct rg_row_sink {
     void *ctx;
 } rg_row_sink;
 
-/* ---- host services ------------------------------------------------------- */
-
-typedef enum rg_log_level {
-    RG_LOG_DEBUG = 0,
-    RG_LOG_INFO = 1,
-    RG_LOG_WARN = 2,
-    RG_LOG_ERROR = 3
-} rg_log_level;
-
-typedef struct rg_host_api {
-    uint32_t struct_size;
-    uint16_t abi_major;
-    uint16_t abi_minor;
-    /* Thread-safe. Never log values or secrets. */
-    void (*log)(rg_log_level level, const char *adapter, const char *fmt, va_list ap);
-    /* Allocation the gateway accounts for; pair malloc/free of the same API. */
-    void *(*malloc)(size_t size);
-    void *(*calloc)(size_t n, size_t size);
-    void *(*realloc)(void *ptr, size_t size);
-    void (*free)(void *ptr);
-} rg_host_api;
-
-/* Source options: configured key/value pairs, secrets already decrypted. */
-typedef struct rg_option {
-    const char *key;
-    const char *value; /* numbers and booleans arrive as their YAML text */
-} rg_option;
+/* ---- host services: rg_host_api, rg_option (readgate/plugin.h) ---------- */
 
 typedef struct rg_source_info {
     uint32_t struct_size;
@@ -236,8 +193,15 @@ typedef struct rg_source_info {
 
 /* ---- the adapter ---------------------------------------------------------- */
 
+/*
+ * Status mapping for adapters (rg_status is in readgate/plugin.h):
+ * RG_ERR_UNAVAILABLE -> 503, RG_ERR_TIMEOUT -> 504, RG_ERR_UPSTREAM -> 502,
+ * RG_ERR_AUTH -> 503, RG_ERR_INTERNAL -> 500; RG_ERR_ABORTED means the sink
+ * asked to stop.
+ */
+
 typedef struct rg_adapter {
-    uint32_t struct_size;
+    uint32_t struct_size; /* rg_plugin_header: struct_size, abi_major, abi_minor, name, version */
     uint16_t abi_major; /* RG_ADAPTER_ABI_MAJOR the adapter was built with */
     uint16_t abi_minor;
     const char *name;    /* "postgres" */
@@ -278,6 +242,9 @@ typedef struct rg_adapter {
 } rg_adapter;
 
 typedef const rg_adapter *(*rg_adapter_entry_fn)(const rg_host_api *host);
+
+/* The size of the 1.0 layout: the smallest struct_size a gateway accepts. */
+#define RG_ADAPTER_SIZE_1_0 (offsetof(rg_adapter, disconnect) + sizeof(void (*)(void *)))
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "plugin/plugin_loader.h"
+
 static const rg_host_api *host;
 
 typedef struct counting_conn {
@@ -58,17 +60,12 @@ static rg_status load_inner(const rg_source_info *src, void **dl, const rg_adapt
         snprintf(err->message, sizeof err->message, "option 'inner' (an adapter .so) is required");
         return RG_ERR_CONFIG;
     }
-    *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    rg_adapter_entry_fn entry = NULL;
-    if (*dl)
-        *(void **)&entry = dlsym(*dl, RG_ADAPTER_ENTRY_SYMBOL);
-    *inner = entry ? entry(host) : NULL;
+    char why[512];
+    /* The inner adapter may have any file name: skip the name check. */
+    *inner = rg_plugin_open(&rg_plugin_adapter, path, NULL, host, dl, why, sizeof why);
     if (!*inner) {
-        if (*dl)
-            dlclose(*dl);
-        *dl = NULL;
         err->status = RG_ERR_CONFIG;
-        snprintf(err->message, sizeof err->message, "option 'inner': cannot load '%s'", path);
+        snprintf(err->message, sizeof err->message, "option 'inner': %.200s", why);
         return RG_ERR_CONFIG;
     }
     return RG_OK;

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "server/adapter_loader.h"
+#include "server/plugin_registry.h"
 
 static void loads_sqlite(void **state)
 {
@@ -29,7 +29,7 @@ static void refuses_wrong_major(void **state)
         rg_adapter_load(RG_BUILD_DIR "/test-adapters", "wrongmajor", err, sizeof err);
     assert_null(a);
     assert_non_null(strstr(err, "ABI major 2"));
-    assert_non_null(strstr(err, "supports ABI major 1"));
+    assert_non_null(strstr(err, "supports adapter ABI major 1"));
     /* The refusal is remembered, with the same reason. */
     char again[512] = "";
     assert_null(rg_adapter_load(RG_BUILD_DIR "/test-adapters", "wrongmajor", again, sizeof again));
@@ -41,7 +41,7 @@ static void refuses_missing_file(void **state)
     (void)state;
     char err[512] = "";
     assert_null(rg_adapter_load(RG_BUILD_DIR "/adapters", "nosuchadapter", err, sizeof err));
-    assert_non_null(strstr(err, "cannot load adapter 'nosuchadapter'"));
+    assert_non_null(strstr(err, "readgate-adapter-nosuchadapter.so: cannot load adapter"));
 }
 
 static void refuses_bad_name(void **state)
@@ -55,7 +55,7 @@ static void refuses_bad_name(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    rg_adapter_unload_all();
+    rg_plugin_unload_all();
     return 0;
 }
 
