@@ -1,6 +1,6 @@
 /*
  * `readgate keys rotate --to KID`: re-encrypts every "enc:" value of every
- * site file (source options and oauth blocks) and every OAuth token of the
+ * site file (source options, oauth blocks, the ai block's key) and every OAuth token of the
  * state store under the master key KID, without downtime.
  *
  * The procedure it supports (docs/configuration.md, "Rotating master keys"):
@@ -246,6 +246,7 @@ static long rotate_site(const rg_site *site, const rg_keyring *kr, const rg_mast
     size_t cap = 0, nr = 0;
     for (size_t j = 0; j < site->nsources; j++)
         cap += site->sources[j].noptions + (site->sources[j].oauth ? 2 : 0);
+    cap += site->ai ? 1 : 0;
     replacement *r = calloc(cap ? cap : 1, sizeof *r);
     char *text = NULL, *out = NULL;
     long rc = -1;
@@ -283,6 +284,11 @@ static long rotate_site(const rg_site *site, const rg_keyring *kr, const rg_mast
                 goto out;
         }
     }
+    /* The AI provider's key (AAD site_id/ai.api_key). */
+    if (site->ai && site->ai->api_key &&
+        rekey_site_value(site, kr, to, "ai.api_key", site->ai->api_key, site->ai->api_key_line, r,
+                         &nr) != 0)
+        goto out;
     if (nr == 0) {
         rc = 0;
         goto out;

@@ -12,6 +12,7 @@
 #include "crypto/keyring.h"
 #include "server/adapter_check.h"
 #include "server/plugin_registry.h"
+#include "server/provider_check.h"
 #include "server/server.h"
 #include "util/log.h"
 
@@ -89,6 +90,27 @@ static size_t check_adapter_options(const rg_config *cfg, rg_diags *d)
     return d->count - before;
 }
 
+/* Ask each site's token provider whether it accepts the ai block. */
+static void check_ai_blocks(const rg_config *cfg, rg_diags *d)
+{
+    for (size_t i = 0; i < cfg->nsites; i++) {
+        const rg_site *site = &cfg->sites[i];
+        if (!site->ai || !site->ai->provider)
+            continue;
+        char why[512];
+        const rg_token_provider *p =
+            rg_provider_load(cfg->adapters_dir, site->ai->provider, why, sizeof why);
+        if (!p) {
+            rg_diag_add(d, site->file, site->ai->provider_line, "ai.provider: %s", why);
+            continue;
+        }
+        rg_ai_tools tools;
+        int line = 0;
+        if (rg_provider_check_site(p, site, &tools, &line, why, sizeof why) != 0)
+            rg_diag_add(d, site->file, line, "%s", why);
+    }
+}
+
 int rg_cli_check(int argc, char **argv)
 {
     const char *path = config_arg(argc, argv);
@@ -98,6 +120,7 @@ int rg_cli_check(int argc, char **argv)
     rg_config *cfg = rg_config_load(path, &d);
     if (cfg) {
         check_adapter_options(cfg, &d);
+        check_ai_blocks(cfg, &d);
         /* `check` answers "would serve start?": that includes the master keys
          * and every encrypted value opening under them. */
         char why[512];

@@ -128,6 +128,37 @@ typedef struct rg_rate_limits {
     rg_route_limits route[RG_RL_NROUTES];
 } rg_rate_limits;
 
+/* How the AI provider's model gets the site's collections (`ai.tools`). */
+typedef enum rg_ai_tools {
+    RG_AI_TOOLS_NONE = 0,
+    RG_AI_TOOLS_FUNCTIONS, /* one function tool per collection */
+    RG_AI_TOOLS_MCP        /* one MCP tool: readgate's /v1/{site}/mcp */
+} rg_ai_tools;
+
+/*
+ * A site's `ai` block (docs/configuration.md, "AI provider"): which
+ * token-provider plugin mints the widget's AI credential and with what. The
+ * key stays encrypted here and is opened only for a mint (and the load-time
+ * check), audited each time.
+ */
+typedef struct rg_ai_config {
+    char *provider;       /* loads readgate-provider-<provider>.so */
+    int provider_line;
+    char *api_key;        /* "enc:v1:...", AAD site_id/ai.api_key */
+    int api_key_line;
+    uint32_t expires_after_s;    /* lifetime asked of the provider (600) */
+    int expires_after_line;
+    rg_ai_tools tools;           /* default: functions when the provider takes them */
+    bool tools_set;
+    int tools_line;
+    rg_source_option *options;   /* ai.options: scalars, passed to the plugin */
+    size_t noptions;
+    int options_line;
+    uint32_t timeout_ms;         /* whole provider call (10000) */
+    uint32_t connect_timeout_ms; /* connect to the provider (3000) */
+    int line;                    /* of the `ai` key */
+} rg_ai_config;
+
 typedef struct rg_site {
     char *site_id;
     char *file; /* path of the site file, for messages */
@@ -142,6 +173,7 @@ typedef struct rg_site {
     rg_collection *collections;
     size_t ncollections;
     rg_rate_limits rate_limits; /* the server's, with this file's rate_limits applied */
+    rg_ai_config *ai;           /* the `ai` block, or NULL */
 } rg_site;
 
 typedef struct rg_limits {
@@ -209,6 +241,9 @@ size_t rg_config_verify_secrets(const rg_config *cfg, const struct rg_keyring *k
 void rg_config_free(rg_config *cfg);
 
 void rg_oauth_config_free(rg_oauth_config *o);
+void rg_ai_config_free(rg_ai_config *ai);
+/* "functions", "mcp", "none". */
+const char *rg_ai_tools_name(rg_ai_tools t);
 /* "google", "airtable", "shopify". */
 const char *rg_oauth_provider_name(rg_oauth_provider p);
 

@@ -122,6 +122,17 @@ void rg_site_clear(rg_site *site);
 void rg_oauth_config_load(rg_cfgctx *c, const rg_node_pair *p, const char *source_where,
                           rg_source *src);
 
+/* ---- the ai block (ai_config.c) ---------------------------------------- */
+
+/* The `ai` key of a site file into site->ai. */
+void rg_ai_config_load(rg_cfgctx *c, const rg_node_pair *p, rg_site *site);
+
+/* Scalar options of a map (`sources.S.options`, `ai.options`): names
+   [A-Za-z_][A-Za-z0-9_]{0,63}, values strings, numbers or booleans kept as
+   written. Fills *out (calloc'd) and *nout; problems reported. */
+void rg_cfg_scalar_options(rg_cfgctx *c, const rg_node *m, const char *where,
+                           rg_source_option **out, size_t *nout);
+
 /* ---- collections (collection.c) ---------------------------------------- */
 
 /* The `collections` key of a site whose sources are already loaded: fills

@@ -12,7 +12,8 @@
 
 static const char *const site_keys[] = {"site_id",       "allowed_origins", "allow_localhost",
                                         "api_keys",      "session_ttl_s",   "sources",
-                                        "collections",   "rate_limits",     NULL};
+                                        "collections",   "rate_limits",     "ai",
+                                        NULL};
 static const char *const source_keys[] = {"adapter", "options", "timeout_ms", "connect_timeout_ms",
                                           "workers", "oauth", NULL};
 
@@ -111,10 +112,12 @@ static void load_api_keys(rg_cfgctx *c, const rg_node *root, rg_site *site)
     }
 }
 
-static void load_options(rg_cfgctx *c, const rg_node *m, const char *where, rg_source *src)
+void rg_cfg_scalar_options(rg_cfgctx *c, const rg_node *m, const char *where,
+                           rg_source_option **out, size_t *nout)
 {
-    src->options = calloc(m->n ? m->n : 1, sizeof *src->options);
-    if (!src->options) {
+    *out = calloc(m->n ? m->n : 1, sizeof **out);
+    *nout = 0;
+    if (!*out) {
         rg_cfg_error(c, 0, "out of memory");
         return;
     }
@@ -127,31 +130,50 @@ static void load_options(rg_cfgctx *c, const rg_node *m, const char *where, rg_s
                          where, o->key);
             continue;
         }
-        /* These are read by readgate itself one level up; an adapter never
-         * sees them. Accepting them here would silently ignore a timeout the
-         * customer believes is in force. */
-        if (!strcmp(o->key, "timeout_ms") || !strcmp(o->key, "connect_timeout_ms") ||
-            !strcmp(o->key, "workers")) {
-            rg_cfg_error(c, o->line,
-                         "%s.%s: '%s' is a source setting, not an adapter option; move it up one "
-                         "level, next to 'adapter'",
-                         where, o->key, o->key);
-            continue;
-        }
         if (v->kind != RG_NODE_STRING && v->kind != RG_NODE_INT && v->kind != RG_NODE_FLOAT &&
             v->kind != RG_NODE_BOOL) {
             rg_cfg_error(c, v->line, "%s.%s: expected a string, number or boolean, got %s", where,
                          o->key, rg_node_kind_name(v->kind));
             continue;
         }
-        rg_source_option *so = &src->options[src->noptions];
+        rg_source_option *so = &(*out)[*nout];
         so->key = strdup(o->key);
         so->value = strdup(v->text);
         so->line = v->line;
-        src->noptions++;
+        (*nout)++;
         if (!so->key || !so->value)
             rg_cfg_error(c, 0, "out of memory");
     }
+}
+
+static void load_options(rg_cfgctx *c, const rg_node *m, const char *where, rg_source *src)
+{
+    /* These are read by readgate itself one level up; an adapter never
+     * sees them. Accepting them here would silently ignore a timeout the
+     * customer believes is in force. */
+    static const char *const settings[] = {"timeout_ms", "connect_timeout_ms", "workers"};
+    for (size_t i = 0; i < m->n; i++)
+        for (size_t k = 0; k < sizeof settings / sizeof settings[0]; k++)
+            if (strcmp(m->pairs[i].key, settings[k]) == 0)
+                rg_cfg_error(c, m->pairs[i].line,
+                             "%s.%s: '%s' is a source setting, not an adapter option; move it up "
+                             "one level, next to 'adapter'",
+                             where, settings[k], settings[k]);
+    rg_cfg_scalar_options(c, m, where, &src->options, &src->noptions);
+    /* Drop the misplaced settings reported above. */
+    size_t n = 0;
+    for (size_t i = 0; i < src->noptions; i++) {
+        bool setting = false;
+        for (size_t k = 0; k < sizeof settings / sizeof settings[0]; k++)
+            setting |= src->options[i].key && strcmp(src->options[i].key, settings[k]) == 0;
+        if (setting) {
+            free(src->options[i].key);
+            free(src->options[i].value);
+        } else {
+            src->options[n++] = src->options[i];
+        }
+    }
+    src->noptions = n;
 }
 
 static void load_source(rg_cfgctx *c, const rg_config *cfg, const rg_node_pair *p, rg_source *src)
@@ -293,6 +315,9 @@ int rg_site_load_node(rg_cfgctx *c, const rg_config *cfg, const char *path, cons
     p = rg_node_find(root, "collections");
     if (p)
         rg_collections_load(c, p, site);
+    p = rg_node_find(root, "ai");
+    if (p)
+        rg_ai_config_load(c, p, site);
     return idline;
 }
 
@@ -321,5 +346,6 @@ void rg_site_clear(rg_site *site)
     for (size_t i = 0; i < site->ncollections; i++)
         rg_collection_clear(&site->collections[i]);
     free(site->collections);
+    rg_ai_config_free(site->ai);
     memset(site, 0, sizeof *site);
 }

@@ -1,5 +1,5 @@
 /*
- * Opening every encrypted option once at load time, so that a key file that
+ * Opening every encrypted option (and the ai block's key) once at load time, so that a key file that
  * lacks a key id, a truncated ciphertext or a value moved from another site
  * stops `serve` (or a reload, which then keeps the old configuration) with a
  * message naming the field — instead of a 503 hours later, on first use.
@@ -71,6 +71,9 @@ size_t rg_config_verify_secrets(const rg_config *cfg, const struct rg_keyring *k
     size_t bad = 0;
     for (size_t i = 0; i < cfg->nsites; i++) {
         const rg_site *site = &cfg->sites[i];
+        if (site->ai && site->ai->api_key)
+            bad += verify_one(site, kr, d, "ai.api_key", site->ai->api_key,
+                              site->ai->api_key_line, false);
         for (size_t j = 0; j < site->nsources; j++) {
             const rg_source *src = &site->sources[j];
             if (src->oauth)

@@ -14,6 +14,9 @@ void rg_http_req_clear(rg_http_req *req)
     rg_free_secret(req->basic_user);
     rg_free_secret(req->basic_pass);
     rg_free_secret(req->header);
+    for (size_t i = 0; i < req->nheaders; i++)
+        rg_free_secret(req->headers[i]);
+    free(req->headers);
     memset(req, 0, sizeof *req);
 }
 
@@ -30,7 +33,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 {
     rg_http_resp *r = arg;
     size_t n = size * nmemb;
-    if (r->len + n > RG_OAUTH_HTTP_MAX_BODY) {
+    if (r->len + n > (r->max_body ? r->max_body : RG_OAUTH_HTTP_MAX_BODY)) {
         r->truncated = 1;
         return 0; /* aborts the transfer: a token answer is never this large */
     }
@@ -61,6 +64,7 @@ int rg_http_call_init(rg_http_call *call, const rg_http_req *req, rg_http_resp *
 {
     memset(call, 0, sizeof *call);
     call->resp = resp;
+    resp->max_body = req->max_body;
     call->easy = curl_easy_init();
     if (!call->easy) {
         snprintf(resp->error, sizeof resp->error, "out of memory");
@@ -68,12 +72,23 @@ int rg_http_call_init(rg_http_call *call, const rg_http_req *req, rg_http_resp *
     }
     struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
     if (h && req->body) {
-        struct curl_slist *n =
-            curl_slist_append(h, "Content-Type: application/x-www-form-urlencoded");
+        char ct[160];
+        snprintf(ct, sizeof ct, "Content-Type: %s",
+                 req->content_type ? req->content_type : "application/x-www-form-urlencoded");
+        struct curl_slist *n = curl_slist_append(h, ct);
         h = n ? n : (free_headers(h), NULL);
     }
     if (h && req->header) {
         struct curl_slist *n = curl_slist_append(h, req->header);
+        h = n ? n : (free_headers(h), NULL);
+    }
+    for (size_t i = 0; h && i < req->nheaders; i++) {
+        struct curl_slist *n = curl_slist_append(h, req->headers[i]);
+        h = n ? n : (free_headers(h), NULL);
+    }
+    /* libcurl would send "Expect: 100-continue" on larger bodies and wait. */
+    if (h) {
+        struct curl_slist *n = curl_slist_append(h, "Expect:");
         h = n ? n : (free_headers(h), NULL);
     }
     if (!h) {
@@ -91,8 +106,12 @@ int rg_http_call_init(rg_http_call *call, const rg_http_req *req, rg_http_resp *
     bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
-    bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, RG_OAUTH_HTTP_TIMEOUT_MS) != CURLE_OK;
-    bad |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                            req->timeout_ms > 0 ? req->timeout_ms : RG_OAUTH_HTTP_TIMEOUT_MS) !=
+           CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                            req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000L) !=
+           CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, h) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, resp) != CURLE_OK;
@@ -103,6 +122,8 @@ int rg_http_call_init(rg_http_call *call, const rg_http_req *req, rg_http_resp *
     }
     if (strcmp(req->method, "POST") == 0 && !req->body) {
         bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, "") != CURLE_OK;
+    } else if (strcmp(req->method, "GET") == 0) {
+        bad |= curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) != CURLE_OK;
     } else if (strcmp(req->method, "POST") != 0) {
         bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method) != CURLE_OK;
     }
@@ -127,10 +148,14 @@ void rg_http_call_finish(rg_http_call *call, CURLcode rc)
     rg_http_resp *r = call->resp;
     if (rc == CURLE_OK) {
         curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &r->status);
+        curl_off_t ra = 0;
+        if (curl_easy_getinfo(call->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+            r->retry_after_s = ra > 86400 ? 86400 : (long)ra;
     } else {
         r->status = 0;
+        r->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
         snprintf(r->error, sizeof r->error, "%s",
-                 r->truncated ? "the answer was larger than 64 KiB" : curl_easy_strerror(rc));
+                 r->truncated ? "the answer was larger than allowed" : curl_easy_strerror(rc));
     }
     if (!r->body) {
         r->body = calloc(1, 1);

@@ -18,12 +18,20 @@
 #define RG_OAUTH_HTTP_MAX_BODY (64 * 1024)
 
 typedef struct rg_http_req {
-    const char *method; /* "POST" or "DELETE" */
+    const char *method; /* "GET", "POST" or "DELETE" */
     char *url;
-    char *body;       /* application/x-www-form-urlencoded, or NULL */
+    char *body;       /* application/x-www-form-urlencoded unless content_type says, or NULL */
     char *basic_user; /* HTTP Basic client authentication, or NULL */
     char *basic_pass;
     char *header;     /* one extra header line ("Name: value"), or NULL */
+    /* Token-provider mints (server/ai_mint.c): more header lines, wiped
+       when cleared, and their own time budget (0: the defaults). */
+    char **headers;
+    size_t nheaders;
+    const char *content_type; /* of body; NULL: form-urlencoded */
+    long timeout_ms;
+    long connect_timeout_ms;
+    size_t max_body; /* largest answer read; 0: RG_OAUTH_HTTP_MAX_BODY */
 } rg_http_req;
 
 typedef struct rg_http_resp {
@@ -31,6 +39,9 @@ typedef struct rg_http_resp {
     char *body;  /* NUL-terminated */
     size_t len;
     int truncated;
+    size_t max_body; /* set from the request */
+    int timed_out;      /* no answer within the time budget */
+    long retry_after_s; /* Retry-After of the answer, in seconds; 0 if none */
     char error[256];
 } rg_http_resp;
 

@@ -13,6 +13,10 @@ typedef struct call {
     rg_http_call http;
     bool started;
     bool done;
+    /* Started on the loop itself (rg_curl_loop_start): heap-allocated, and
+       done(arg) runs on the loop when the answer is in. */
+    void (*on_done)(void *arg);
+    void *arg;
 } call;
 
 struct rg_curl_loop {
@@ -43,6 +47,13 @@ static void finish(rg_curl_loop *m, call *c, CURLcode rc)
         }
     curl_multi_remove_handle(m->multi, c->http.easy);
     rg_http_call_finish(&c->http, rc);
+    if (c->on_done) {
+        void (*cb)(void *) = c->on_done;
+        void *arg = c->arg;
+        free(c);
+        cb(arg);
+        return;
+    }
     pthread_mutex_lock(&m->lock);
     c->done = true;
     pthread_cond_broadcast(&m->cond);
@@ -178,6 +189,38 @@ rg_curl_loop *rg_curl_loop_new(struct event_base *base)
         return NULL;
     }
     return m;
+}
+
+int rg_curl_loop_start(rg_curl_loop *m, const rg_http_req *req, rg_http_resp *resp,
+                       void (*done)(void *arg), void *arg)
+{
+    if (m->stopping) {
+        snprintf(resp->error, sizeof resp->error, "shutting down");
+        return -1;
+    }
+    call *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(resp->error, sizeof resp->error, "out of memory");
+        return -1;
+    }
+    c->req = req;
+    c->resp = resp;
+    c->on_done = done;
+    c->arg = arg;
+    if (rg_http_call_init(&c->http, req, resp) != 0) {
+        free(c);
+        return -1;
+    }
+    if (curl_easy_setopt(c->http.easy, CURLOPT_PRIVATE, c) != CURLE_OK ||
+        curl_multi_add_handle(m->multi, c->http.easy) != CURLM_OK) {
+        rg_http_call_finish(&c->http, CURLE_FAILED_INIT);
+        free(c);
+        return -1;
+    }
+    c->started = true;
+    c->next = m->running;
+    m->running = c;
+    return 0;
 }
 
 int rg_curl_loop_perform(void *ctx, const rg_http_req *req, rg_http_resp *resp)

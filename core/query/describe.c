@@ -283,7 +283,8 @@ static void tool_name(const char *coll, char out[65])
     out[w] = '\0';
 }
 
-static json_t *tool(const rg_collection *c, const rg_limits *lim, int *ok)
+/* {"name","description","parameters"}: the provider-neutral tool. */
+static json_t *tool_fn(const rg_collection *c, const rg_limits *lim, int *ok)
 {
     char name[65], shown[256];
     tool_name(c->name, name);
@@ -294,12 +295,19 @@ static json_t *tool(const rg_collection *c, const rg_limits *lim, int *ok)
         "operators are accepted. At most %u rows per call (default %u); when next_cursor is "
         "not null, call again with the same arguments and cursor set to it for the next page.",
         c->name, shown[0] ? shown : "(none)", c->limit_max, c->limit_default);
-    json_t *t = json_object();
-    put(t, "type", json_string("function"), ok);
-    json_t *fn = put(t, "function", json_object(), ok);
+    json_t *fn = json_object();
     put(fn, "name", json_string(name), ok);
     put(fn, "description", desc, ok);
     put(fn, "parameters", query_schema(c, lim, ok), ok);
+    return fn;
+}
+
+/* The function-calling shape of /collections: {"type":"function","function":{...}}. */
+static json_t *tool(const rg_collection *c, const rg_limits *lim, int *ok)
+{
+    json_t *t = json_object();
+    put(t, "type", json_string("function"), ok);
+    put(t, "function", tool_fn(c, lim, ok), ok);
     return t;
 }
 
@@ -340,5 +348,16 @@ char *rg_describe_site(const rg_site *site, const rg_limits *limits)
         push(colls, describe_collection(&site->collections[i], limits, &ok), &ok);
     char *out = ok ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
+    return out;
+}
+
+char *rg_describe_tools(const rg_site *site, const rg_limits *limits)
+{
+    int ok = 1;
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < site->ncollections; i++)
+        push(arr, tool_fn(&site->collections[i], limits, &ok), &ok);
+    char *out = ok && arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
     return out;
 }

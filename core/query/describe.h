@@ -12,4 +12,8 @@
 /* malloc'd JSON document; NULL on out of memory. */
 char *rg_describe_site(const rg_site *site, const rg_limits *limits);
 
+/* The same tools, provider-neutral: a JSON array of {"name", "description",
+   "parameters"} (a token provider puts them in its own shape). malloc'd. */
+char *rg_describe_tools(const rg_site *site, const rg_limits *limits);
+
 #endif

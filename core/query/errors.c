@@ -37,6 +37,7 @@ void rg_api_error_set(rg_api_error *e, int http_status, const char *code, const 
         e->message[0] = '\0';
     trim_partial_utf8(e->message);
     e->field[0] = '\0';
+    e->provider = NULL;
     if (field) {
         size_t len = strnlen(field, sizeof e->field - 1);
         memcpy(e->field, field, len);
@@ -86,6 +87,8 @@ char *rg_api_error_json(const rg_api_error *e)
     rc |= json_object_set_new(err, "message", safe_string(e->message));
     if (e->field[0])
         rc |= json_object_set_new(err, "field", safe_string(e->field));
+    if (e->provider)
+        rc |= json_object_set_new(err, "provider", safe_string(e->provider));
     /* Attached last: set_new releases `err` itself if it fails. */
     rc |= json_object_set_new(root, "error", err);
     if (rc == 0)

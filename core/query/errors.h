@@ -12,6 +12,7 @@ typedef struct rg_api_error {
     const char *code;  /* static string, e.g. "invalid_filter" */
     char message[512]; /* says what was wrong and what is allowed; never echoes secrets */
     char field[128];   /* JSON path of the offending part, e.g. "filters[1].value"; may be empty */
+    const char *provider; /* upstream errors of an AI provider mint: its name; else NULL */
 } rg_api_error;
 
 void rg_api_error_set(rg_api_error *e, int http_status, const char *code, const char *field,

@@ -10,6 +10,7 @@
 
 #include "config/origin.h"
 #include "crypto/signature.h"
+#include "ai_mint.h"
 #include "http_reply.h"
 #include "util/log.h"
 
@@ -48,10 +49,10 @@ static int api_key_matches(const rg_site *site, const char *authz)
     return found;
 }
 
-int rg_auth_handle_token(rg_server *srv, const rg_runtime *rt, const rg_site *site,
-                          struct evhttp_request *req, const char *origin)
+int rg_auth_handle_token(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt,
+                         struct evhttp_request *req, const char *origin)
 {
-    (void)srv;
+    const rg_site *site = srt ? srt->site : NULL;
     if (!site) {
         widget_unavailable(req);
         return 404;
@@ -77,9 +78,11 @@ int rg_auth_handle_token(rg_server *srv, const rg_runtime *rt, const rg_site *si
     json_t *doc = json_pack("{s:s, s:s, s:I, s:I}", "session_token", token, "signing_secret",
                             s.signing_secret, "expires_in", (json_int_t)site->session_ttl_s,
                             "expires_at", (json_int_t)s.expires_at);
+    rg_secure_zero(&s, sizeof s);
+    if (doc && srt->ai)
+        return rg_ai_mint(loop, rt, srt, req, authz ? NULL : origin, origin, doc);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
-    rg_secure_zero(&s, sizeof s);
     if (!text) {
         rg_reply_error_simple(req, 500, "internal", "internal error");
         return 500;

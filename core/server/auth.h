@@ -23,10 +23,12 @@ int rg_auth_verify_signed(rg_server *srv, const rg_runtime *rt, const rg_site *s
                           const void *body, size_t len, rg_session *out, rg_rl_check *chk,
                           rg_api_error *err);
 
-/* The token route. Every refusal is the same 404 widget_unavailable. */
-/* Returns the HTTP status it answered with. */
-int rg_auth_handle_token(rg_server *srv, const rg_runtime *rt, const rg_site *site,
-                          struct evhttp_request *req, const char *origin);
+/* The token route. Every refusal is the same 404 widget_unavailable. A site
+   with an `ai` block gets its AI credential minted too (ai_mint.h).
+   Returns the HTTP status it answered with, or 0 when the answer (and its
+   count) comes later. */
+int rg_auth_handle_token(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt,
+                         struct evhttp_request *req, const char *origin);
 
 /* Is the Origin header allowed for this site? Returns the header or NULL. */
 const char *rg_auth_allowed_origin(const rg_site *site, struct evhttp_request *req);

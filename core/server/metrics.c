@@ -18,6 +18,12 @@ void rg_metrics_count(rg_metrics *m, rg_route route, int status)
     atomic_fetch_add_explicit(&m->requests[route][status_slot(status)], 1, memory_order_relaxed);
 }
 
+void rg_metrics_ai_mint(rg_metrics *m, int status)
+{
+    int slot = status == 200 ? 0 : status == 502 ? 1 : status == 504 ? 2 : 3;
+    atomic_fetch_add_explicit(&m->ai_mints[slot], 1, memory_order_relaxed);
+}
+
 void rg_metrics_query_time(rg_metrics *m, uint64_t micros)
 {
     atomic_fetch_add_explicit(&m->query_us_sum, micros, memory_order_relaxed);
@@ -53,4 +59,11 @@ void rg_metrics_render(const rg_metrics *m, struct evbuffer *out)
         (double)atomic_load(&m->query_us_sum) / 1e6, (unsigned long)atomic_load(&m->query_count),
         (unsigned long)atomic_load(&m->upstream_errors),
         (unsigned long)atomic_load(&m->upstream_timeouts));
+    static const char *const outcomes[4] = {"minted", "upstream_error", "upstream_timeout",
+                                            "other"};
+    evbuffer_add_printf(out, "# HELP readgate_ai_mints_total AI provider credentials minted on "
+                             "/token, by outcome.\n# TYPE readgate_ai_mints_total counter\n");
+    for (int i = 0; i < 4; i++)
+        evbuffer_add_printf(out, "readgate_ai_mints_total{outcome=\"%s\"} %lu\n", outcomes[i],
+                            (unsigned long)atomic_load(&m->ai_mints[i]));
 }

@@ -24,9 +24,13 @@ typedef struct rg_metrics {
     atomic_ulong query_count;
     atomic_ulong upstream_errors;
     atomic_ulong upstream_timeouts;
+    /* AI credential mints on /token: minted, provider failed (502), provider
+       too slow (504), anything else. */
+    atomic_ulong ai_mints[4];
 } rg_metrics;
 
 void rg_metrics_count(rg_metrics *m, rg_route route, int status);
+void rg_metrics_ai_mint(rg_metrics *m, int status);
 void rg_metrics_query_time(rg_metrics *m, uint64_t micros);
 /* Append the Prometheus text exposition. */
 void rg_metrics_render(const rg_metrics *m, struct evbuffer *out);

@@ -209,11 +209,10 @@ static int dispatch(pending_req *p)
 {
     rg_loop *loop = p->loop;
     struct evhttp_request *req = p->req;
-    const rg_site *site = p->srt ? p->srt->site : NULL;
     rg_api_error e;
     switch (p->act) {
     case ACT_TOKEN:
-        return rg_auth_handle_token(loop->srv, p->rt, site, req, p->origin);
+        return rg_auth_handle_token(loop, p->rt, p->srt, req, p->origin);
     case ACT_QUERY:
         rg_query_start(loop, p->rt, req, p->srt, p->origin, p->body, p->len);
         return 0;

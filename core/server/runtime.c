@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ai_mint.h"
 #include "crypto/audit.h"
 #include "query/describe.h"
 #include "util/log.h"
@@ -20,6 +21,7 @@ static void runtime_free(rg_runtime *rt)
                     rg_source_pool_free(s->pools[j]);
             free(s->pools);
             free(s->describe_json);
+            rg_site_ai_free(s->ai);
         }
     }
     /* After the pools: nothing can finish a query any more. */
@@ -101,6 +103,10 @@ rg_runtime *rg_runtime_new(const char *config_path, rg_diags *d, unsigned genera
             return NULL;
         }
         s->describe_len = strlen(s->describe_json);
+        if (s->site->ai && !(s->ai = rg_site_ai_new(rt->cfg, s->site))) {
+            runtime_free(rt);
+            return NULL;
+        }
         for (size_t j = 0; j < s->site->nsources; j++) {
             s->pools[j] = rg_source_pool_new(rt->cfg, s->site, &s->site->sources[j], rt->kr);
             if (!s->pools[j]) {

@@ -24,6 +24,7 @@ typedef struct rg_site_rt {
     char *describe_json; /* GET /collections body */
     size_t describe_len;
     rg_source_pool **pools; /* parallel to site->sources */
+    struct rg_site_ai *ai;  /* the `ai` block resolved (ai_mint.h), or NULL */
 } rg_site_rt;
 
 typedef struct rg_runtime {

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "oauth/oauth_multi.h"
 #include "plugin_registry.h"
 #include "oauth/oauth_registry.h"
 #include "oauth_refresher.h"
@@ -305,6 +306,8 @@ out:
     if (srv->loops) {
         for (int i = 0; i < srv->nloops; i++) {
             rg_loop *l = &srv->loops[i];
+            /* Before evhttp_free: a mint that ends now still finds its request. */
+            rg_curl_loop_free(l->curl);
             if (l->http)
                 evhttp_free(l->http); /* frees the bound listener too */
             else if (l->listener)

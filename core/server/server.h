@@ -34,6 +34,7 @@ typedef struct rg_loop {
     atomic_int inflight;
     rg_conns *conns;    /* open connections of this loop's listener */
     rg_rl_redis *redis; /* this loop's Redis connection (idle with rate_limit: memory) */
+    struct rg_curl_loop *curl; /* AI provider calls on this loop (made at first use) */
 } rg_loop;
 
 typedef struct rg_server {

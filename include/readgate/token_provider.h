@@ -106,7 +106,7 @@ typedef struct rg_provider_request {
 typedef struct rg_provider_response {
     uint32_t struct_size;
     long status;       /* HTTP status; 0 when begin made no request */
-    const char *body;  /* NUL-terminated, at most 64 KiB */
+    const char *body;  /* NUL-terminated, at most 1 MiB */
     size_t body_len;
 } rg_provider_response;
 

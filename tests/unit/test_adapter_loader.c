@@ -52,6 +52,41 @@ static void refuses_bad_name(void **state)
     assert_non_null(strstr(err, "invalid adapter name"));
 }
 
+/* The same loader and check for the other plugin kind. */
+static void refuses_provider_of_wrong_major(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    assert_null(rg_provider_load(RG_BUILD_DIR "/test-adapters", "wrongmajor", err, sizeof err));
+    assert_non_null(strstr(err, "provider was built for ABI major 2"));
+    assert_non_null(strstr(err, "supports provider ABI major 1"));
+    /* A provider and an adapter of the same name are different plugins. */
+    char aerr[512] = "";
+    assert_null(rg_adapter_load(RG_BUILD_DIR "/test-adapters", "wrongmajor", aerr, sizeof aerr));
+    assert_non_null(strstr(aerr, "readgate-adapter-wrongmajor.so"));
+}
+
+static void refuses_provider_smaller_than_1_0(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    assert_null(rg_provider_load(RG_BUILD_DIR "/test-adapters", "toosmall", err, sizeof err));
+    assert_non_null(strstr(err, "smaller than the provider ABI 1.0 layout"));
+}
+
+/* A descriptor of exactly the 1.0 size loads: the check is against the
+   kind's 1.0 layout, not against whatever the host's sizeof has grown to. */
+static void min_size_is_the_1_0_layout(void **state)
+{
+    (void)state;
+    assert_int_equal(rg_plugin_adapter.min_size, RG_ADAPTER_SIZE_1_0);
+    assert_int_equal(rg_plugin_provider.min_size, RG_PROVIDER_SIZE_1_0);
+    assert_true(rg_plugin_name_ok("openai-realtime"));
+    assert_false(rg_plugin_name_ok("-x"));
+    assert_false(rg_plugin_name_ok("a/b"));
+    assert_false(rg_plugin_name_ok("A"));
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -66,6 +101,9 @@ int main(void)
         cmocka_unit_test(refuses_wrong_major),
         cmocka_unit_test(refuses_missing_file),
         cmocka_unit_test(refuses_bad_name),
+        cmocka_unit_test(refuses_provider_of_wrong_major),
+        cmocka_unit_test(refuses_provider_smaller_than_1_0),
+        cmocka_unit_test(min_size_is_the_1_0_layout),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }

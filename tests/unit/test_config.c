@@ -676,7 +676,7 @@ static const char *const bad_cases[] = {
     "json_site",     "json_syntax",    "limits_options",    "missing_required",
     "searchable",    "server_values",  "sites_dir_missing", "unknown_key",
     "unknown_source", "wrong_type",    "yaml_syntax",       "source_setting_in_options",
-    "rate_limits",   "cache_options",  "oauth_block",
+    "rate_limits",   "cache_options",  "oauth_block",       "ai_block",
 };
 #define NBAD (sizeof bad_cases / sizeof bad_cases[0])
 
