@@ -13,6 +13,10 @@
 #include <stdio.h>
 
 #include <readgate/adapter.h>
+#include <readgate/token_provider.h>
+
+/* readgate-conformance --provider ... (provider.c). */
+int rg_conf_provider_main(int argc, char **argv);
 
 /* ---- source configuration (source.c) ------------------------------------ */
 

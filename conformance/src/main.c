@@ -60,6 +60,18 @@ const rg_host_api rg_conf_host = {
     .free = free,
 };
 
+/* The same services for token providers, speaking their ABI version. */
+const rg_host_api rg_conf_provider_host = {
+    .struct_size = sizeof(rg_host_api),
+    .abi_major = RG_PROVIDER_ABI_MAJOR,
+    .abi_minor = RG_PROVIDER_ABI_MINOR,
+    .log = host_log,
+    .malloc = malloc,
+    .calloc = calloc,
+    .realloc = realloc,
+    .free = free,
+};
+
 typedef struct options {
     const char *adapter_path;
     const char *config_path;
@@ -85,6 +97,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: readgate-conformance [options] ADAPTER.so\n"
+            "       readgate-conformance --provider PROVIDER.so [--help for its options]\n"
             "  --config FILE            JSON: {\"target\": T, \"options\": {key: value},\n"
             "                           \"unreachable_options\": {...}, \"slow_target\": T,\n"
             "                           \"slow_options\": {...}}; relative paths resolve\n"
@@ -502,6 +515,10 @@ static void release(options *o, rg_conf_case *cases, size_t ncases, rg_conf_coll
 
 int main(int argc, char **argv)
 {
+    /* Token providers have checks of their own (provider.c). */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--provider") == 0)
+            return rg_conf_provider_main(argc, argv);
     options o;
     memset(&o, 0, sizeof o);
     json_object_seed(0); /* before any thread creates objects */

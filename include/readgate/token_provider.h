@@ -70,7 +70,7 @@ typedef struct rg_provider_config {
 typedef struct rg_mint_input {
     uint32_t struct_size;
     const rg_provider_config *config;
-    const char *api_key; /* decrypted ai.api_key; wiped by readgate after begin */
+    const char *api_key; /* decrypted ai.api_key; valid during begin only */
     size_t api_key_len;
     int64_t now;         /* unix seconds */
     const char *origin;  /* the page's vetted Origin (browser mode), or NULL */

@@ -1,8 +1,10 @@
-"""Machinery shared by the fake SaaS providers (Shopify, Airtable, Google).
+"""Machinery shared by the fake SaaS providers (Shopify, Airtable, Google, and
+the AI providers readgate mints browser credentials from: OpenAI Realtime,
+Retell, ElevenLabs, Vapi).
 
 Each fake is one process on 127.0.0.1 serving a provider's documented API
-shapes from the conformance catalog, plus a control API under /_fake/ that
-belongs to no provider:
+shapes (the data fakes from the conformance catalog), plus a control API
+under /_fake/ that belongs to no provider:
 
   GET  /_fake/requests[?since=N]  every provider request, secrets hashed
   POST /_fake/reset               forget requests, logs, faults, tokens, throttles
@@ -13,7 +15,11 @@ belongs to no provider:
   GET  /_fake/grants              each grant and whether it was revoked (and why)
 
 Python standard library only. One lock guards all state; handlers run on the
-threads of a ThreadingHTTPServer. Scripted delays sleep outside the lock.
+threads of a ThreadingHTTPServer. Scripted delays sleep outside the lock, so
+the control API answers while a slowed call sleeps.
+
+The AI fakes build on KeyedProvider: static API keys instead of OAuth, known
+agent ids, an optional per-key rate limit, and each answer in the request log.
 """
 
 import argparse
@@ -22,6 +28,7 @@ import copy
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import signal
@@ -45,9 +52,14 @@ FIXTURE_KEY = {"Brand Name": "brand"}
 # Never written to the request log in clear.
 SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-shopify-access-token",
                   "x-shopify-storefront-access-token", "shopify-storefront-private-token",
-                  "x-goog-api-key", "x-api-key"}
+                  "x-goog-api-key", "x-api-key", "xi-api-key"}
 SECRET_FIELDS = {"client_secret", "refresh_token", "access_token", "code", "assertion", "token",
                  "password", "client_assertion"}
+# Credentials in a logged answer (KeyedProvider.log_responses): OpenAI's
+# client secret `value`, Retell's `access_token`, ElevenLabs' `token` and
+# `signed_url`. Top-level fields only.
+RESPONSE_SECRET_FIELDS = {"value", "token", "access_token", "refresh_token", "signed_url",
+                          "client_secret"}
 
 
 def secret_digest(value):
@@ -55,6 +67,27 @@ def secret_digest(value):
     if isinstance(value, str):
         value = value.encode("utf-8", "surrogatepass")
     return "sha256:" + hashlib.sha256(value).hexdigest()[:16]
+
+
+def b64url(data):
+    """Base64url without padding (JWT segments)."""
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def b64url_decode(text):
+    """Raises ValueError on anything that is not base64url."""
+    if not isinstance(text, str) or not re.fullmatch(r"[A-Za-z0-9_-]*", text) or len(text) % 4 == 1:
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def jwt_hs256(payload, key):
+    """A compact JWS with HS256 over the JSON payload."""
+    signing = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode()) + "." + \
+        b64url(json.dumps(payload, separators=(",", ":")).encode())
+    mac = hmac.new(key.encode("utf-8") if isinstance(key, str) else key, signing.encode("ascii"),
+                   hashlib.sha256).digest()
+    return signing + "." + b64url(mac)
 
 
 def load_rows(path):
@@ -186,6 +219,30 @@ def redact_body(req):
     return text
 
 
+def redact_response(resp):
+    """A JSON answer as an object with its top-level credentials hashed, or None."""
+    if not (resp.headers.get("Content-Type") or "").startswith("application/json"):
+        return None
+    try:
+        obj = json.loads(resp.body.decode("utf-8"))
+    except ValueError:
+        return None
+    if isinstance(obj, dict):
+        obj = {k: secret_digest(v) if k in RESPONSE_SECRET_FIELDS and isinstance(v, str) else v
+               for k, v in obj.items()}
+    return obj
+
+
+def parsed_json(text):
+    """A logged body parsed as JSON, or None when it is empty or not JSON."""
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
 def redact_query(query):
     return {k: [secret_digest(v) for v in vs] if k in SECRET_FIELDS else vs
             for k, vs in query.items()}
@@ -201,6 +258,7 @@ class FaultQueue:
     "scope": "api" (default) | "oauth" | "any", "path_prefix": "/v0/...",
     "kind": provider-specific variant (e.g. Shopify "throttled"),
     "body": exact body to send instead of the provider's documented one,
+    "headers": {name: value} added to (or replacing those of) the answer,
     "delay_after_s": S}. A rule with only delay_s delays the next N calls, which
     then run normally; delay_after_s runs the call (a token endpoint rotates)
     and holds the answer S seconds, so a client can die before reading it."""
@@ -224,6 +282,12 @@ class FaultQueue:
                 raise ValueError("%s must be a non-negative number of seconds" % k)
         if rule.get("scope", "api") not in ("api", "oauth", "any"):
             raise ValueError("fault scope must be api, oauth or any")
+        headers = rule.get("headers", {})
+        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+            raise ValueError("fault headers must be an object of strings")
+        if "status" in rule and (not isinstance(rule["status"], int) or isinstance(rule["status"], bool)
+                                 or not 100 <= rule["status"] <= 599):
+            raise ValueError("fault status must be an HTTP status code")
         count = rule.get("count", 1)
         if not isinstance(count, int) or count < 1:
             raise ValueError("fault count must be a positive integer")
@@ -550,6 +614,7 @@ class FakeProvider:
                                         rule.get("headers"))
                     else:
                         resp = self.fault_response(rule.get("status"), rule, req)
+                        resp.headers.update(rule.get("headers") or {})
                 elif route is None:
                     resp = self.not_found(req)
                 else:
@@ -565,11 +630,17 @@ class FakeProvider:
     def bad_request(self, req, message):
         return json_response(400, {"error": message})
 
+    # Fakes that set this also log each answer (parsed, credentials hashed).
+    log_responses = False
+
     def record(self, req, resp, arrived):
+        body = redact_body(req)
         rec = {"seq": len(self.requests) + 1, "time": arrived, "method": req.method,
                "path": req.path, "query": redact_query(req.query),
-               "headers": redact_headers(req.headers), "body": redact_body(req),
+               "headers": redact_headers(req.headers), "body": body, "json": parsed_json(body),
                "status": resp.status}
+        if self.log_responses:
+            rec["response"] = redact_response(resp)
         self.requests.append(rec)
         if self.requests_file is None:
             self.requests_file = open(self.requests_path, "a", encoding="utf-8")
@@ -711,6 +782,148 @@ class FakeProvider:
         if self.config["refresh_token_ttl_s"] is not None:
             out[name] = int(self.config["refresh_token_ttl_s"])
         return out
+
+
+class KeyedProvider(FakeProvider):
+    """A provider that authenticates with static API keys instead of OAuth:
+    the AI providers readgate mints short-lived browser credentials from.
+
+    On top of FakeProvider it keeps
+      - the accepted keys: config "api_keys", CLI `key_option` (repeatable,
+        default `default_keys`);
+      - for providers with agents, the known agent ids: config "agents", CLI
+        `agent_option` (repeatable, default `default_agents`);
+      - an optional sliding-window rate limit per key: config "throttle":
+        {"enabled", "limit", "window_s"}, CLI --rate-limit N (0: off) and
+        --rate-window S; over it, the provider's 429 with Retry-After;
+      - each answer in the request log ("response", credentials hashed).
+    There are no OAuth grants: POST /_fake/tokens answers 400.
+
+    Subclasses implement error(status, kind=None, message=None) -> Response
+    (the provider's error body for a status; `kind` picks a variant, e.g. a
+    scripted fault's "kind"), routes(), and call admit() once a key is known."""
+
+    log_responses = True
+    key_option = "--api-key"
+    key_help = "an API key the fake accepts (repeatable)"
+    default_keys = ()
+    agent_option = None
+    agent_help = "an agent id the fake knows (repeatable)"
+    default_agents = ()
+
+    @classmethod
+    def add_arguments(cls, p):
+        p.add_argument(cls.key_option, dest="api_key", action="append", default=None,
+                       help="%s; default %s" % (cls.key_help, ", ".join(cls.default_keys)))
+        if cls.agent_option:
+            p.add_argument(cls.agent_option, dest="agent", action="append", default=None,
+                           help="%s; default %s" % (cls.agent_help, ", ".join(cls.default_agents)))
+        p.add_argument("--rate-limit", type=int, default=0,
+                       help="requests per window per key before 429 (0: no limit)")
+        p.add_argument("--rate-window", type=float, default=60.0, help="the rate limit's window, s")
+
+    def __init__(self, args):
+        super().__init__(args)
+        self.window = {}  # key -> monotonic times of the admitted calls in the window
+
+    def default_config(self):
+        cfg = super().default_config()
+        cfg["api_keys"] = list(self.args.api_key or self.default_keys)
+        if self.agent_option:
+            cfg["agents"] = list(self.args.agent or self.default_agents)
+        cfg["throttle"] = {"enabled": self.args.rate_limit > 0, "limit": self.args.rate_limit or 60,
+                           "window_s": self.args.rate_window}
+        return cfg
+
+    def provider_config_keys(self):
+        return ["api_keys", "throttle"] + (["agents"] if self.agent_option else [])
+
+    def apply_config_key(self, key, value, config, dry_run):
+        if key in ("api_keys", "agents"):
+            if key == "agents" and not self.agent_option:
+                return False
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise ValueError("%s must be a list of non-empty strings" % key)
+            if not dry_run:
+                config[key] = list(value)
+                self.window = {}
+            return True
+        if key == "throttle":
+            known = {"enabled", "limit", "window_s"}
+            if not isinstance(value, dict) or set(value) - known:
+                raise ValueError("throttle takes an object with %s" % ", ".join(sorted(known)))
+            if "enabled" in value and not isinstance(value["enabled"], bool):
+                raise ValueError("throttle.enabled must be true or false")
+            if "limit" in value and (not isinstance(value["limit"], int) or isinstance(value["limit"], bool)
+                                     or value["limit"] < 0):
+                raise ValueError("throttle.limit must be a non-negative integer")
+            if "window_s" in value and (not isinstance(value["window_s"], (int, float))
+                                        or isinstance(value["window_s"], bool) or value["window_s"] <= 0):
+                raise ValueError("throttle.window_s must be a positive number of seconds")
+            if not dry_run:
+                config["throttle"] = dict(config["throttle"], **value)
+                self.window = {}
+            return True
+        return False
+
+    def reset_provider(self):
+        self.window = {}
+        self.counter = 0
+
+    def fresh(self, kind, length=32, alphabet="0123456789abcdef"):
+        """A deterministic id or secret: HMAC(seed, kind:counter) spelled in
+        `alphabet`, so runs are reproducible (and start over at a reset)."""
+        self.counter = getattr(self, "counter", 0) + 1
+        out, block = "", 0
+        while len(out) < length:
+            mac = hmac.new(self.args.seed.encode("utf-8"), ("%s:%d:%d" % (kind, self.counter, block)).encode(),
+                           hashlib.sha256).digest()
+            out += "".join(alphabet[b % len(alphabet)] for b in mac)
+            block += 1
+        return out[:length]
+
+    def mint(self, body):
+        raise ValueError("the %s fake has no OAuth grants: it takes the keys given with %s"
+                         % (self.name, self.key_option))
+
+    def key_ok(self, key):
+        return key is not None and key in self.config["api_keys"]
+
+    def agent_ok(self, agent_id):
+        return agent_id in self.config["agents"]
+
+    def admit(self, key):
+        """None if the call is admitted under the rate limit, else the seconds
+        until the oldest call leaves the window (the Retry-After)."""
+        th = self.config["throttle"]
+        if not th["enabled"]:
+            return None
+        now = time.monotonic()
+        w = [t for t in self.window.get(key, []) if now - t < th["window_s"]]
+        self.window[key] = w
+        if len(w) >= th["limit"]:
+            return max(1, math.ceil(th["window_s"] - (now - w[0]))) if w else max(1, math.ceil(th["window_s"]))
+        w.append(now)
+        return None
+
+    def throttled(self, retry_after):
+        resp = self.error(429)
+        resp.headers["Retry-After"] = str(retry_after)
+        return resp
+
+    # The status of a scripted fault given by "kind" alone.
+    kind_status = {}
+
+    def error(self, status, kind=None, message=None):
+        raise NotImplementedError
+
+    def fault_response(self, status, rule, req):
+        # A scripted 429 says "retry after 1 s" unless the rule's headers say otherwise.
+        kind = rule.get("kind")
+        resp = self.error(status or self.kind_status.get(kind, 500), kind)
+        if resp.status == 429:
+            resp.headers.setdefault("Retry-After", "1")
+        return resp
 
 
 # --------------------------------------------------------------------------

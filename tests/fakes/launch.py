@@ -7,8 +7,19 @@
     fake.control("config", {"faults": [{"status": 429}]})
     fake.stop()
 
+The AI providers (openai | retell | elevenlabs | vapi; "openai" is the module
+openai_realtime.py) take their keys and agents as options:
+
+    fake = FakeProcess("openai", "--api-key", "sk-test-1")
+    fake = FakeProcess("vapi", "--org-id", ORG, "--private-key", KEY, "--assistant", ASSISTANT)
+
 The process listens on a free port of 127.0.0.1 and keeps its state in a
 temporary directory that stop() removes.
+
+From a shell, `python3 tests/fakes/launch.py NAME ARGS...` runs the fake NAME
+(an alias or a module name) in the foreground with ARGS, e.g.
+
+    python3 tests/fakes/launch.py openai --port 18010 --state /tmp/fake-openai --api-key sk-test-1
 """
 
 import json
@@ -22,12 +33,15 @@ import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Short names of fakes whose module is named otherwise.
+ALIASES = {"openai": "openai_realtime"}
 
 
 class FakeProcess:
     """One fake provider process on a free port with its own state directory."""
 
     def __init__(self, provider, *extra):
+        provider = ALIASES.get(provider, provider)
         self.state = tempfile.mkdtemp(prefix="rg-fake-%s-" % provider)
         # stderr goes to a file: a pipe nobody reads could fill up and block the fake.
         self.stderr_path = os.path.join(self.state, "stderr.log")
@@ -86,3 +100,13 @@ class FakeProcess:
 
     def mint(self, **kw):
         return self.control("tokens", kw)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1].startswith("-"):
+        sys.exit("usage: launch.py NAME [--port P --state DIR ...]; NAME: %s or a module of %s"
+                 % (", ".join(sorted(ALIASES)), HERE))
+    module = os.path.join(HERE, ALIASES.get(sys.argv[1], sys.argv[1]) + ".py")
+    if not os.path.isfile(module):
+        sys.exit("launch.py: no fake named %r" % sys.argv[1])
+    os.execv(sys.executable, [sys.executable, module] + sys.argv[2:])

@@ -12,6 +12,8 @@ import sys
 sys.dont_write_bytecode = True  # keep the source tree clean
 
 import base64  # noqa: E402
+import hashlib  # noqa: E402
+import hmac  # noqa: E402
 import http.client  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
@@ -874,6 +876,460 @@ class GoogleTest(FakeCase):
                 self.assertEqual((s, out["error"]), (400, err), out)
                 if desc:
                     self.assertEqual(out["error_description"], desc)
+
+
+# =====================================================================  AI providers (shared)
+
+class SlowCall(threading.Thread):
+    """One provider call on a thread, timed: a slowed call runs while the test
+    talks to the control API."""
+
+    def __init__(self, fake, *args, **kw):
+        super().__init__(daemon=True)
+        self.fake, self.args, self.kw, self.result, self.elapsed = fake, args, kw, None, None
+
+    def run(self):
+        t0 = time.monotonic()
+        self.result = self.fake.call(*self.args, **self.kw)
+        self.elapsed = time.monotonic() - t0
+
+
+class KeyedChecks:
+    """Checks every AI fake passes (mixed into its FakeCase): slow mode,
+    scripted statuses, the rate limit, the control API's keys. Subclasses
+    define ok_call() and ok_call_args()."""
+
+    def ok_call(self, key=None):
+        raise NotImplementedError
+
+    def test_slow_mode_keeps_the_control_api_answering(self):
+        self.fake.control("config", {"faults": [{"delay_s": 0.8, "count": 1}]})
+        call = SlowCall(self.fake, *self.ok_call_args())
+        call.start()
+        time.sleep(0.15)
+        self.assertEqual(self.fake.control("config")["faults"], [])     # the fault was taken
+        self.assertEqual(self.fake.control("requests")["requests"], [])  # not answered yet
+        self.assertTrue(call.is_alive())  # the control API answered while the call sleeps
+        call.join(10)
+        self.assertIn(call.result[0], (200, 201), call.result)
+        self.assertGreaterEqual(call.elapsed, 0.8)
+        self.assertEqual(len(self.fake.control("requests")["requests"]), 1)
+        self.assertLess(self.ok_call()[0], 300)  # back to normal: count was 1
+
+    def test_scripted_statuses_and_back_to_normal(self):
+        self.fake.control("config", {"faults": [{"status": 503, "count": 2}]})
+        self.assertEqual([self.ok_call()[0] for _ in range(3)][:2], [503, 503])
+        self.fake.control("config", {"faults": [{"status": 500, "count": 5}]})
+        self.assertEqual(self.ok_call()[0], 500)
+        self.fake.control("config", {"clear_faults": True})
+        self.assertLess(self.ok_call()[0], 300)
+        self.fake.control("config", {"faults": [{"status": 429, "headers": {"Retry-After": "7"}}]})
+        s, hdrs, _ = self.ok_call()
+        self.assertEqual((s, hdrs.get("Retry-After")), (429, "7"))
+
+    def test_real_rate_limit_per_key(self):
+        self.fake.control("config", {"throttle": {"enabled": True, "limit": 2, "window_s": 30}})
+        statuses = [self.ok_call()[0] for _ in range(3)]
+        self.assertLess(max(statuses[:2]), 300)
+        s, hdrs, _ = self.ok_call()
+        self.assertEqual(s, 429)
+        self.assertTrue(1 <= int(hdrs["Retry-After"]) <= 30, hdrs)
+        self.fake.control("config", {"throttle": {"enabled": False}})
+        self.assertLess(self.ok_call()[0], 300)
+
+    def test_control_api(self):
+        s, _, out = self.fake.call("POST", "/_fake/tokens", {})
+        self.assertEqual(s, 400, out)  # no OAuth here
+        for bad in ({"api_keys": "k"}, {"api_keys": [""]}, {"throttle": {"limit": -1}},
+                    {"throttle": {"rps": 1}}, {"faults": [{"status": "429"}]},
+                    {"faults": [{"status": 429, "headers": {"Retry-After": 7}}]}):
+            with self.subTest(config=bad):
+                self.assertEqual(self.fake.call("POST", "/_fake/config", bad)[0], 400)
+        self.assertLess(self.ok_call()[0], 300)
+        self.fake.control("config", {"api_keys": ["rotated-key"]})
+        self.assertEqual(self.ok_call()[0], 401)
+        self.assertLess(self.ok_call(key="rotated-key")[0], 300)
+        self.fake.control("reset", {})
+        self.assertLess(self.ok_call()[0], 300)
+        self.assertEqual(len(self.fake.control("requests")["requests"]), 1)
+
+
+# =====================================================================  OpenAI Realtime
+
+OPENAI_KEY = "sk-test-readgate-one"
+OPENAI_SESSION = {"type": "realtime", "model": "gpt-realtime", "instructions": "Answer from the catalog.",
+                  "output_modalities": ["audio"],
+                  "audio": {"output": {"voice": "marin"},
+                            "input": {"turn_detection": {"type": "semantic_vad", "eagerness": "low"}}},
+                  "tools": [{"type": "function", "name": "lookup_product", "description": "Find a product",
+                             "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}},
+                            {"type": "mcp", "server_label": "catalog", "server_url": "https://mcp.example.com/sse",
+                             "require_approval": "never"}],
+                  "tool_choice": "auto"}
+
+
+class OpenAIRealtimeTest(KeyedChecks, FakeCase):
+    provider = "openai"
+    args = ("--api-key", OPENAI_KEY, "--api-key", "sk-test-readgate-two")
+
+    def secret(self, body, key=OPENAI_KEY, headers=None, **kw):
+        auth = {"Authorization": "Bearer " + key} if key else {}
+        return self.fake.call("POST", "/v1/realtime/client_secrets", body, dict(auth, **(headers or {})), **kw)
+
+    def ok_call_args(self):
+        return ("POST", "/v1/realtime/client_secrets", {}, {"Authorization": "Bearer " + OPENAI_KEY})
+
+    def ok_call(self, key=OPENAI_KEY):
+        return self.secret({}, key)
+
+    def test_client_secret_echoes_the_session(self):
+        body = {"expires_after": {"anchor": "created_at", "seconds": 120}, "session": OPENAI_SESSION}
+        s, _, out = self.secret(body)
+        self.assertEqual(s, 200, out)
+        self.assertEqual(set(out), {"value", "expires_at", "session"})
+        self.assertRegex(out["value"], r"^ek_[0-9a-f]{32}$")
+        self.assertAlmostEqual(out["expires_at"], time.time() + 120, delta=5)
+        sess = out["session"]
+        self.assertEqual((sess["type"], sess["object"]), ("realtime", "realtime.session"))
+        self.assertRegex(sess["id"], r"^sess_\w{21}$")
+        # The whole configuration comes back: readgate must strip it before a browser sees it.
+        for k in ("model", "instructions", "tools", "tool_choice", "output_modalities"):
+            self.assertEqual(sess[k], OPENAI_SESSION[k])
+        self.assertEqual(sess["audio"]["output"], {"format": {"type": "audio/pcm", "rate": 24000},
+                                                   "voice": "marin", "speed": 1.0})
+        self.assertEqual(sess["audio"]["input"]["turn_detection"]["eagerness"], "low")
+        self.assertEqual(self.secret(body, key="sk-test-readgate-two")[0], 200)
+        rec = self.fake.control("requests")["requests"][0]
+        self.assertEqual(rec["json"], body)
+        self.assertEqual(rec["headers"]["Authorization"], "Bearer " + common.secret_digest(OPENAI_KEY))
+        self.assertEqual(rec["response"]["value"], common.secret_digest(out["value"]))
+        self.assertEqual(rec["response"]["session"], sess)
+
+    def test_defaults_and_transcription(self):
+        s, _, out = self.secret({})
+        self.assertEqual(s, 200, out)
+        self.assertAlmostEqual(out["expires_at"], time.time() + 600, delta=5)  # 10 minutes by default
+        self.assertEqual(out["session"]["model"], "gpt-realtime")
+        self.assertTrue(out["session"]["instructions"])  # the server's default instructions
+        for seconds in (10, 7200):
+            self.assertEqual(self.secret({"expires_after": {"seconds": seconds}})[0], 200)
+        s, _, out = self.secret({"session": {"type": "transcription",
+                                             "audio": {"input": {"transcription": {"model": "gpt-4o-transcribe"}}}}})
+        self.assertEqual((s, out["session"]["object"]), (200, "realtime.transcription_session"))
+        self.assertEqual(out["session"]["audio"]["input"]["transcription"], {"model": "gpt-4o-transcribe"})
+
+    def test_wrong_or_missing_key(self):
+        s, _, out = self.secret({}, key="sk-test-wrong-key-0000")
+        self.assertEqual((s, out["error"]["code"], out["error"]["type"]), (401, "invalid_api_key",
+                                                                           "invalid_request_error"))
+        self.assertIn("Incorrect API key provided: sk-", out["error"]["message"])
+        self.assertNotIn("sk-test-wrong-key-0000", out["error"]["message"])  # masked
+        s, _, out = self.secret({}, key=None)
+        self.assertEqual((s, out["error"]["code"]), (401, None))
+        self.assertEqual(out["error"]["message"], "Missing bearer or basic authentication in header")
+
+    def test_bad_shapes(self):
+        fn = {"type": "function", "name": "f", "parameters": {"type": "object"}}
+        cases = {
+            "seconds too small": ({"expires_after": {"seconds": 9}}, "expires_after.seconds",
+                                  "integer_below_min_value"),
+            "seconds too large": ({"expires_after": {"seconds": 7201}}, "expires_after.seconds",
+                                  "integer_above_max_value"),
+            "seconds as text": ({"expires_after": {"seconds": "60"}}, "expires_after.seconds", "invalid_type"),
+            "anchor": ({"expires_after": {"anchor": "now", "seconds": 60}}, "expires_after.anchor",
+                       "invalid_value"),
+            "no session type": ({"session": {"model": "gpt-realtime"}}, "session.type",
+                                "missing_required_parameter"),
+            "unknown session type": ({"session": {"type": "conversation"}}, "session.type", "invalid_value"),
+            "beta shape": ({"session": {"type": "realtime", "modalities": ["audio"]}}, "session.modalities",
+                           "unknown_parameter"),
+            "unknown top-level": ({"model": "gpt-realtime"}, "model", "unknown_parameter"),
+            "tools not a list": ({"session": {"type": "realtime", "tools": fn}}, "session.tools", "invalid_type"),
+            "tool not an object": ({"session": {"type": "realtime", "tools": ["f"]}}, "session.tools[0]",
+                                   "invalid_type"),
+            "tool without type": ({"session": {"type": "realtime", "tools": [{"name": "f"}]}},
+                                  "session.tools[0].type", "missing_required_parameter"),
+            "tool type": ({"session": {"type": "realtime", "tools": [fn, {"type": "web_search"}]}},
+                          "session.tools[1].type", "invalid_value"),
+            "chat-style function": ({"session": {"type": "realtime", "tools": [
+                {"type": "function", "function": {"name": "f", "parameters": {}}}]}},
+                "session.tools[0].function", "unknown_parameter"),
+            "function without name": ({"session": {"type": "realtime", "tools": [
+                {"type": "function", "parameters": {}}]}}, "session.tools[0].name", "missing_required_parameter"),
+            "function name": ({"session": {"type": "realtime", "tools": [dict(fn, name="a b")]}},
+                              "session.tools[0].name", "invalid_value"),
+            "function without parameters": ({"session": {"type": "realtime", "tools": [
+                {"type": "function", "name": "f"}]}}, "session.tools[0].parameters", "missing_required_parameter"),
+            "mcp without label": ({"session": {"type": "realtime", "tools": [
+                {"type": "mcp", "server_url": "https://x.example"}]}}, "session.tools[0].server_label",
+                "missing_required_parameter"),
+            "mcp without url": ({"session": {"type": "realtime", "tools": [
+                {"type": "mcp", "server_label": "x"}]}}, "session.tools[0].server_url",
+                "missing_required_parameter"),
+            "both modalities": ({"session": {"type": "realtime", "output_modalities": ["text", "audio"]}},
+                                "session.output_modalities", "invalid_value"),
+        }
+        for name, (body, param, code) in cases.items():
+            with self.subTest(case=name):
+                s, _, out = self.secret(body)
+                self.assertEqual((s, out["error"]["param"], out["error"]["code"]), (400, param, code), out)
+                self.assertEqual(out["error"]["type"], "invalid_request_error")
+        s, _, out = self.secret(None, raw="{not json", headers={"Content-Type": "application/json"})
+        self.assertEqual((s, out["error"]["type"]), (400, "invalid_request_error"))
+
+    def test_rate_limit_answers(self):
+        self.fake.control("config", {"faults": [{"status": 429, "count": 2}]})
+        for _ in range(2):
+            s, hdrs, out = self.secret({})
+            self.assertEqual((s, hdrs.get("Retry-After")), (429, "1"))
+            self.assertEqual((out["error"]["type"], out["error"]["code"]), ("requests", "rate_limit_exceeded"))
+            self.assertEqual(hdrs.get("x-ratelimit-remaining-requests"), "0")
+        self.assertEqual(self.secret({})[0], 200)
+        self.fake.control("config", {"faults": [{"kind": "insufficient_quota"}]})
+        s, _, out = self.secret({})
+        self.assertEqual((s, out["error"]["code"]), (429, "insufficient_quota"))
+        self.fake.control("config", {"throttle": {"enabled": True, "limit": 1, "window_s": 30}})
+        self.assertEqual(self.secret({})[0], 200)
+        self.assertEqual(self.secret({})[0], 429)
+        self.assertEqual(self.secret({}, key="sk-test-readgate-two")[0], 200)  # the limit is per key
+
+
+# =====================================================================  Retell
+
+RETELL_KEY = "key_test_readgate_one"
+
+
+class RetellTest(KeyedChecks, FakeCase):
+    provider = "retell"
+    args = ("--api-key", RETELL_KEY, "--agent", "agent_versions:3", "--agent", "agent_plain")
+
+    def web_call(self, body, key=RETELL_KEY, headers=None, **kw):
+        auth = {"Authorization": "Bearer " + key} if key else {}
+        return self.fake.call("POST", "/v2/create-web-call", body, dict(auth, **(headers or {})), **kw)
+
+    def ok_call_args(self):
+        return ("POST", "/v2/create-web-call", {"agent_id": "agent_plain"},
+                {"Authorization": "Bearer " + RETELL_KEY})
+
+    def ok_call(self, key=RETELL_KEY):
+        return self.web_call({"agent_id": "agent_plain"}, key)
+
+    def test_create_web_call(self):
+        body = {"agent_id": "agent_versions", "metadata": {"user": "u-1"},
+                "retell_llm_dynamic_variables": {"customer_name": "Ada"}}
+        s, _, out = self.web_call(body)
+        self.assertEqual(s, 201, out)
+        self.assertEqual((out["call_type"], out["call_status"], out["agent_id"], out["agent_version"]),
+                         ("web_call", "registered", "agent_versions", 3))
+        self.assertEqual(len(out["access_token"].split(".")), 3)
+        self.assertRegex(out["call_id"], r"^[A-Za-z0-9]{32}$")
+        self.assertEqual((out["metadata"], out["retell_llm_dynamic_variables"]),
+                         (body["metadata"], body["retell_llm_dynamic_variables"]))
+        for version, want in ((2, 2), (0, 0), ("latest", 3), ("latest_published", 3)):
+            s, _, out = self.web_call({"agent_id": "agent_versions", "agent_version": version})
+            self.assertEqual((s, out["agent_version"]), (201, want))
+        rec = self.fake.control("requests")["requests"][0]
+        self.assertEqual(rec["json"], body)
+        self.assertTrue(rec["response"]["access_token"].startswith("sha256:"))
+
+    def test_wrong_key(self):
+        for key in ("key_wrong", None):
+            s, _, out = self.web_call({"agent_id": "agent_plain"}, key)
+            self.assertEqual((s, out), (401, {"status": "error", "message": "API key is missing or invalid."}))
+
+    def test_bad_shapes_and_unknown_agents(self):
+        bad = {"status": "error", "message": "Invalid request format, please check API reference."}
+        for body in ({}, {"agent_id": 7}, {"agent_id": ""}, {"agent_id": "agent_plain", "metadata": "x"},
+                     {"agent_id": "agent_plain", "retell_llm_dynamic_variables": {"n": 1}},
+                     {"agent_id": "agent_plain", "agent_version": -1},
+                     {"agent_id": "agent_plain", "agent_version": "v2"}, ["agent_plain"]):
+            with self.subTest(body=body):
+                self.assertEqual(self.web_call(body)[::2], (400, bad))
+        self.assertEqual(self.web_call(None, raw="{nope", headers={"Content-Type": "application/json"})[::2],
+                         (400, bad))
+        missing = {"status": "error", "message": "Cannot find requested asset under given api key."}
+        for body in ({"agent_id": "agent_unknown"}, {"agent_id": "agent_versions", "agent_version": 4},
+                     {"agent_id": "agent_plain", "agent_version": "prod"}):
+            with self.subTest(body=body):
+                self.assertEqual(self.web_call(body)[::2], (422, missing))
+
+    def test_documented_error_bodies(self):
+        self.fake.control("config", {"faults": [{"status": 429}, {"status": 402}, {"status": 500}]})
+        s, hdrs, out = self.ok_call()
+        self.assertEqual((s, hdrs.get("Retry-After"), out), (429, "1", {
+            "status": "error", "message": "Account rate limited, please throttle your requests."}))
+        self.assertEqual(self.ok_call()[::2], (402, {"status": "error",
+                                                     "message": "Trial has ended, please add payment method."}))
+        self.assertEqual(self.ok_call()[::2], (500, {"status": "error",
+                                                     "message": "An unexpected server error occurred."}))
+
+
+# =====================================================================  ElevenLabs
+
+ELEVEN_KEY = "sk_test_readgate_one"
+ELEVEN_AGENT = "agent_01jrgtest000000000000000001"
+
+
+class ElevenLabsTest(KeyedChecks, FakeCase):
+    provider = "elevenlabs"
+    args = ("--api-key", ELEVEN_KEY, "--agent", ELEVEN_AGENT)
+
+    def get(self, path, key=ELEVEN_KEY, **params):
+        q = urllib.parse.urlencode(params)
+        return self.fake.call("GET", path + ("?" + q if q else ""), headers={"xi-api-key": key} if key else {})
+
+    def ok_call_args(self):
+        return ("GET", "/v1/convai/conversation/token?agent_id=" + ELEVEN_AGENT, None, {"xi-api-key": ELEVEN_KEY})
+
+    def ok_call(self, key=ELEVEN_KEY):
+        return self.get("/v1/convai/conversation/token", key, agent_id=ELEVEN_AGENT)
+
+    def test_token_and_signed_url(self):
+        s, _, out = self.ok_call()
+        self.assertEqual((s, set(out)), (200, {"token"}))
+        self.assertEqual(len(out["token"].split(".")), 3)
+        for path in ("/v1/convai/conversation/get-signed-url", "/v1/convai/conversation/get_signed_url"):
+            s, _, out = self.get(path, agent_id=ELEVEN_AGENT, include_conversation_id="true")
+            self.assertEqual((s, set(out)), (200, {"signed_url"}))
+            url = urllib.parse.urlsplit(out["signed_url"])
+            self.assertEqual((url.scheme, url.path), ("wss", "/v1/convai/conversation"))
+            q = urllib.parse.parse_qs(url.query)
+            self.assertEqual(q["agent_id"], [ELEVEN_AGENT])
+            self.assertTrue(q["conversation_signature"][0])
+        rec = self.fake.control("requests")["requests"][0]
+        headers = {k.lower(): v for k, v in rec["headers"].items()}
+        self.assertEqual(headers["xi-api-key"], common.secret_digest(ELEVEN_KEY))
+        self.assertEqual(rec["query"], {"agent_id": [ELEVEN_AGENT]})
+
+    def test_wrong_or_missing_key(self):
+        s, _, out = self.ok_call(key="sk_wrong")
+        self.assertEqual((s, out["detail"]["code"], out["detail"]["status"], out["detail"]["message"]),
+                         (401, "invalid_api_key", "invalid_api_key", "Invalid API key"))
+        s, _, out = self.ok_call(key=None)
+        self.assertEqual((s, out["detail"]["status"]), (401, "needs_authorization"))
+
+    def test_agent_id_required_and_known(self):
+        s, _, out = self.get("/v1/convai/conversation/token")
+        self.assertEqual((s, out["detail"][0]["loc"]), (422, ["query", "agent_id"]))
+        s, _, out = self.get("/v1/convai/conversation/get-signed-url", agent_id="agent_nope")
+        self.assertEqual((s, out["detail"]["type"], out["detail"]["param"]), (404, "not_found", "agent_id"))
+        s, _, out = self.get("/v1/convai/conversation/get-signed-url", agent_id=ELEVEN_AGENT,
+                             include_conversation_id="maybe")
+        self.assertEqual((s, out["detail"][0]["type"]), (422, "bool_parsing"))
+
+    def test_rate_limit_bodies(self):
+        self.fake.control("config", {"faults": [{"status": 429}, {"kind": "concurrent"}]})
+        s, hdrs, out = self.ok_call()
+        self.assertEqual((s, hdrs.get("Retry-After"), out["detail"]["code"]), (429, "1", "rate_limit_exceeded"))
+        s, _, out = self.ok_call()
+        self.assertEqual((s, out["detail"]["code"]), (429, "concurrent_limit_exceeded"))
+
+
+# =====================================================================  Vapi
+
+VAPI_ORG = "0f3c2a1e-readgate-test-org"
+VAPI_KEY = "vapi-private-key-for-tests"
+VAPI_ASSISTANT = "1cbf8c70-5fd7-4f61-a220-376ab35be1b0"
+VAPI_ORIGIN = "https://shop.example.com"
+VAPI_INVALID = {"message": "Invalid Key. Hot tip, you may be using the private key instead of the public key, "
+                           "or vice versa.", "error": "Unauthorized", "statusCode": 401}
+
+
+def hs256(payload, key, header=None):
+    signing = b64url(json.dumps(header or {"alg": "HS256", "typ": "JWT"}).encode()) + "." + \
+        b64url(json.dumps(payload).encode())
+    return signing + "." + b64url(hmac.new(key.encode(), signing.encode(), hashlib.sha256).digest())
+
+
+class VapiTest(KeyedChecks, FakeCase):
+    provider = "vapi"
+    args = ("--org-id", VAPI_ORG, "--private-key", VAPI_KEY, "--assistant", VAPI_ASSISTANT,
+            "--assistant", "other-assistant")
+
+    def jwt(self, key=VAPI_KEY, header=None, restrictions="default", **claims):
+        now = int(time.time())
+        payload = {"orgId": VAPI_ORG, "token": {"tag": "public"}, "iat": now, "exp": now + 600}
+        if restrictions == "default":
+            restrictions = {"enabled": True, "allowedOrigins": [VAPI_ORIGIN],
+                            "allowedAssistantIds": [VAPI_ASSISTANT], "allowTransientAssistant": False}
+        if restrictions is not None:
+            payload["token"]["restrictions"] = restrictions
+        payload.update(claims)
+        return hs256({k: v for k, v in payload.items() if v is not None}, key, header)
+
+    def web_call(self, token, body=None, origin=VAPI_ORIGIN):
+        headers = {"Authorization": "Bearer " + token} if token else {}
+        if origin:
+            headers["Origin"] = origin
+        return self.fake.call("POST", "/call/web", {"assistantId": VAPI_ASSISTANT} if body is None else body,
+                              headers)
+
+    def ok_call_args(self):
+        return ("POST", "/call/web", {"assistantId": VAPI_ASSISTANT},
+                {"Authorization": "Bearer " + self.jwt(), "Origin": VAPI_ORIGIN})
+
+    def ok_call(self, key=VAPI_KEY):
+        return self.web_call(self.jwt(key=key))
+
+    def test_public_jwt_starts_a_web_call(self):
+        s, _, out = self.web_call(self.jwt(), {"assistantId": VAPI_ASSISTANT, "metadata": {"user": "u-1"}})
+        self.assertEqual(s, 201, out)
+        self.assertEqual((out["type"], out["status"], out["orgId"], out["assistantId"]),
+                         ("webCall", "queued", VAPI_ORG, VAPI_ASSISTANT))
+        self.assertRegex(out["id"], r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$")
+        self.assertTrue(out["webCallUrl"].startswith("https://"))
+        self.assertEqual(out["metadata"], {"user": "u-1"})
+        # The origin is compared as browsers send it.
+        self.assertEqual(self.web_call(self.jwt(), origin="HTTPS://SHOP.example.com/")[0], 201)
+        # No restrictions: any origin, any known assistant, transient assistants.
+        free = self.jwt(restrictions=None)
+        self.assertEqual(self.web_call(free, {"assistantId": "other-assistant"}, origin=None)[0], 201)
+        self.assertEqual(self.web_call(free, {"assistant": {"firstMessage": "hi"}})[0], 201)
+
+    def test_rejected_jwts(self):
+        now = int(time.time())
+        cases = {
+            "bad signature": (self.jwt(key="another-orgs-private-key"), "signature"),
+            "tampered": (self.jwt()[:-6] + "AAAAAA", "signature"),
+            "expired": (self.jwt(iat=now - 700, exp=now - 100), "expired"),
+            "no exp": (self.jwt(exp=None), "exp missing"),
+            "not yet valid": (self.jwt(nbf=now + 300), "not yet valid"),
+            "private tag": (self.jwt(token={"tag": "private"}), "tag"),
+            "no token claim": (self.jwt(token=None), "tag"),
+            "other org": (self.jwt(orgId="someone-else"), "org"),
+            "alg none": (self.jwt(header={"alg": "none", "typ": "JWT"}), "alg"),
+            "disabled": (self.jwt(restrictions={"enabled": False}), "disabled"),
+            "garbage": ("not.a.jwt", "malformed"),
+        }
+        for name, (token, reason) in cases.items():
+            with self.subTest(case=name):
+                s, hdrs, out = self.web_call(token)
+                self.assertEqual((s, out, hdrs.get("X-Fake-Reason")), (401, VAPI_INVALID, reason))
+        for origin in ("https://evil.example.com", None):
+            with self.subTest(origin=origin):
+                s, hdrs, out = self.web_call(self.jwt(), origin=origin)
+                self.assertEqual((s, out, hdrs.get("X-Fake-Reason")), (401, VAPI_INVALID, "origin"))
+        s, _, out = self.web_call(None)
+        self.assertEqual((s, out["message"]), (401, "Missing Authorization Header."))
+        # A null in allowedOrigins: Vapi's 500 (VapiAI/client-sdk-web#108).
+        s, _, out = self.web_call(self.jwt(restrictions={"allowedOrigins": [None]}))
+        self.assertEqual((s, out["statusCode"]), (500, 500))
+
+    def test_assistant_restrictions_and_body(self):
+        s, hdrs, _ = self.web_call(self.jwt(), {"assistantId": "other-assistant"})
+        self.assertEqual((s, hdrs.get("X-Fake-Reason")), (401, "assistant"))
+        # allowedAssistantIds given: "allowTransientAssistant ... is automatically false".
+        s, hdrs, _ = self.web_call(self.jwt(restrictions={"allowedAssistantIds": [VAPI_ASSISTANT]}),
+                                   {"assistant": {"firstMessage": "hi"}})
+        self.assertEqual((s, hdrs.get("X-Fake-Reason")), (401, "transient"))
+        no_transient = self.jwt(restrictions={"allowTransientAssistant": False})
+        s, hdrs, _ = self.web_call(no_transient, {"assistant": {"firstMessage": "hi"}})
+        self.assertEqual((s, hdrs.get("X-Fake-Reason")), (401, "transient"))
+        free = self.jwt(restrictions=None)
+        s, _, out = self.web_call(free, {"assistantId": "no-such-assistant"})
+        self.assertEqual((s, out["statusCode"]), (400, 400))
+        s, _, out = self.web_call(free, {})
+        self.assertEqual((s, out["error"]), (400, "Bad Request"))
 
 
 # =====================================================================  parsers on random input
