@@ -257,6 +257,13 @@ void rg_curl_loop_stop(rg_curl_loop *m)
     }
     pthread_cond_broadcast(&m->cond);
     pthread_mutex_unlock(&m->lock);
+    /* Calls started on the loop (AI credential mints) are abandoned: their
+       clients are being disconnected anyway. */
+    for (call *c = m->running, *next; c; c = next) {
+        next = c->next;
+        if (c->on_done)
+            finish(m, c, CURLE_ABORTED_BY_CALLBACK);
+    }
     /* Requests already sent are seen through (each has its own timeout):
        aborting a refresh the provider may have answered would lose a rotated
        refresh token. The loop no longer runs, so drive them here. */

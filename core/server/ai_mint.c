@@ -166,10 +166,15 @@ static void fail_upstream(mint *m, rg_status st, const rg_error *perr)
                          pname(m), http);
         retry = m->hresp.retry_after_s;
         break;
-    default:
+    case RG_ERR_UPSTREAM:
         rg_api_error_set(&e, 502, "upstream_error", NULL,
                          "the AI provider %s refused the request (HTTP %ld)", pname(m), http);
         break;
+    default: /* the plugin's own failure: nothing the provider did */
+        rg_error_log("site %s: provider %s failed its finish: %s", m->srt->site->site_id,
+                     pname(m), perr && perr->message[0] ? perr->message : "no detail");
+        fail_internal(m);
+        return;
     }
     e.provider = pname(m);
     rg_warn("site %s: ai mint with %s failed: HTTP %ld, %s after %ld ms", m->srt->site->site_id,

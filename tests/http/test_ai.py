@@ -406,6 +406,31 @@ class AiTest(unittest.TestCase):
             self.assertNotIn("SECRET-PROMPT", text)
         self.assertIn("ai credential minted with openai-realtime", self.srv.log_text())
 
+    def test_stop_during_a_mint(self):
+        """SIGTERM while a provider is answering: the mint ends (here by its
+        timeout), its client gets an answer, the gateway exits cleanly."""
+        env = self.env
+        site = self.site(S_OPENAI, {
+            "provider": "openai-realtime",
+            "api_key": env.encrypt(S_OPENAI, "ai.api_key", OPENAI_KEY),
+            "timeout_ms": 2000,
+            "options": {"base_url": self.openai.url}})
+        srv = env.start_server("ai-stop", {S_OPENAI: site})
+        self.openai.control("config", {"faults": [{"delay_s": 6, "count": 1}]})
+        out = {}
+        th = threading.Thread(target=lambda: out.update(
+            r=srv.client.request("POST", "/v1/%s/token" % S_OPENAI, b"", [("Origin", ORIGIN)])))
+        th.start()
+        time.sleep(0.5)
+        rc, secs = srv.stop()
+        th.join(10)
+        self.assertEqual(rc, 0, srv.log_tail())
+        self.assertLess(secs, 5)
+        self.assertEqual(out["r"].status, 504, out["r"])
+        deadline = time.time() + 10  # the fake's slow answer, before the next test
+        while not self.requests(self.openai) and time.time() < deadline:
+            time.sleep(0.2)
+
     def test_metrics(self):
         self.mint(S_VAPI)
         st, body = self.srv.admin_get("/metrics")
