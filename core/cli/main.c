@@ -106,7 +106,7 @@ static void check_ai_blocks(const rg_config *cfg, rg_diags *d)
         }
         rg_ai_tools tools;
         int line = 0;
-        if (rg_provider_check_site(p, site, &tools, &line, why, sizeof why) != 0)
+        if (rg_provider_check_site(p, site, cfg->public_url, &tools, &line, why, sizeof why) != 0)
             rg_diag_add(d, site->file, line, "%s", why);
     }
 }

@@ -215,6 +215,7 @@ typedef struct rg_config {
     size_t ntrusted_proxies;
     char *log_level;     /* debug|info|warn|error */
     char *audit_log;     /* "-" = stderr, else an absolute path (lines are appended) */
+    char *public_url;    /* "https://gateway.example.com", no trailing '/', or NULL */
     rg_limits limits;
     size_t cache_max_bytes; /* cache.max_bytes: result cache budget, 0 = no cache (64 MiB) */
     rg_site *sites;      /* sorted by site_id */

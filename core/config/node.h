@@ -93,6 +93,10 @@ bool rg_cfg_is_lower_alnum_us(int ch);
 bool rg_cfg_is_ident_first(int ch);
 bool rg_cfg_is_ident_rest(int ch);
 
+/* An http(s) URL a secret may be sent to: https, or http to 127.0.0.1,
+   localhost or [::1] only; no user info, nothing a header could split on. */
+bool rg_cfg_url_ok(const char *u);
+
 /* ---- readgate.yaml (server_config.c) ------------------------------------ */
 
 /* Every setting of a parsed readgate.yaml except the site files, into *cfg

@@ -32,7 +32,7 @@ static const struct {
  * Token endpoints receive refresh tokens and client secrets: https only,
  * except plain http to this machine (local test doubles, a sidecar).
  */
-static bool token_url_ok(const char *u)
+bool rg_cfg_url_ok(const char *u)
 {
     const char *host;
     if (strncmp(u, "https://", 8) == 0)
@@ -104,7 +104,7 @@ static void url_value(rg_cfgctx *c, const rg_node *m, const char *where, const c
     snprintf(path, sizeof path, "%s.%s", where, key);
     if (!p || rg_cfg_string(c, p->value, path, true, &s) != 0)
         return;
-    if (!token_url_ok(s)) {
+    if (!rg_cfg_url_ok(s)) {
         rg_cfg_error(c, p->value->line,
                      "%s: '%s' is not a usable URL; expected https://host/path (plain http only to "
                      "127.0.0.1, localhost or [::1]), without user or password",

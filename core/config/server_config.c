@@ -27,7 +27,7 @@
 static const char *const root_keys[] = {
     "listen",       "admin_listen", "loop_threads", "workers",         "sites_dir", "adapters_dir",
     "keys",         "state_store",  "rate_limit",   "trusted_proxies", "log_level", "limits",
-    "audit_log",    "rate_limits",  "cache",  NULL};
+    "audit_log",    "rate_limits",  "cache",  "public_url", NULL};
 static const char *const keys_keys[] = {"env", "file", NULL};
 static const char *const cache_keys[] = {"max_bytes", NULL};
 #define CACHE_MAX_BYTES_DEFAULT (64LL << 20)
@@ -419,6 +419,23 @@ static void load_settings(rg_cfgctx *c, const rg_node *root, rg_config *cfg, con
         else
             set_path(c, &cfg->audit_log, dir, s);
     }
+    /* Where clients reach this gateway: the MCP endpoint's address in its
+       protected-resource metadata and in the mcp tool handed to an AI
+       provider. Without it they are taken from the request's Host. */
+    p = rg_node_find(root, "public_url");
+    if (p && rg_cfg_string(c, p->value, "public_url", true, &s) == 0) {
+        size_t n = strlen(s);
+        while (n > 0 && s[n - 1] == '/')
+            n--;
+        if (!rg_cfg_url_ok(s) || strpbrk(s, "?#"))
+            rg_cfg_error(c, p->value->line,
+                         "public_url: '%s' is not usable; expected https://host[:port][/path] "
+                         "(plain http only to 127.0.0.1, localhost or [::1]), without user, "
+                         "query or fragment",
+                         s);
+        else if (!(cfg->public_url = strndup(s, n)))
+            rg_cfg_error(c, 0, "out of memory");
+    }
     p = rg_node_find(root, "log_level");
     if (p && rg_cfg_string(c, p->value, "log_level", true, &s) == 0) {
         if (strcmp(s, "debug") && strcmp(s, "info") && strcmp(s, "warn") && strcmp(s, "error"))
@@ -574,6 +591,7 @@ void rg_config_free(rg_config *cfg)
     free(cfg->adapters_dir);
     free(cfg->keys_env);
     free(cfg->audit_log);
+    free(cfg->public_url);
     free(cfg->keys_file);
     free(cfg->state_store);
     free(cfg->rate_limit);

@@ -11,6 +11,10 @@
 
 #define TOKEN_PREFIX "sst_"
 #define TOKEN_VERSION 0x01
+/* MCP tokens: the same layout under their own prefix and first byte. The
+   byte is authenticated, so neither kind of token passes for the other. */
+#define MCP_PREFIX "rgm_"
+#define MCP_VERSION 0x02
 #define SITE_MAX 32
 /* version, kid_len, kid, site_len, site, exp, nonce, mac */
 #define RAW_MAX (1 + 1 + RG_KID_MAX + 1 + SITE_MAX + 8 + 16 + 32)
@@ -79,13 +83,15 @@ int rg_session_mint(const rg_keyring *kr, const char *site_id, uint64_t now, uin
     return 0;
 }
 
-rg_session_status rg_session_verify(const rg_keyring *kr, const char *token, const char *site_id,
-                                    uint64_t now, rg_session *out)
+/* Check a token of either kind; a session's signing secret is derived too. */
+static rg_session_status verify_kind(const rg_keyring *kr, const char *token, const char *site_id,
+                                     uint64_t now, rg_session *out, const char *prefix,
+                                     uint8_t version)
 {
     if (!kr || !token || !site_id || !out)
         return RG_SESSION_MALFORMED;
     size_t len = strnlen(token, RG_SESSION_TOKEN_MAX);
-    if (len >= RG_SESSION_TOKEN_MAX || len <= 4 || memcmp(token, TOKEN_PREFIX, 4) != 0)
+    if (len >= RG_SESSION_TOKEN_MAX || len <= 4 || memcmp(token, prefix, 4) != 0)
         return RG_SESSION_MALFORMED;
     uint8_t raw[RAW_MAX + 3];
     size_t n;
@@ -94,7 +100,7 @@ rg_session_status rg_session_verify(const rg_keyring *kr, const char *token, con
 
     /* Walk the fields, checking each length against what is left. */
     size_t p = 0;
-    if (n < 2 || raw[p++] != TOKEN_VERSION)
+    if (n < 2 || raw[p++] != version)
         return RG_SESSION_MALFORMED;
     size_t kid_len = raw[p++];
     if (kid_len == 0 || kid_len > RG_KID_MAX || n - p < kid_len + 1)
@@ -134,9 +140,51 @@ rg_session_status rg_session_verify(const rg_keyring *kr, const char *token, con
     memcpy(out->kid, kid, kid_len);
     out->expires_at = exp;
     memcpy(out->nonce, nonce, 16);
-    if (derive_signing_secret(k, token, len, out->signing_secret) != 0) {
+    if (version == TOKEN_VERSION &&
+        derive_signing_secret(k, token, len, out->signing_secret) != 0) {
         rg_secure_zero(out, sizeof *out);
         return RG_SESSION_BAD_MAC;
     }
     return RG_SESSION_OK;
+}
+
+rg_session_status rg_session_verify(const rg_keyring *kr, const char *token, const char *site_id,
+                                    uint64_t now, rg_session *out)
+{
+    return verify_kind(kr, token, site_id, now, out, TOKEN_PREFIX, TOKEN_VERSION);
+}
+
+int rg_mcp_token_mint(const rg_keyring *kr, const rg_session *s, char token[RG_SESSION_TOKEN_MAX])
+{
+    if (!kr || !s || !token)
+        return -1;
+    const rg_master_key *k = rg_keyring_find(kr, s->kid, strlen(s->kid));
+    size_t kid_len = strlen(s->kid), site_len = strlen(s->site_id);
+    if (!k || kid_len == 0 || site_len == 0 || site_len > SITE_MAX)
+        return -1;
+    uint8_t raw[RAW_MAX];
+    size_t n = 0;
+    raw[n++] = MCP_VERSION;
+    raw[n++] = (uint8_t)kid_len;
+    memcpy(raw + n, s->kid, kid_len);
+    n += kid_len;
+    raw[n++] = (uint8_t)site_len;
+    memcpy(raw + n, s->site_id, site_len);
+    n += site_len;
+    for (int i = 7; i >= 0; i--)
+        raw[n++] = (uint8_t)(s->expires_at >> (i * 8));
+    memcpy(raw + n, s->nonce, 16);
+    n += 16;
+    rg_bytes part = {raw, n};
+    if (rg_hmac_sha256(k->session_key, sizeof k->session_key, &part, 1, raw + n) != 0)
+        return -1;
+    n += 32;
+    memcpy(token, MCP_PREFIX, 4);
+    return rg_b64_encode_to(raw, n, true, token + 4, RG_SESSION_TOKEN_MAX - 4) < 0 ? -1 : 0;
+}
+
+rg_session_status rg_mcp_token_verify(const rg_keyring *kr, const char *token, const char *site_id,
+                                      uint64_t now, rg_session *out)
+{
+    return verify_kind(kr, token, site_id, now, out, MCP_PREFIX, MCP_VERSION);
 }

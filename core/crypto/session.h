@@ -41,4 +41,16 @@ int rg_session_mint(const rg_keyring *kr, const char *site_id, uint64_t now, uin
 rg_session_status rg_session_verify(const rg_keyring *kr, const char *token, const char *site_id,
                                     uint64_t now, rg_session *out);
 
+/*
+ * MCP tokens: "rgm_" and the same layout with its own first byte, for the
+ * session `s` (same key id, site, expiry and nonce). An AI provider calls
+ * /v1/{site}/mcp with it as a bearer; it expires with the session and is
+ * ended with it (DELETE /session ends the nonce). It carries no signing
+ * secret and is no session: neither kind of token verifies as the other.
+ */
+int rg_mcp_token_mint(const rg_keyring *kr, const rg_session *s, char token[RG_SESSION_TOKEN_MAX]);
+/* As rg_session_verify; out->signing_secret is left empty. */
+rg_session_status rg_mcp_token_verify(const rg_keyring *kr, const char *token, const char *site_id,
+                                      uint64_t now, rg_session *out);
+
 #endif

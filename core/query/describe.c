@@ -361,3 +361,94 @@ char *rg_describe_tools(const rg_site *site, const rg_limits *limits)
     json_decref(arr);
     return out;
 }
+
+/* ---- MCP tools ------------------------------------------------------------------ */
+
+static json_t *annotations(int *ok)
+{
+    /* Every tool only reads, the same call gives the same rows, and it
+       reaches no system outside the configured sources. */
+    json_t *a = json_object();
+    put(a, "readOnlyHint", json_true(), ok);
+    put(a, "destructiveHint", json_false(), ok);
+    put(a, "idempotentHint", json_true(), ok);
+    put(a, "openWorldHint", json_false(), ok);
+    return a;
+}
+
+static json_t *rows_schema(int *ok)
+{
+    json_t *s = json_object();
+    put(s, "type", json_string("object"), ok);
+    json_t *props = put(s, "properties", json_object(), ok);
+    json_t *rows = put(props, "rows", json_object(), ok);
+    put(rows, "type", json_string("array"), ok);
+    json_t *item = put(rows, "items", json_object(), ok);
+    put(item, "type", json_string("object"), ok);
+    json_t *next = put(props, "next_cursor", json_object(), ok);
+    json_t *nt = put(next, "type", json_array(), ok);
+    push(nt, json_string("string"), ok);
+    push(nt, json_string("null"), ok);
+    json_t *req = put(s, "required", json_array(), ok);
+    push(req, json_string("rows"), ok);
+    push(req, json_string("next_cursor"), ok);
+    return s;
+}
+
+static json_t *mcp_query_tool(const rg_collection *c, const rg_limits *lim, int *ok)
+{
+    json_t *fn = tool_fn(c, lim, ok);
+    if (!fn)
+        return NULL;
+    /* The tool names its collection: the arguments are the rest of the body. */
+    json_t *params = json_incref(json_object_get(fn, "parameters"));
+    json_object_del(fn, "parameters");
+    if (json_is_object(params)) {
+        json_object_del(json_object_get(params, "properties"), "collection");
+        json_object_del(params, "required");
+    }
+    put(fn, "inputSchema", params ? params : json_object(), ok);
+    char title[160];
+    snprintf(title, sizeof title, "Query %s", c->name);
+    put(fn, "title", json_string(title), ok);
+    put(fn, "outputSchema", rows_schema(ok), ok);
+    put(fn, "annotations", annotations(ok), ok);
+    return fn;
+}
+
+char *rg_describe_mcp_tools(const rg_site *site, const rg_limits *limits)
+{
+    int ok = 1;
+    json_t *root = json_object();
+    json_t *tools = put(root, "tools", json_array(), &ok);
+    for (size_t i = 0; i < site->ncollections; i++)
+        push(tools, mcp_query_tool(&site->collections[i], limits, &ok), &ok);
+    json_t *d = json_object();
+    put(d, "name", json_string("describe_collections"), &ok);
+    put(d, "title", json_string("Describe collections"), &ok);
+    put(d, "description",
+        json_string("List the collections of this catalog with their fields: which can be "
+                    "returned, filtered (with which operators), searched and sorted, and their "
+                    "types. Call it to learn what the query_ tools accept."),
+        &ok);
+    json_t *in = put(d, "inputSchema", json_object(), &ok);
+    put(in, "type", json_string("object"), &ok);
+    put(in, "properties", json_object(), &ok);
+    put(in, "additionalProperties", json_false(), &ok);
+    put(d, "annotations", annotations(&ok), &ok);
+    push(tools, d, &ok);
+    char *out = ok ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    return out;
+}
+
+const rg_collection *rg_describe_tool_collection(const rg_site *site, const char *tool)
+{
+    for (size_t i = 0; i < site->ncollections; i++) {
+        char name[65];
+        tool_name(site->collections[i].name, name);
+        if (strcmp(name, tool) == 0)
+            return &site->collections[i];
+    }
+    return NULL;
+}

@@ -16,4 +16,11 @@ char *rg_describe_site(const rg_site *site, const rg_limits *limits);
    "parameters"} (a token provider puts them in its own shape). malloc'd. */
 char *rg_describe_tools(const rg_site *site, const rg_limits *limits);
 
+/* The MCP tools/list result {"tools":[...]}: one query_<collection> tool per
+   collection (input schema: the query body without `collection`) and
+   describe_collections, all read-only. malloc'd. */
+char *rg_describe_mcp_tools(const rg_site *site, const rg_limits *limits);
+/* The collection a query_<collection> tool reads, or NULL. */
+const rg_collection *rg_describe_tool_collection(const rg_site *site, const char *tool);
+
 #endif

@@ -35,7 +35,8 @@ rg_site_ai *rg_site_ai_new(const rg_config *cfg, const rg_site *site)
         return ai; /* logged by the registry */
     int line = 0;
     char why[400];
-    if (rg_provider_check_site(p, site, &ai->tools, &line, why, sizeof why) != 0) {
+    if (rg_provider_check_site(p, site, cfg->public_url, &ai->tools, &line, why, sizeof why) !=
+        0) {
         snprintf(ai->why, sizeof ai->why, "%s", why);
         rg_error_log("%s:%d: site %s: %s; its /token answers 503 until the configuration is "
                      "fixed and reloaded",
@@ -354,7 +355,8 @@ oom:
 }
 
 int rg_ai_mint(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt, struct evhttp_request *req,
-               const char *cors_origin, const char *page_origin, json_t *doc)
+               const char *cors_origin, const char *page_origin, const char *mcp_token,
+               json_t *doc)
 {
     const rg_site *site = srt->site;
     const rg_site_ai *ai = srt->ai;
@@ -397,13 +399,19 @@ int rg_ai_mint(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt, struct evht
         fail_internal(m);
         return 0;
     }
+    char mcp_url[700] = "";
+    if (ai->tools == RG_AI_TOOLS_MCP)
+        snprintf(mcp_url, sizeof mcp_url, "%s/v1/%s/mcp",
+                 rt->cfg->public_url ? rt->cfg->public_url : "", site->site_id);
     rg_mint_input in = {.struct_size = sizeof in,
                         .config = &ai->pcfg.cfg,
                         .api_key = m->key,
                         .api_key_len = m->key_len,
                         .now = (int64_t)time(NULL),
                         .origin = page_origin,
-                        .tools_json = ai->tools == RG_AI_TOOLS_FUNCTIONS ? ai->tools_json : NULL};
+                        .tools_json = ai->tools == RG_AI_TOOLS_FUNCTIONS ? ai->tools_json : NULL,
+                        .mcp_url = ai->tools == RG_AI_TOOLS_MCP ? mcp_url : NULL,
+                        .mcp_token = ai->tools == RG_AI_TOOLS_MCP ? mcp_token : NULL};
     rg_provider_request r = {.struct_size = sizeof r};
     rg_error perr = {.status = RG_OK, .message = ""};
     rg_status st = ai->provider->begin(&in, &m->state, &r, &perr);

@@ -40,11 +40,12 @@ void rg_site_ai_free(rg_site_ai *ai);
  * Add the "ai" object to the session answer `doc` (taken) and reply.
  * cors_origin: the origin to echo (browser mode) or NULL; page_origin: the
  * page's vetted Origin, if any, for providers that bind the credential to it.
+ * mcp_token: with tools: mcp, the session's bearer for /mcp (copied).
  * Returns the status answered now, or 0 when the answer (and its count in the
  * metrics) comes later.
  */
 int rg_ai_mint(struct rg_loop *loop, struct rg_runtime *rt, const struct rg_site_rt *srt,
                struct evhttp_request *req, const char *cors_origin, const char *page_origin,
-               json_t *doc);
+               const char *mcp_token, json_t *doc);
 
 #endif

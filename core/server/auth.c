@@ -31,22 +31,26 @@ static void widget_unavailable(struct evhttp_request *req)
     rg_reply_json(req, 404, body, sizeof body - 1);
 }
 
-static int api_key_matches(const rg_site *site, const char *authz)
+int rg_auth_api_key_ok(const rg_site *site, const char *key, uint8_t digest[32])
 {
-    static const char prefix[] = "Bearer ";
-    if (strncmp(authz, prefix, sizeof prefix - 1) != 0)
-        return 0;
-    const char *key = authz + sizeof prefix - 1;
     size_t len = strlen(key);
     if (len < 8 || len > 256 || strncmp(key, "rgk_", 4) != 0)
         return 0;
-    uint8_t digest[32];
     SHA256((const unsigned char *)key, len, digest);
     int found = 0;
     /* Compare against every configured key in constant time each. */
     for (size_t i = 0; i < site->napi_keys; i++)
         found |= CRYPTO_memcmp(digest, site->api_key_hashes[i], 32) == 0;
     return found;
+}
+
+static int api_key_matches(const rg_site *site, const char *authz)
+{
+    static const char prefix[] = "Bearer ";
+    if (strncmp(authz, prefix, sizeof prefix - 1) != 0)
+        return 0;
+    uint8_t digest[32];
+    return rg_auth_api_key_ok(site, authz + sizeof prefix - 1, digest);
 }
 
 int rg_auth_handle_token(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt,
@@ -78,9 +82,20 @@ int rg_auth_handle_token(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt,
     json_t *doc = json_pack("{s:s, s:s, s:I, s:I}", "session_token", token, "signing_secret",
                             s.signing_secret, "expires_in", (json_int_t)site->session_ttl_s,
                             "expires_at", (json_int_t)s.expires_at);
+    /* tools: mcp: the AI provider gets a bearer for /mcp bound to this session. */
+    char mcp[RG_SESSION_TOKEN_MAX] = "";
+    if (doc && srt->ai && srt->ai->tools == RG_AI_TOOLS_MCP &&
+        rg_mcp_token_mint(rt->kr, &s, mcp) != 0) {
+        json_decref(doc);
+        doc = NULL;
+    }
     rg_secure_zero(&s, sizeof s);
-    if (doc && srt->ai)
-        return rg_ai_mint(loop, rt, srt, req, authz ? NULL : origin, origin, doc);
+    if (doc && srt->ai) {
+        int st = rg_ai_mint(loop, rt, srt, req, authz ? NULL : origin, origin, mcp[0] ? mcp : NULL,
+                            doc);
+        rg_secure_zero(mcp, sizeof mcp);
+        return st;
+    }
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!text) {

@@ -30,6 +30,10 @@ int rg_auth_verify_signed(rg_server *srv, const rg_runtime *rt, const rg_site *s
 int rg_auth_handle_token(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt,
                          struct evhttp_request *req, const char *origin);
 
+/* Is `key` (a whole rgk_... key) one of the site's api_keys? Its SHA-256 is
+   left in digest either way. */
+int rg_auth_api_key_ok(const rg_site *site, const char *key, uint8_t digest[32]);
+
 /* Is the Origin header allowed for this site? Returns the header or NULL. */
 const char *rg_auth_allowed_origin(const rg_site *site, struct evhttp_request *req);
 

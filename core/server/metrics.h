@@ -11,12 +11,13 @@ typedef enum rg_route {
     RG_ROUTE_QUERY,
     RG_ROUTE_COLLECTIONS,
     RG_ROUTE_SESSION,
+    RG_ROUTE_MCP,
     RG_ROUTE_PREFLIGHT,
     RG_ROUTE_OTHER,
     RG_ROUTE_COUNT
 } rg_route;
 
-#define RG_METRIC_STATUSES 14
+#define RG_METRIC_STATUSES 17
 
 typedef struct rg_metrics {
     atomic_ulong requests[RG_ROUTE_COUNT][RG_METRIC_STATUSES];

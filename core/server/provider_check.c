@@ -43,8 +43,9 @@ static int line_of_message(const rg_ai_config *ai, const char *msg)
     return ai->options_line ? ai->options_line : ai->line;
 }
 
-int rg_provider_check_site(const rg_token_provider *p, const rg_site *site, rg_ai_tools *tools,
-                           int *line, char *why, size_t whylen)
+int rg_provider_check_site(const rg_token_provider *p, const rg_site *site,
+                           const char *public_url, rg_ai_tools *tools, int *line, char *why,
+                           size_t whylen)
 {
     const rg_ai_config *ai = site->ai;
     uint32_t want = 0;
@@ -56,11 +57,12 @@ int rg_provider_check_site(const rg_token_provider *p, const rg_site *site, rg_a
     } else {
         *tools = p->tools & RG_PROVIDER_TOOLS_FUNCTIONS ? RG_AI_TOOLS_FUNCTIONS : RG_AI_TOOLS_NONE;
     }
-    if (ai->tools_set && ai->tools == RG_AI_TOOLS_MCP) {
-        /* The bearer would point at an endpoint this version doesn't serve. */
+    if (ai->tools_set && ai->tools == RG_AI_TOOLS_MCP && !public_url) {
+        /* The provider calls readgate from its own cloud: it needs the
+           address the world reaches this gateway at. */
         *line = ai->tools_line;
-        snprintf(why, whylen, "ai.tools: mcp needs readgate's MCP endpoint (/v1/{site}/mcp), "
-                              "which this version does not serve yet; use functions or none");
+        snprintf(why, whylen, "ai.tools: mcp needs public_url in readgate.yaml (the https "
+                              "address the AI provider reaches this gateway at)");
         return -1;
     }
     if (want && !(p->tools & want)) {

@@ -22,11 +22,13 @@ int rg_provider_config_make(const rg_site *site, rg_ai_tools tools, rg_provider_
 void rg_provider_config_clear(rg_provider_cfg *pc);
 
 /*
- * Check site->ai against plugin p: the tools mode (ai.tools, or the default:
+ * Check site->ai against plugin p (public_url: readgate.yaml's, which
+ * tools: mcp needs): the tools mode (ai.tools, or the default:
  * functions when the provider takes them, else none) into *tools, then the
  * plugin's own check. 0, or -1 with the line it concerns in *line and why.
  */
-int rg_provider_check_site(const rg_token_provider *p, const rg_site *site, rg_ai_tools *tools,
-                           int *line, char *why, size_t whylen);
+int rg_provider_check_site(const rg_token_provider *p, const rg_site *site,
+                           const char *public_url, rg_ai_tools *tools, int *line, char *why,
+                           size_t whylen);
 
 #endif

@@ -72,6 +72,7 @@ typedef struct query_caller {
     bool leader; /* opened the exec: logs its failure once */
     char *origin; /* vetted origin for CORS, or NULL */
     struct timespec started;
+    rg_query_answer answer;
 } query_caller;
 
 static query_caller *caller_of(rg_flight_waiter *w)
@@ -309,6 +310,39 @@ static int failure_status(const query_exec *x)
     }
 }
 
+/* ---- answers ------------------------------------------------------------------------ */
+
+static void send_error(query_caller *c, const rg_api_error *e, const char *retry_after)
+{
+    c->answer.error(c->answer.arg, c->req, e, retry_after);
+}
+
+static void send_error_simple(query_caller *c, int status, const char *code, const char *msg)
+{
+    rg_api_error e;
+    rg_api_error_set(&e, status, code, NULL, "%s", msg);
+    send_error(c, &e, NULL);
+}
+
+/* /query's own answers: the document as the body, errors as the API's. */
+static void http_rows(void *arg, struct evhttp_request *req, struct evbuffer *doc)
+{
+    (void)arg;
+    rg_reply_buffer(req, 200, doc);
+}
+
+static void http_error(void *arg, struct evhttp_request *req, const rg_api_error *e,
+                       const char *retry_after)
+{
+    (void)arg;
+    if (retry_after)
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", retry_after);
+    rg_reply_error(req, e);
+}
+
+static const rg_query_answer http_answer = {.rows = http_rows, .error = http_error,
+                                            .route = RG_ROUTE_QUERY};
+
 static void reply_failure(query_caller *c)
 {
     const query_exec *x = c->exec;
@@ -320,14 +354,13 @@ static void reply_failure(query_caller *c)
         rg_api_error_set(&e, 503, "overloaded", NULL,
                          "site '%s' already has %u queries in progress; try again shortly",
                          site_id, x->rt->cfg->limits.max_inflight_per_site);
-        evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After", "1");
-        rg_reply_error(c->req, &e);
+        send_error(c, &e, "1");
         return;
     }
     if (x->refused == REFUSED_BY_POOL) {
         rg_api_error_set(&e, 503, "source_unavailable", NULL,
                          "data source '%s' is unavailable; try again later", src);
-        rg_reply_error(c->req, &e);
+        send_error(c, &e, NULL);
         return;
     }
     if (x->status == RG_ERR_REAUTH) {
@@ -337,18 +370,17 @@ static void reply_failure(query_caller *c)
                          "data source '%s' needs re-authorisation: run readgate oauth import "
                          "--site %s --source %s",
                          src, site_id, src);
-        rg_reply_error(c->req, &e);
+        send_error(c, &e, NULL);
         return;
     }
     switch (x->status) {
     case RG_ERR_TIMEOUT:
         atomic_fetch_add(&m->upstream_timeouts, 1);
-        rg_reply_error_simple(c->req, 504, "upstream_timeout",
-                              "the data source did not answer in time");
+        send_error_simple(c, 504, "upstream_timeout", "the data source did not answer in time");
         break;
     case RG_ERR_UPSTREAM:
         atomic_fetch_add(&m->upstream_errors, 1);
-        rg_reply_error_simple(c->req, 502, "upstream_error", "the data source returned an error");
+        send_error_simple(c, 502, "upstream_error", "the data source returned an error");
         break;
     case RG_ERR_UNAVAILABLE:
     case RG_ERR_AUTH:
@@ -356,16 +388,16 @@ static void reply_failure(query_caller *c)
         atomic_fetch_add(&m->upstream_errors, 1);
         rg_api_error_set(&e, 503, "source_unavailable", NULL,
                          "data source '%s' is unavailable; try again later", src);
-        rg_reply_error(c->req, &e);
+        send_error(c, &e, NULL);
         break;
     default:
-        rg_reply_error_simple(c->req, 500, "internal", "internal error");
+        send_error_simple(c, 500, "internal", "internal error");
         break;
     }
 }
 
 /* A 200 with a shared body; 0, or -1 when out of memory (nothing sent). */
-static int reply_body(struct evhttp_request *req, rg_cache_body *body)
+static int reply_body(query_caller *c, rg_cache_body *body)
 {
     struct evbuffer *b = evbuffer_new();
     if (!b || rg_cache_body_add_to(body, b) != 0) {
@@ -373,7 +405,7 @@ static int reply_body(struct evhttp_request *req, rg_cache_body *body)
             evbuffer_free(b);
         return -1;
     }
-    rg_reply_buffer(req, 200, b);
+    c->answer.rows(c->answer.arg, c->req, b);
     evbuffer_free(b);
     return 0;
 }
@@ -382,11 +414,12 @@ static void on_done(evutil_socket_t fd, short what, void *arg);
 static void on_timeout(evutil_socket_t fd, short what, void *arg);
 
 static query_caller *caller_new(rg_loop *loop, rg_runtime *rt, struct evhttp_request *req,
-                                const char *origin)
+                                const char *origin, const rg_query_answer *answer)
 {
     query_caller *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    c->answer = *answer;
     c->loop = loop;
     c->rt = rt;
     c->req = req;
@@ -417,6 +450,8 @@ static void caller_free(query_caller *c)
     free(c->origin);
     if (c->exec)
         exec_release(c->exec);
+    if (c->answer.free_arg)
+        c->answer.free_arg(c->answer.arg);
     atomic_fetch_sub(&c->loop->inflight, 1);
     rg_runtime_release(c->rt, 1);
     free(c);
@@ -441,17 +476,17 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
         rg_reply_cors(c->req, c->origin);
         int status = 200;
         if (x->status == RG_OK && x->body) {
-            if (reply_body(c->req, x->body) != 0) {
-                rg_reply_error_simple(c->req, 500, "internal", "internal error");
+            if (reply_body(c, x->body) != 0) {
+                send_error_simple(c, 500, "internal", "internal error");
                 status = 500;
             }
         } else if (x->status == RG_OK) {
-            rg_reply_buffer(c->req, 200, x->out); /* an unshared exec: its only caller */
+            c->answer.rows(c->answer.arg, c->req, x->out); /* an unshared exec: its only caller */
         } else {
             reply_failure(c);
             status = failure_status(x);
         }
-        rg_metrics_count(&c->loop->srv->metrics, RG_ROUTE_QUERY, status);
+        rg_metrics_count(&c->loop->srv->metrics, c->answer.route, status);
         if (!x->refused)
             rg_metrics_query_time(&c->loop->srv->metrics, us);
         c->req = NULL;
@@ -470,9 +505,9 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     /* The worker may still be busy; the caller lives on until on_done. */
     rg_conn_unwatch(c->loop, c->req);
     rg_reply_cors(c->req, c->origin);
-    rg_reply_error_simple(c->req, 504, "upstream_timeout", "the data source did not answer in time");
+    send_error_simple(c, 504, "upstream_timeout", "the data source did not answer in time");
     atomic_fetch_add(&c->loop->srv->metrics.upstream_timeouts, 1);
-    rg_metrics_count(&c->loop->srv->metrics, RG_ROUTE_QUERY, 504);
+    rg_metrics_count(&c->loop->srv->metrics, c->answer.route, 504);
     c->req = NULL;
 }
 
@@ -537,41 +572,67 @@ static int look_in_cache(void *arg)
     return l->found != NULL;
 }
 
+/* Refused before a caller exists: answer through `answer` and free its arg. */
+static void refuse_now(rg_loop *loop, struct evhttp_request *req, const char *origin,
+                       const rg_query_answer *answer, const rg_api_error *e)
+{
+    rg_reply_cors(req, origin);
+    answer->error(answer->arg, req, e, NULL);
+    rg_metrics_count(&loop->srv->metrics, answer->route, e->http_status);
+    if (answer->free_arg)
+        answer->free_arg(answer->arg);
+}
+
 void rg_query_start(rg_loop *loop, rg_runtime *rt, struct evhttp_request *req,
                     const rg_site_rt *srt, const char *origin, const char *body, size_t len)
+{
+    rg_query_start_with(loop, rt, req, srt, origin, body, len, &http_answer);
+}
+
+void rg_query_start_with(rg_loop *loop, rg_runtime *rt, struct evhttp_request *req,
+                         const rg_site_rt *srt, const char *origin, const char *body, size_t len,
+                         const rg_query_answer *answer)
 {
     rg_request_plan plan;
     rg_api_error aerr;
     if (rg_plan_build(srt->site, &rt->cfg->limits, rt->kr, body, len, &plan, &aerr) != 0) {
-        rg_reply_cors(req, origin);
-        rg_reply_error(req, &aerr);
-        rg_metrics_count(&loop->srv->metrics, RG_ROUTE_QUERY, aerr.http_status);
+        refuse_now(loop, req, origin, answer, &aerr);
         return;
     }
+    rg_api_error internal;
+    rg_api_error_set(&internal, 500, "internal", NULL, "internal error");
     size_t si = (size_t)(srt - rt->sites);
     const rg_collection *coll = plan.collection;
     uint32_t timeout_ms = plan.plan.timeout_ms;
-    query_caller *c = caller_new(loop, rt, req, origin);
+    query_caller *c = caller_new(loop, rt, req, origin, answer);
     /* Only a collection that allows answers to be shared (cache_ttl_s > 0)
        is cached or coalesced: with 0 every request sees its own read. */
     unsigned char *key = NULL;
     size_t key_len = 0;
     if (!c || (coll->cache_ttl_s && rg_plan_canonical(&plan, srt->site->site_id, &key,
                                                       &key_len) != 0)) {
-        if (c)
-            caller_free(c);
         rg_request_plan_free(&plan);
-        rg_reply_error_simple(req, 500, "internal", "internal error");
-        rg_metrics_count(&loop->srv->metrics, RG_ROUTE_QUERY, 500);
+        if (c) {
+            /* The caller owns the answer's arg now. */
+            rg_reply_cors(req, origin);
+            send_error(c, &internal, NULL);
+            rg_metrics_count(&loop->srv->metrics, answer->route, 500);
+            c->req = NULL;
+            caller_free(c);
+        } else {
+            refuse_now(loop, req, origin, answer, &internal);
+        }
         return;
     }
     uint64_t hash = key ? rg_flights_hash(rt->flights, key, key_len) : 0;
     cache_look look = {rt->cache, key, key_len, hash, NULL};
     query_exec *x = exec_new(rt, si, &plan, key, key_len, hash);
     if (!x) {
+        rg_reply_cors(req, origin);
+        send_error(c, &internal, NULL);
+        rg_metrics_count(&loop->srv->metrics, answer->route, 500);
+        c->req = NULL;
         caller_free(c);
-        rg_reply_error_simple(req, 500, "internal", "internal error");
-        rg_metrics_count(&loop->srv->metrics, RG_ROUTE_QUERY, 500);
         return;
     }
     if (!key) {
@@ -604,12 +665,12 @@ void rg_query_start(rg_loop *loop, rg_runtime *rt, struct evhttp_request *req,
             exec_release(x);
             int status = 200;
             rg_reply_cors(req, origin);
-            if (!look.found || reply_body(req, look.found) != 0) {
-                rg_reply_error_simple(req, 500, "internal", "internal error");
+            if (!look.found || reply_body(c, look.found) != 0) {
+                send_error(c, &internal, NULL);
                 status = 500;
             }
             rg_cache_body_release(look.found);
-            rg_metrics_count(&loop->srv->metrics, RG_ROUTE_QUERY, status);
+            rg_metrics_count(&loop->srv->metrics, answer->route, status);
             rg_metrics_query_time(&loop->srv->metrics, micros_since(&c->started));
             c->req = NULL;
             caller_free(c);

@@ -17,12 +17,13 @@
 #include "auth.h"
 #include "client_ip.h"
 #include "http_reply.h"
+#include "mcp.h"
 #include "query_route.h"
 #include "ratelimit.h"
 #include "server.h"
 #include "util/log.h"
 
-enum action { ACT_TOKEN, ACT_QUERY, ACT_COLLECTIONS, ACT_SESSION, ACT_UNKNOWN };
+enum action { ACT_TOKEN, ACT_QUERY, ACT_COLLECTIONS, ACT_SESSION, ACT_MCP, ACT_UNKNOWN };
 
 /* "/v1/<site>/<action>" exactly; copies the site id out. */
 static enum action parse_path(const char *path, char site[33])
@@ -51,6 +52,8 @@ static enum action parse_path(const char *path, char site[33])
         return ACT_COLLECTIONS;
     if (strcmp(a, "session") == 0)
         return ACT_SESSION;
+    if (strcmp(a, "mcp") == 0)
+        return ACT_MCP;
     return ACT_UNKNOWN;
 }
 
@@ -61,6 +64,7 @@ static rg_route route_of(enum action a)
     case ACT_QUERY: return RG_ROUTE_QUERY;
     case ACT_COLLECTIONS: return RG_ROUTE_COLLECTIONS;
     case ACT_SESSION: return RG_ROUTE_SESSION;
+    case ACT_MCP: return RG_ROUTE_MCP;
     default: return RG_ROUTE_OTHER;
     }
 }
@@ -75,7 +79,11 @@ static void preflight(struct evhttp_request *req, const rg_site *site)
         evhttp_add_header(h, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
         evhttp_add_header(h, "Access-Control-Allow-Headers",
                           "Content-Type, Authorization, X-Readgate-Session, X-Readgate-Timestamp, "
-                          "X-Readgate-Nonce, X-Readgate-Signature");
+                          "X-Readgate-Nonce, X-Readgate-Signature, Accept, MCP-Protocol-Version, "
+                          "Mcp-Session-Id, Last-Event-ID");
+        evhttp_add_header(h, "Access-Control-Expose-Headers",
+                          "WWW-Authenticate, Retry-After, RateLimit-Limit, RateLimit-Remaining, "
+                          "RateLimit-Reset");
         evhttp_add_header(h, "Access-Control-Max-Age", "600");
     }
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
@@ -151,6 +159,8 @@ static rg_rl_route rl_route_of(enum action a)
     case ACT_TOKEN: return RG_RL_TOKEN;
     case ACT_QUERY: return RG_RL_QUERY;
     case ACT_COLLECTIONS: return RG_RL_COLLECTIONS;
+    /* MCP tools/call reads what /query reads: the same limits. */
+    case ACT_MCP: return RG_RL_QUERY;
     default: return RG_RL_SESSION;
     }
 }
@@ -220,6 +230,8 @@ static int dispatch(pending_req *p)
         rg_reply_cors(req, p->origin);
         rg_reply_json(req, 200, p->srt->describe_json, p->srt->describe_len);
         return 200;
+    case ACT_MCP:
+        return rg_mcp_handle(loop, p->rt, p->srt, req, p->origin, p->body, p->len);
     case ACT_SESSION: {
         uint64_t now = (uint64_t)time(NULL);
         rg_nonce_cache *ended = loop->srv->ended;
@@ -253,6 +265,13 @@ static void proceed(pending_req *p, const rg_rl_result *res)
     if (res->outcome == RG_RL_REPLAY) {
         rg_api_error_set(&e, 401, "replayed_request", NULL,
                          "this nonce was already used; every request needs a fresh nonce");
+        rg_reply_cors(req, p->origin);
+        rg_reply_error(req, &e);
+        status = 401;
+    } else if (res->outcome == RG_RL_ENDED && p->act == ACT_MCP) {
+        rg_api_error_set(&e, 401, "mcp_unauthorized", NULL,
+                         "the session this MCP token came with was ended");
+        rg_mcp_challenge(p->rt, req, p->srt->site->site_id, true);
         rg_reply_cors(req, p->origin);
         rg_reply_error(req, &e);
         status = 401;
@@ -327,6 +346,125 @@ static bool framing_ambiguous(struct evhttp_request *req)
     return n > 1;
 }
 
+/* GET /.well-known/oauth-protected-resource/v1/<site>/mcp (RFC 9728): the
+   MCP endpoint's protected-resource metadata. True when the path is it. */
+static bool well_known(rg_loop *loop, struct evhttp_request *req, const char *path,
+                       rg_route *route, int *status)
+{
+    static const char prefix[] = "/.well-known/oauth-protected-resource/v1/";
+    if (strncmp(path, prefix, sizeof prefix - 1) != 0)
+        return false;
+    const char *s = path + sizeof prefix - 1;
+    const char *slash = strchr(s, '/');
+    if (!slash || strcmp(slash, "/mcp") != 0 || slash - s > 32)
+        return false;
+    char site_id[33];
+    memcpy(site_id, s, (size_t)(slash - s));
+    site_id[slash - s] = '\0';
+    *route = RG_ROUTE_MCP;
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+        rg_api_error e;
+        rg_api_error_set(&e, 405, "method_not_allowed", NULL, "%s is not allowed here; use GET",
+                         method_name(cmd));
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+        rg_reply_error(req, &e);
+        *status = 405;
+        return true;
+    }
+    const rg_site_rt *srt = rg_site_id_valid(site_id) ? rg_runtime_site(loop->rt, site_id) : NULL;
+    if (!srt) {
+        static const char body[] =
+            "{\"error\":{\"code\":\"widget_unavailable\",\"message\":\"widget unavailable\"}}";
+        rg_reply_json(req, 404, body, sizeof body - 1);
+        *status = 404;
+        return true;
+    }
+    *status = rg_mcp_metadata(loop->rt, srt, req);
+    return true;
+}
+
+/* Does the Accept header allow a JSON answer? Absent: yes. */
+static bool accepts_json(const char *accept)
+{
+    if (!accept)
+        return true;
+    return strcasestr(accept, "application/json") || strcasestr(accept, "application/*") ||
+           strstr(accept, "*/*");
+}
+
+/* The MCP endpoint's checks before its limits (mcp.h). 0 when the request
+   went on (or was answered here), -1 with *e to answer. */
+static int mcp_admit(rg_loop *loop, struct evhttp_request *req, const rg_site_rt *srt,
+                     const char *origin, rg_route route, rg_rl_check *chk, rg_api_error *e)
+{
+    rg_runtime *rt = loop->rt;
+    const rg_site *site = srt->site;
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    /* A page of another origin must not drive an agent's tools (DNS
+       rebinding, cross-site requests): refused before anything else. */
+    if (evhttp_find_header(in, "Origin") && !origin) {
+        rg_api_error_set(e, 403, "origin_not_allowed", NULL,
+                         "Origin is not one of this site's allowed_origins");
+        return -1;
+    }
+    rg_mcp_caller who;
+    bool invalid_token;
+    if (rg_mcp_authenticate(loop->srv, rt, site, req, &who, &invalid_token, e) != 0) {
+        rg_mcp_challenge(rt, req, site->site_id, invalid_token);
+        return -1;
+    }
+    const char *version = evhttp_find_header(in, "MCP-Protocol-Version");
+    if (!rg_mcp_version_ok(version)) {
+        rg_api_error_set(e, 400, "unsupported_protocol_version", NULL,
+                         "MCP-Protocol-Version '%.40s' is not supported; supported: %s, %s, %s",
+                         version, rg_mcp_versions[0], rg_mcp_versions[1], rg_mcp_versions[2]);
+        return -1;
+    }
+    if (!accepts_json(evhttp_find_header(in, "Accept"))) {
+        rg_api_error_set(e, 406, "not_acceptable", NULL,
+                         "this endpoint answers application/json: accept it");
+        return -1;
+    }
+    struct evbuffer *b = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(b);
+    if (len > rt->cfg->limits.max_body_bytes) {
+        rg_api_error_set(e, 413, "body_too_large", NULL,
+                         "request body is %zu bytes; at most %zu are allowed", len,
+                         rt->cfg->limits.max_body_bytes);
+        return -1;
+    }
+    if (!is_json_content_type(evhttp_find_header(in, "Content-Type"))) {
+        rg_api_error_set(e, 415, "unsupported_media_type", NULL,
+                         "Content-Type must be application/json");
+        return -1;
+    }
+    const char *body = len ? (const char *)evbuffer_pullup(b, (ev_ssize_t)len) : "";
+    if (!body) {
+        rg_api_error_set(e, 500, "internal", NULL, "internal error");
+        return -1;
+    }
+    /* Counted per caller: the MCP token's session, or the API key. */
+    rg_session as;
+    memset(&as, 0, sizeof as);
+    memcpy(as.nonce, who.id, sizeof as.nonce);
+    add_windows(chk, rt, site, ACT_MCP, req, &as);
+    if (who.token) {
+        chk->has_session = true;
+        memcpy(chk->session_id, who.id, sizeof chk->session_id);
+        chk->session_until = who.expires_at + 1;
+    }
+    pending_req *p = pending_new(loop, req, ACT_MCP, srt, origin, route);
+    if (!p) {
+        rg_api_error_set(e, 500, "internal", NULL, "internal error");
+        return -1;
+    }
+    p->body = body;
+    p->len = len;
+    check_limits(p, chk);
+    return 0;
+}
+
 static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, int *status)
 {
     rg_server *srv = loop->srv;
@@ -345,10 +483,12 @@ static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, i
         *status = 400;
         return;
     }
+    if (act == ACT_UNKNOWN && path && well_known(loop, req, path, route, status))
+        return;
     if (act == ACT_UNKNOWN) {
         rg_reply_error_simple(req, 404, "not_found",
                               "no such endpoint; see /v1/{site}/token, /v1/{site}/query, "
-                              "/v1/{site}/collections, /v1/{site}/session");
+                              "/v1/{site}/collections, /v1/{site}/session, /v1/{site}/mcp");
         *status = 404;
         return;
     }
@@ -363,7 +503,8 @@ static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, i
     }
     static const enum evhttp_cmd_type expected[] = {
         [ACT_TOKEN] = EVHTTP_REQ_POST, [ACT_QUERY] = EVHTTP_REQ_POST,
-        [ACT_COLLECTIONS] = EVHTTP_REQ_GET, [ACT_SESSION] = EVHTTP_REQ_DELETE};
+        [ACT_COLLECTIONS] = EVHTTP_REQ_GET, [ACT_SESSION] = EVHTTP_REQ_DELETE,
+        [ACT_MCP] = EVHTTP_REQ_POST};
     if (cmd != expected[act]) {
         rg_api_error e;
         rg_api_error_set(&e, 405, "method_not_allowed", NULL, "%s is not allowed here; use %s",
@@ -391,6 +532,11 @@ static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, i
            minting sessions in bulk runs into the per-IP window; an unknown
            site is counted per IP like any other. */
         add_windows(&chk, rt, site, act, req, NULL);
+    } else if (act == ACT_MCP) {
+        if (mcp_admit(loop, req, srt, origin, *route, &chk, &e) != 0)
+            goto fail;
+        *status = 0; /* counted by proceed, or mcp_admit answered */
+        return;
     } else {
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
         size_t len = evbuffer_get_length(in);

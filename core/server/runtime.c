@@ -21,6 +21,7 @@ static void runtime_free(rg_runtime *rt)
                     rg_source_pool_free(s->pools[j]);
             free(s->pools);
             free(s->describe_json);
+            free(s->mcp_tools_json);
             rg_site_ai_free(s->ai);
         }
     }
@@ -97,8 +98,9 @@ rg_runtime *rg_runtime_new(const char *config_path, rg_diags *d, unsigned genera
         rg_site_rt *s = &rt->sites[i];
         s->site = &rt->cfg->sites[i];
         s->describe_json = rg_describe_site(s->site, &rt->cfg->limits);
+        s->mcp_tools_json = rg_describe_mcp_tools(s->site, &rt->cfg->limits);
         s->pools = calloc(s->site->nsources ? s->site->nsources : 1, sizeof *s->pools);
-        if (!s->describe_json || !s->pools) {
+        if (!s->describe_json || !s->mcp_tools_json || !s->pools) {
             runtime_free(rt);
             return NULL;
         }

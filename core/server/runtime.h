@@ -22,6 +22,7 @@
 typedef struct rg_site_rt {
     const rg_site *site;
     char *describe_json; /* GET /collections body */
+    char *mcp_tools_json; /* the MCP tools/list result */
     size_t describe_len;
     rg_source_pool **pools; /* parallel to site->sources */
     struct rg_site_ai *ai;  /* the `ai` block resolved (ai_mint.h), or NULL */

@@ -502,7 +502,7 @@ class AiCheckTest(unittest.TestCase):
             ("aicheckb01", "tools", "ai.tools: provider retell can't be given tools"),
             ("aicheckc01", "agentid", "agentid"),
             ("aicheckd01", "provider", "ai.provider:"),
-            ("aichecke01", "tools", "ai.tools: mcp needs readgate's MCP endpoint"),
+            ("aichecke01", "tools", "ai.tools: mcp needs public_url in readgate.yaml"),
         ]
         for site_id, key, text in want:
             n = self.line_of(srv, site_id, key + ":")

@@ -220,12 +220,51 @@ static void test_rotation(void **state)
     rg_keyring_free(k21);
 }
 
+/* MCP tokens: bound to their session, and never usable as one (or back). */
+static void test_mcp_token(void **state)
+{
+    (void)state;
+    rg_keyring *kr = ring(K1);
+    char token[RG_SESSION_TOKEN_MAX], mcp[RG_SESSION_TOKEN_MAX];
+    rg_session s, v;
+    assert_int_equal(rg_session_mint(kr, "demo0001", NOW, 600, token, &s), 0);
+    assert_int_equal(rg_mcp_token_mint(kr, &s, mcp), 0);
+    assert_int_equal(strncmp(mcp, "rgm_", 4), 0);
+    assert_int_equal(rg_mcp_token_verify(kr, mcp, "demo0001", NOW, &v), RG_SESSION_OK);
+    assert_memory_equal(v.nonce, s.nonce, 16); /* ended with its session */
+    assert_int_equal(v.expires_at, s.expires_at);
+    assert_string_equal(v.signing_secret, "");
+    assert_int_equal(rg_mcp_token_verify(kr, mcp, "other001", NOW, &v), RG_SESSION_WRONG_SITE);
+    assert_int_equal(rg_mcp_token_verify(kr, mcp, "demo0001", NOW + 600, &v), RG_SESSION_EXPIRED);
+    /* Neither kind passes for the other, even with the prefix swapped. */
+    assert_int_equal(rg_session_verify(kr, mcp, "demo0001", NOW, &v), RG_SESSION_MALFORMED);
+    assert_int_equal(rg_mcp_token_verify(kr, token, "demo0001", NOW, &v), RG_SESSION_MALFORMED);
+    char swapped[RG_SESSION_TOKEN_MAX];
+    snprintf(swapped, sizeof swapped, "sst_%s", mcp + 4);
+    assert_int_not_equal(rg_session_verify(kr, swapped, "demo0001", NOW, &v), RG_SESSION_OK);
+    snprintf(swapped, sizeof swapped, "rgm_%s", token + 4);
+    assert_int_not_equal(rg_mcp_token_verify(kr, swapped, "demo0001", NOW, &v), RG_SESSION_OK);
+    /* A flipped character anywhere is refused. */
+    size_t n = strlen(mcp);
+    for (size_t i = 4; i < n; i++) {
+        char t[RG_SESSION_TOKEN_MAX];
+        memcpy(t, mcp, n + 1);
+        t[i] = t[i] == 'A' ? 'B' : 'A';
+        assert_int_not_equal(rg_mcp_token_verify(kr, t, "demo0001", NOW, &v), RG_SESSION_OK);
+    }
+    /* Another keyring (another deployment) refuses it. */
+    rg_keyring *k2 = ring(K2);
+    assert_int_equal(rg_mcp_token_verify(k2, mcp, "demo0001", NOW, &v), RG_SESSION_BAD_MAC);
+    rg_keyring_free(k2);
+    rg_keyring_free(kr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mint_verify), cmocka_unit_test(test_layout),
         cmocka_unit_test(test_expired_and_site), cmocka_unit_test(test_tampering),
-        cmocka_unit_test(test_rotation),
+        cmocka_unit_test(test_rotation),          cmocka_unit_test(test_mcp_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
