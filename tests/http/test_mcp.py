@@ -325,6 +325,20 @@ class McpSdkTest(McpBase):
         self.assertEqual(f and int(f.group(1)), 0, out[-3000:])
         self.assertNotRegex(out, r"^# (skipped|todo) [1-9]", "a skipped test is no pass")
 
+    def test_conformance_scenarios(self):
+        """@modelcontextprotocol/conformance's server scenarios that apply to a
+        read-only tool server (tests/mcp/conformance.mjs says which and why)."""
+        env = dict(os.environ, RG_MCP_URL="http://127.0.0.1:%d/v1/%s/mcp"
+                   % (self.env.main.port, LITE), RG_MCP_BEARER=self.env.lite_api_key)
+        p = subprocess.run(["bash", os.path.join(MCP_DIR, "run.sh"), "conformance"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
+        out = p.stdout.decode(errors="replace")
+        self.assertEqual(p.returncode, 0, out[-6000:])
+        m = re.search(r"conformance: (\d+) passed, (\d+) failed", out)
+        self.assertTrue(m, out[-3000:])
+        self.assertGreaterEqual(int(m.group(1)), 4, out[-3000:])
+        self.assertEqual(int(m.group(2)), 0, out[-3000:])
+
     def test_sdk_client_on_postgres(self):
         self.run_sdk(SITE, self.env.api_key)
 
@@ -404,6 +418,34 @@ class McpTokenTest(McpBase):
         self.assertIn('error="invalid_token"', r.header("WWW-Authenticate"))
         self.assertIn(self.base + "/.well-known/oauth-protected-resource/v1/%s/mcp" % AI_SITE,
                       r.header("WWW-Authenticate"))
+
+    def test_expired_token(self):
+        # Sessions live at least 60 s: this site's live exactly that long.
+        site = self.env.lite_site()
+        site["site_id"] = "mcpshort001"
+        site["allowed_origins"] = ["ai.example.com"]
+        site["session_ttl_s"] = 60
+        site["ai"] = {"provider": "openai-realtime", "tools": "mcp",
+                      "api_key": self.env.encrypt("mcpshort001", "ai.api_key", OPENAI_KEY),
+                      "options": {"base_url": self.fake.url}}
+        port = harness.free_port()
+        srv = harness.Server(self.env, "mcp-short", {"mcpshort001": site},
+                             extra={"listen": "127.0.0.1:%d" % port,
+                                    "public_url": "http://127.0.0.1:%d" % port})
+        srv.port = port
+        srv.client = rgclient.Client("127.0.0.1", port)
+        self.env.servers.append(srv)
+        srv.start()
+        self.fake.control("reset", {})
+        r = srv.client.token("mcpshort001", origin="https://ai.example.com")
+        self.assertEqual(r.status, 200, r)
+        req = self.fake.control("requests")["requests"][0]["json"]
+        tok = req["session"]["tools"][0]["headers"]["Authorization"][len("Bearer "):]
+        self.assertEqual(self.post("mcpshort001", rpc("ping"), tok, client=srv.client).status, 200)
+        time.sleep(max(0.0, r.json["expires_at"] - time.time()) + 1.5)
+        r = self.post("mcpshort001", rpc("ping"), tok, client=srv.client)
+        self.assertEqual((r.status, r.code), (401, "mcp_unauthorized"), r)
+        self.assertIn("expired", r.json["error"]["message"])
 
     def test_tampered_token(self):
         _, tok = self.mint()
