@@ -114,6 +114,7 @@ typedef enum rg_rl_route {
     RG_RL_QUERY,
     RG_RL_COLLECTIONS,
     RG_RL_SESSION,
+    RG_RL_EVENTS,
     RG_RL_NROUTES
 } rg_rl_route;
 

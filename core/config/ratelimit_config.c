@@ -8,7 +8,8 @@
 #define MAX_PER_MIN 10000000LL
 #define MAX_PER_S 1000000LL
 
-static const char *const route_keys[] = {"token", "query", "collections", "session", NULL};
+static const char *const route_keys[] = {"token", "query", "collections", "session", "events",
+                                         NULL};
 /* A token request has no session yet, so no per-session window. */
 static const char *const token_keys[] = {"per_ip_per_min", "per_site_per_min", "burst_per_s",
                                          NULL};
@@ -24,6 +25,8 @@ void rg_rate_limits_defaults(rg_rate_limits *rl)
     rl->route[RG_RL_QUERY] = signed_route;
     rl->route[RG_RL_COLLECTIONS] = signed_route;
     rl->route[RG_RL_SESSION] = signed_route;
+    /* The seed's /analytics/event: 600 a minute per site, 50 a second. */
+    rl->route[RG_RL_EVENTS] = (rg_route_limits){.per_site_per_min = 600, .burst_per_s = 50};
 }
 
 static void load_route(rg_cfgctx *c, const rg_node_pair *p, rg_route_limits *l, bool token)

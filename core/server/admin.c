@@ -1,15 +1,19 @@
 /*
  * Admin listener (loopback by default): /healthz (the process answers),
  * /readyz (every source reachable: a ping through each source's own workers,
- * so it proves exactly the path queries take), /metrics (Prometheus).
+ * so it proves exactly the path queries take), /metrics (Prometheus), /events
+ * (the widget analytics totals of every site, or ?site=ID).
  */
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
+#include "events.h"
 #include "http_reply.h"
 #include "oauth_metrics.h"
 #include "ratelimit.h"
@@ -217,13 +221,30 @@ void rg_admin_handle(struct evhttp_request *req, void *arg)
         rg_conns_render_metrics(srv, b);
         rg_cache_stats_render(rg_cache_stats_shared(), b);
         rg_oauth_render_metrics(srv, b);
+        rg_events_render_metrics(srv->events, b);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                           "text/plain; version=0.0.4");
         evhttp_add_header(evhttp_request_get_output_headers(req), "X-Content-Type-Options",
                           "nosniff");
         evhttp_send_reply(req, 200, "OK", b);
         evbuffer_free(b);
+    } else if (strcmp(path, "/events") == 0) {
+        /* ?site=ID narrows the totals to one site. */
+        const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+        struct evkeyvalq params;
+        TAILQ_INIT(&params);
+        const char *site = NULL;
+        if (q && evhttp_parse_query_str(q, &params) == 0)
+            site = evhttp_find_header(&params, "site");
+        char *text = srv->events ? rg_events_json(srv->events, site) : NULL;
+        if (text)
+            rg_reply_json(req, 200, text, strlen(text));
+        else
+            rg_reply_error_simple(req, 500, "internal", "internal error");
+        free(text);
+        evhttp_clear_headers(&params);
     } else {
-        rg_reply_error_simple(req, 404, "not_found", "admin endpoints: /healthz, /readyz, /metrics");
+        rg_reply_error_simple(req, 404, "not_found",
+                              "admin endpoints: /healthz, /readyz, /metrics, /events");
     }
 }

@@ -3,7 +3,7 @@
 static const int statuses[RG_METRIC_STATUSES] = {200, 202, 204, 400, 401, 403, 404, 405, 406,
                                                  413, 415, 429, 500, 502, 503, 504, 0};
 static const char *const route_names[RG_ROUTE_COUNT] = {
-    "token", "query", "collections", "session", "mcp", "preflight", "other"};
+    "token", "query", "collections", "session", "mcp", "events", "preflight", "other"};
 
 static int status_slot(int status)
 {

@@ -9,6 +9,7 @@ const char *rg_rl_route_name(rg_rl_route r)
     case RG_RL_QUERY: return "query";
     case RG_RL_COLLECTIONS: return "collections";
     case RG_RL_SESSION: return "session";
+    case RG_RL_EVENTS: return "events";
     default: return "other";
     }
 }

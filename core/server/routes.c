@@ -17,13 +17,24 @@
 #include "auth.h"
 #include "client_ip.h"
 #include "http_reply.h"
+#include "events.h"
 #include "mcp.h"
+#include "webhook.h"
 #include "query_route.h"
 #include "ratelimit.h"
 #include "server.h"
 #include "util/log.h"
 
-enum action { ACT_TOKEN, ACT_QUERY, ACT_COLLECTIONS, ACT_SESSION, ACT_MCP, ACT_UNKNOWN };
+enum action {
+    ACT_TOKEN,
+    ACT_QUERY,
+    ACT_COLLECTIONS,
+    ACT_SESSION,
+    ACT_MCP,
+    ACT_EVENTS,
+    ACT_WEBHOOK_SHOPIFY,
+    ACT_UNKNOWN
+};
 
 /* "/v1/<site>/<action>" exactly; copies the site id out. */
 static enum action parse_path(const char *path, char site[33])
@@ -54,6 +65,10 @@ static enum action parse_path(const char *path, char site[33])
         return ACT_SESSION;
     if (strcmp(a, "mcp") == 0)
         return ACT_MCP;
+    if (strcmp(a, "events") == 0)
+        return ACT_EVENTS;
+    if (strcmp(a, "webhooks/shopify") == 0)
+        return ACT_WEBHOOK_SHOPIFY;
     return ACT_UNKNOWN;
 }
 
@@ -65,6 +80,7 @@ static rg_route route_of(enum action a)
     case ACT_COLLECTIONS: return RG_ROUTE_COLLECTIONS;
     case ACT_SESSION: return RG_ROUTE_SESSION;
     case ACT_MCP: return RG_ROUTE_MCP;
+    case ACT_EVENTS: return RG_ROUTE_EVENTS;
     default: return RG_ROUTE_OTHER;
     }
 }
@@ -161,6 +177,8 @@ static rg_rl_route rl_route_of(enum action a)
     case ACT_COLLECTIONS: return RG_RL_COLLECTIONS;
     /* MCP tools/call reads what /query reads: the same limits. */
     case ACT_MCP: return RG_RL_QUERY;
+    case ACT_EVENTS: return RG_RL_EVENTS;
+    case ACT_WEBHOOK_SHOPIFY: return RG_RL_TOKEN;
     default: return RG_RL_SESSION;
     }
 }
@@ -232,6 +250,21 @@ static int dispatch(pending_req *p)
         return 200;
     case ACT_MCP:
         return rg_mcp_handle(loop, p->rt, p->srt, req, p->origin, p->body, p->len);
+    case ACT_WEBHOOK_SHOPIFY:
+        return rg_webhook_shopify(p->rt, p->srt, req, p->body, p->len);
+    case ACT_EVENTS: {
+        rg_event_in ev;
+        rg_reply_cors(req, p->origin);
+        if (rg_event_parse(p->srt->site, p->body, p->len, &ev, &e) != 0) {
+            rg_reply_error(req, &e);
+            return e.http_status;
+        }
+        if (loop->srv->events)
+            rg_events_record(loop->srv->events, p->srt->site->site_id, &ev);
+        static const char accepted[] = "{\"accepted\":true}";
+        rg_reply_json(req, 202, accepted, sizeof accepted - 1);
+        return 202;
+    }
     case ACT_SESSION: {
         uint64_t now = (uint64_t)time(NULL);
         rg_nonce_cache *ended = loop->srv->ended;
@@ -488,7 +521,8 @@ static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, i
     if (act == ACT_UNKNOWN) {
         rg_reply_error_simple(req, 404, "not_found",
                               "no such endpoint; see /v1/{site}/token, /v1/{site}/query, "
-                              "/v1/{site}/collections, /v1/{site}/session, /v1/{site}/mcp");
+                              "/v1/{site}/collections, /v1/{site}/session, /v1/{site}/mcp, "
+                              "/v1/{site}/events, /v1/{site}/webhooks/shopify");
         *status = 404;
         return;
     }
@@ -504,7 +538,8 @@ static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, i
     static const enum evhttp_cmd_type expected[] = {
         [ACT_TOKEN] = EVHTTP_REQ_POST, [ACT_QUERY] = EVHTTP_REQ_POST,
         [ACT_COLLECTIONS] = EVHTTP_REQ_GET, [ACT_SESSION] = EVHTTP_REQ_DELETE,
-        [ACT_MCP] = EVHTTP_REQ_POST};
+        [ACT_MCP] = EVHTTP_REQ_POST, [ACT_EVENTS] = EVHTTP_REQ_POST,
+        [ACT_WEBHOOK_SHOPIFY] = EVHTTP_REQ_POST};
     if (cmd != expected[act]) {
         rg_api_error e;
         rg_api_error_set(&e, 405, "method_not_allowed", NULL, "%s is not allowed here; use %s",
@@ -532,6 +567,33 @@ static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, i
            minting sessions in bulk runs into the per-IP window; an unknown
            site is counted per IP like any other. */
         add_windows(&chk, rt, site, act, req, NULL);
+    } else if (act == ACT_WEBHOOK_SHOPIFY) {
+        /* Server to server, authenticated by Shopify's own signature of the
+           raw body; counted per IP and per site like a token request. */
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        size_t len = evbuffer_get_length(in);
+        if (len > rt->cfg->limits.max_body_bytes) {
+            rg_api_error_set(&e, 413, "body_too_large", NULL,
+                             "request body is %zu bytes; at most %zu are allowed", len,
+                             rt->cfg->limits.max_body_bytes);
+            goto fail;
+        }
+        const char *body = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
+        if (!body) {
+            rg_api_error_set(&e, 500, "internal", NULL, "internal error");
+            goto fail;
+        }
+        add_windows(&chk, rt, site, act, req, NULL);
+        pending_req *p = pending_new(loop, req, act, srt, NULL, *route);
+        if (!p) {
+            rg_api_error_set(&e, 500, "internal", NULL, "internal error");
+            goto fail;
+        }
+        p->body = body;
+        p->len = len;
+        *status = 0;
+        check_limits(p, &chk);
+        return;
     } else if (act == ACT_MCP) {
         if (mcp_admit(loop, req, srt, origin, *route, &chk, &e) != 0)
             goto fail;
@@ -547,7 +609,7 @@ static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, i
                              lim->max_body_bytes);
             goto fail;
         }
-        if (act == ACT_QUERY &&
+        if ((act == ACT_QUERY || act == ACT_EVENTS) &&
             !is_json_content_type(
                 evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"))) {
             rg_api_error_set(&e, 415, "unsupported_media_type", NULL,

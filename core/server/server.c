@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "oauth/oauth_multi.h"
+#include "events.h"
 #include "plugin_registry.h"
 #include "oauth/oauth_registry.h"
 #include "oauth_refresher.h"
@@ -230,6 +231,13 @@ int rg_server_run(const char *config_path)
         evhttp_set_gencb(srv->admin, rg_admin_handle, srv);
     }
 
+    /* Before any loop runs: they count widget events into it. Written to
+       the state store every second by a thread of its own. */
+    srv->events = rg_events_new(cfg->state_store, 1000);
+    if (!srv->events) {
+        rg_error_log("cannot start the widget events writer");
+        goto out;
+    }
     srv->nloops = cfg->loop_threads > 0 ? cfg->loop_threads : 1;
     srv->loops = calloc((size_t)srv->nloops, sizeof *srv->loops);
     if (!srv->loops)
@@ -330,6 +338,8 @@ out:
     rg_runtime_release(srv->current, 0);
     if (srv->main_base)
         event_base_free(srv->main_base);
+    /* Every loop is gone: nothing counts any more; the last counts are written. */
+    rg_events_free(srv->events);
     rg_nonce_cache_free(srv->nonces);
     rg_nonce_cache_free(srv->ended);
     rg_rl_memory_free(srv->rl_mem);

@@ -59,6 +59,7 @@ typedef struct rg_server {
     atomic_int stopping;
     int listen_fd;
     struct rg_oauth_refresher *oauth; /* background token refresh (main loop + its thread) */
+    struct rg_events *events;         /* widget analytics: counted here, written by its thread */
 } rg_server;
 
 /* Run until SIGTERM/SIGINT. Returns the process exit status. */

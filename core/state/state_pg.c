@@ -325,6 +325,69 @@ static int pg_lock_all(void *c, rg_token_row **rows, size_t *n, char *err, size_
     return 0;
 }
 
+static int pg_events_add(void *vc, const rg_event_count *rows, size_t n, char *err,
+                         size_t errlen)
+{
+    PGconn *c = vc;
+    if (exec_cmd(c, "BEGIN", err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const rg_event_count *r = &rows[i];
+        char nb[24], ib[24];
+        snprintf(nb, sizeof nb, "%lld", (long long)r->n);
+        snprintf(ib, sizeof ib, "%lld", (long long)r->items);
+        const char *params[8] = {r->site_id, r->day,   r->event, r->collection,
+                                 r->field,   r->latency, nb,     ib};
+        PGresult *res = PQexecParams(c, RG_EVENTS_UPSERT("$1", "$2", "$3", "$4", "$5", "$6",
+                                                         "$7::bigint", "$8::bigint"),
+                                     8, NULL, params, NULL, NULL, 0);
+        int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (!ok) {
+            set_err(c, err, errlen, "events");
+            exec_cmd(c, "ROLLBACK", NULL, 0);
+            return -1;
+        }
+    }
+    return exec_cmd(c, "COMMIT", err, errlen);
+}
+
+static int pg_events_list(void *vc, const char *site, rg_event_count **rows, size_t *n,
+                          char *err, size_t errlen)
+{
+    PGconn *c = vc;
+    *rows = NULL;
+    *n = 0;
+    const char *params[1] = {site};
+    PGresult *r = PQexecParams(c, site ? RG_EVENTS_LIST " WHERE site_id = $1" RG_EVENTS_GROUP
+                                       : RG_EVENTS_LIST RG_EVENTS_GROUP,
+                               site ? 1 : 0, NULL, site ? params : NULL, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        set_err(c, err, errlen, "events list");
+        PQclear(r);
+        return -1;
+    }
+    int nt = PQntuples(r);
+    if (nt > 0 && !(*rows = calloc((size_t)nt, sizeof **rows))) {
+        snprintf(err, errlen, "out of memory");
+        PQclear(r);
+        return -1;
+    }
+    for (int i = 0; i < nt; i++) {
+        rg_event_count *e = &(*rows)[i];
+        snprintf(e->site_id, sizeof e->site_id, "%s", PQgetvalue(r, i, 0));
+        snprintf(e->event, sizeof e->event, "%s", PQgetvalue(r, i, 1));
+        snprintf(e->collection, sizeof e->collection, "%s", PQgetvalue(r, i, 2));
+        snprintf(e->field, sizeof e->field, "%s", PQgetvalue(r, i, 3));
+        snprintf(e->latency, sizeof e->latency, "%s", PQgetvalue(r, i, 4));
+        e->n = ival(r, i, 5);
+        e->items = ival(r, i, 6);
+    }
+    *n = (size_t)nt;
+    PQclear(r);
+    return 0;
+}
+
 const rg_state_ops rg_state_pg_ops = {
     .kind = "postgres",
     .close = pg_close,
@@ -338,4 +401,6 @@ const rg_state_ops rg_state_pg_ops = {
     .rollback = pg_rollback,
     .ensure = pg_ensure,
     .lock_all = pg_lock_all,
+    .events_add = pg_events_add,
+    .events_list = pg_events_list,
 };

@@ -359,6 +359,100 @@ static int sq_lock_all(void *vdb, rg_token_row **rows, size_t *n, char *err, siz
     return 0;
 }
 
+static int sq_events_add(void *vdb, const rg_event_count *rows, size_t n, char *err,
+                         size_t errlen)
+{
+    sqlite3 *db = vdb;
+    sqlite3_stmt *s = NULL;
+    if (exec(db, "BEGIN IMMEDIATE", err, errlen) != 0)
+        return -1;
+    if (sqlite3_prepare_v2(db, RG_EVENTS_UPSERT("?1", "?2", "?3", "?4", "?5", "?6", "?7", "?8"),
+                           -1, &s, NULL) != SQLITE_OK) {
+        set_err(db, err, errlen, "prepare events");
+        exec(db, "ROLLBACK", NULL, 0);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const rg_event_count *r = &rows[i];
+        sqlite3_reset(s);
+        bind_text(s, 1, r->site_id);
+        bind_text(s, 2, r->day);
+        bind_text(s, 3, r->event);
+        bind_text(s, 4, r->collection);
+        bind_text(s, 5, r->field);
+        bind_text(s, 6, r->latency);
+        sqlite3_bind_int64(s, 7, r->n);
+        sqlite3_bind_int64(s, 8, r->items);
+        if (sqlite3_step(s) != SQLITE_DONE) {
+            set_err(db, err, errlen, "events");
+            sqlite3_finalize(s);
+            exec(db, "ROLLBACK", NULL, 0);
+            return -1;
+        }
+    }
+    sqlite3_finalize(s);
+    return exec(db, "COMMIT", err, errlen);
+}
+
+static void copy_col(char *dst, size_t cap, sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+static int sq_events_list(void *vdb, const char *site, rg_event_count **rows, size_t *n,
+                          char *err, size_t errlen)
+{
+    sqlite3 *db = vdb;
+    sqlite3_stmt *s = NULL;
+    *rows = NULL;
+    *n = 0;
+    const char *sql = site ? RG_EVENTS_LIST " WHERE site_id = ?1" RG_EVENTS_GROUP
+                           : RG_EVENTS_LIST RG_EVENTS_GROUP;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+        set_err(db, err, errlen, "prepare events list");
+        return -1;
+    }
+    if (site)
+        bind_text(s, 1, site);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 32;
+            rg_event_count *nr = realloc(*rows, nc * sizeof *nr);
+            if (!nr) {
+                snprintf(err, errlen, "out of memory");
+                sqlite3_finalize(s);
+                free(*rows);
+                *rows = NULL;
+                *n = 0;
+                return -1;
+            }
+            *rows = nr;
+            cap = nc;
+        }
+        rg_event_count *r = &(*rows)[(*n)++];
+        memset(r, 0, sizeof *r);
+        copy_col(r->site_id, sizeof r->site_id, s, 0);
+        copy_col(r->event, sizeof r->event, s, 1);
+        copy_col(r->collection, sizeof r->collection, s, 2);
+        copy_col(r->field, sizeof r->field, s, 3);
+        copy_col(r->latency, sizeof r->latency, s, 4);
+        r->n = sqlite3_column_int64(s, 5);
+        r->items = sqlite3_column_int64(s, 6);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        set_err(db, err, errlen, "events list");
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+        return -1;
+    }
+    return 0;
+}
+
 const rg_state_ops rg_state_sqlite_ops = {
     .kind = "sqlite",
     .close = sq_close,
@@ -371,5 +465,7 @@ const rg_state_ops rg_state_sqlite_ops = {
     .commit = sq_commit,
     .rollback = sq_rollback,
     .ensure = sq_ensure,
+    .events_add = sq_events_add,
+    .events_list = sq_events_list,
     .lock_all = sq_lock_all,
 };

@@ -176,3 +176,15 @@ int rg_state_ensure(rg_state_store *st, const char *site, const char *source,
 }
 
 const char *rg_state_kind(const rg_state_store *st) { return st->ops->kind; }
+
+int rg_state_events_add(rg_state_store *st, const rg_event_count *rows, size_t n, char *err,
+                        size_t errlen)
+{
+    return n ? st->ops->events_add(st->db, rows, n, err, errlen) : 0;
+}
+
+int rg_state_events_list(rg_state_store *st, const char *site, rg_event_count **rows, size_t *n,
+                         char *err, size_t errlen)
+{
+    return st->ops->events_list(st->db, site, rows, n, err, errlen);
+}

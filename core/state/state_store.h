@@ -111,4 +111,28 @@ int rg_state_ensure(rg_state_store *st, const char *site, const char *source,
 /* "sqlite" or "postgres". */
 const char *rg_state_kind(const rg_state_store *st);
 
+/*
+ * Widget analytics (POST /v1/{site}/events): structural counts only, summed
+ * per day by every instance sharing the store. A row counts `n` events and
+ * `items` (their counts added up) for one (site, day, event, collection,
+ * field, latency bucket); "" where a dimension does not apply.
+ */
+typedef struct rg_event_count {
+    char site_id[33];
+    char day[11];        /* YYYY-MM-DD, UTC; "" in totals */
+    char event[33];
+    char collection[65];
+    char field[65];
+    char latency[17];
+    int64_t n;
+    int64_t items;
+} rg_event_count;
+
+/* Add the counts in one transaction. 0 or -1. */
+int rg_state_events_add(rg_state_store *st, const rg_event_count *rows, size_t n, char *err,
+                        size_t errlen);
+/* Totals over every day, of one site or (site NULL) all; *rows malloc'd. */
+int rg_state_events_list(rg_state_store *st, const char *site, rg_event_count **rows, size_t *n,
+                         char *err, size_t errlen);
+
 #endif

@@ -400,7 +400,7 @@ class PathsServedTest(unittest.TestCase):
     def test_every_route_is_documented(self):
         routes = strip_comments(read(os.path.join(CORE, "server", "routes.c")))
         actions = set(re.findall(r'strcmp\(a,\s*"([a-z]+)"\)', routes))
-        self.assertEqual(actions, {"token", "query", "collections", "session", "mcp"})
+        self.assertEqual(actions, {"token", "query", "collections", "session", "mcp", "events"})
         for a in actions:
             self.assertIn("/v1/{site_id}/%s" % a, self.api["paths"])
         admin = strip_comments(read(os.path.join(CORE, "server", "admin.c")))
