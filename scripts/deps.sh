@@ -13,6 +13,7 @@ if [ "${1:-}" = "--test" ]; then
   pkgs+=(mariadb-server mariadb-client) # throwaway MariaDB for the mysql adapter
   pkgs+=(redis-server) # throwaway Redis for the shared rate-limit tests
   pkgs+=(clang-14 clang libclang-rt-14-dev) # libFuzzer targets (tests/fuzz/run.sh)
+  pkgs+=(chromium) # the JavaScript client in a real browser (tests/browser, playwright-core)
   # CongoDB, the JavaScript MongoDB server of the mongo adapter tests, runs on
   # node. Only when npm is missing: Debian's npm would replace a node from
   # another source (e.g. nodesource, which bundles its own npm).

@@ -32,6 +32,11 @@ step "unit tests (ctest)" ctest --test-dir "$build" --output-on-failure -j2
 # replayed, then each target fuzzes for RG_FUZZ_SECONDS (default 45).
 step "fuzzing (tests/fuzz/run.sh)" tests/fuzz/run.sh
 
+# The browser client's own tests on Node: signing against the shared vectors
+# (the C unit tests check the same file), sessions, retries, paging, and the
+# generated classic build being up to date.
+step "JavaScript client (clients/js)" node --test clients/js/test/
+
 # The fake Shopify, Airtable and Google servers the SaaS adapter tests run
 # against: their own shapes, parsers, throttles and OAuth endpoints.
 step "fake providers (tests/fakes)" python3 tests/fakes/test_fakes.py

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 # The fault tests stop PostgreSQL, so they run last.
-MODULES = ["test_rgclient", "test_config", "test_token", "test_ai", "test_mcp", "test_events", "test_signing", "test_collections",
+MODULES = ["test_rgclient", "test_config", "test_token", "test_ai", "test_mcp", "test_events", "test_browser", "test_signing", "test_collections",
            "test_cors", "test_query", "test_hostile", "test_abuse", "test_keys", "test_docs",
            "test_ratelimit", "test_ratelimit_redis", "test_oauth", "test_oauth_store", "test_cache",
            "test_faults"]

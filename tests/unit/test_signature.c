@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "crypto/signature.h"
 
@@ -43,6 +44,47 @@ static void test_vectors(void **state)
                    strlen(BODY), mac);
     rg_sig_format(mac, hdr);
     assert_string_equal(hdr, "sha256=" POST_HEX);
+}
+
+/* The vectors the JavaScript client is tested with (clients/js/test):
+   both implementations must produce these exact headers. */
+static void test_shared_vectors(void **state)
+{
+    (void)state;
+    json_error_t jerr;
+    json_t *doc = json_load_file(RG_SOURCE_DIR "/clients/js/test/vectors.json", 0, &jerr);
+    if (!doc)
+        fail_msg("clients/js/test/vectors.json: %s", jerr.text);
+    assert_true(json_is_array(doc));
+    assert_true(json_array_size(doc) >= 5);
+    size_t i;
+    json_t *v;
+    json_array_foreach(doc, i, v) {
+        const char *secret = json_string_value(json_object_get(v, "signing_secret"));
+        const char *ts = json_string_value(json_object_get(v, "timestamp"));
+        const char *nonce = json_string_value(json_object_get(v, "nonce"));
+        const char *method = json_string_value(json_object_get(v, "method"));
+        const char *path = json_string_value(json_object_get(v, "path"));
+        json_t *body = json_object_get(v, "body");
+        const char *want = json_string_value(json_object_get(v, "signature"));
+        assert_non_null(secret);
+        assert_non_null(ts);
+        assert_non_null(nonce);
+        assert_non_null(method);
+        assert_non_null(path);
+        assert_true(json_is_string(body));
+        assert_non_null(want);
+        uint8_t mac[32];
+        char hdr[72];
+        rg_sig_compute(secret, ts, nonce, method, path, json_string_value(body),
+                       json_string_length(body), mac);
+        rg_sig_format(mac, hdr);
+        if (strcmp(hdr, want) != 0)
+            fail_msg("vector %zu: C signs %s, the file says %s", i, hdr, want);
+        assert_true(rg_sig_verify(secret, ts, nonce, method, path, json_string_value(body),
+                                  json_string_length(body), mac));
+    }
+    json_decref(doc);
 }
 
 static void test_verify(void **state)
@@ -170,7 +212,7 @@ static void test_timestamp(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vectors),   cmocka_unit_test(test_verify),
+        cmocka_unit_test(test_vectors),   cmocka_unit_test(test_shared_vectors),   cmocka_unit_test(test_verify),
         cmocka_unit_test(test_parse_header), cmocka_unit_test(test_nonce),
         cmocka_unit_test(test_timestamp),
     };
