@@ -1,7 +1,7 @@
 /*
  * `readgate query`: a signing client for people. It opens a session (browser
  * mode with --origin, backend mode with an API key), signs every request as
- * SPEC section 3 says, and prints the gateway's JSON answer. Bodies are built
+ * docs/http-api.md says, and prints the gateway's JSON answer. Bodies are built
  * with jansson, never by formatting strings, so a value never becomes syntax.
  */
 #include <curl/curl.h>

@@ -1,6 +1,6 @@
 /*
  * `readgate site delete S [-c FILE]`: the end of a site's OAuth connections.
- * Each stored grant is revoked at its provider first (SPEC section 5:
+ * Each stored grant is revoked at its provider first (docs/configuration.md, "OAuth connections":
  * deleting a site revokes its tokens at the provider, not just locally), and
  * only then deleted from the state store. A revoke that fails is reported,
  * that token is kept (so the command can be run again) and the exit status is

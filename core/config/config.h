@@ -63,7 +63,7 @@ typedef struct rg_source_option {
     int line;    /* line of the value in the site file, for diagnostics */
 } rg_source_option;
 
-/* Who issues a source's OAuth tokens (the `oauth` block, SPEC section 5). */
+/* Who issues a source's OAuth tokens (the `oauth` block, docs/configuration.md, "OAuth connections"). */
 typedef enum rg_oauth_provider {
     RG_OAUTH_GOOGLE = 1,
     RG_OAUTH_AIRTABLE,
@@ -105,7 +105,7 @@ typedef struct rg_source {
 } rg_source;
 
 /*
- * Rate limits of one route (SPEC section 6): sliding windows per client IP,
+ * Rate limits of one route (docs/configuration.md and SECURITY.md): sliding windows per client IP,
  * per site and per session, plus a one-second burst window per site. 0 turns
  * a window off. Site files override the server's values key by key.
  */

@@ -1,5 +1,5 @@
 /*
- * A source's `oauth` block (SPEC section 5): who issues its tokens, the
+ * A source's `oauth` block (docs/configuration.md, "OAuth connections"): who issues its tokens, the
  * client credentials (encrypted), the token and revoke endpoints and how early
  * to refresh. The block is for readgate itself; the adapter only ever sees the
  * current access token.

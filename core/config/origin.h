@@ -1,5 +1,5 @@
 /*
- * Origin allowlist (SPEC section 3). Matching is exact and anchored:
+ * Origin allowlist (docs/http-api.md). Matching is exact and anchored:
  *   "example.com"    -> https://example.com only (no port, default port 443 ok)
  *   "*.example.com"  -> https://<one or more labels>.example.com, not example.com itself
  *   "host:port"      -> that host at exactly that port (http or https)

@@ -8,7 +8,7 @@
 
 #include "node.h"
 
-/* SPEC section 6: token 60/min per IP, 200/min per site, 20/s burst; query
+/* docs/configuration.md and SECURITY.md: token 60/min per IP, 200/min per site, 20/s burst; query
    (and collections, session) 300/min per site, 30/s burst. */
 void rg_rate_limits_defaults(rg_rate_limits *rl);
 /* Apply the `rate_limits` pair (if any) of a document over *rl. */

@@ -48,7 +48,7 @@ static const struct limit_def {
     {"max_string_bytes", offsetof(rg_limits, max_string_bytes), L_SIZE, 1, 65536, 256},
     {"max_search_bytes", offsetof(rg_limits, max_search_bytes), L_SIZE, 1, 4096, 200},
     {"max_in_values", offsetof(rg_limits, max_in_values), L_SIZE, 1, 1000, 50},
-    {"max_sort", offsetof(rg_limits, max_sort), L_SIZE, 1, 3, 3}, /* SPEC: at most 3 */
+    {"max_sort", offsetof(rg_limits, max_sort), L_SIZE, 1, 3, 3}, /* docs/http-api.md: at most 3 */
     {"request_timeout_ms", offsetof(rg_limits, request_timeout_ms), L_U32, 1, 600000, 5000},
     {"timestamp_window_s", offsetof(rg_limits, timestamp_window_s), L_INT, 1, 3600, 300},
     {"max_connections", offsetof(rg_limits, max_connections), L_SIZE, 1, 1000000, 10000},

@@ -1,5 +1,5 @@
 /*
- * One site file (SPEC section 2): identity, origins, API key hashes, session
+ * One site file (docs/configuration.md): identity, origins, API key hashes, session
  * lifetime and sources. Collections are in collection.c.
  */
 #include "node.h"

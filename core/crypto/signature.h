@@ -1,5 +1,5 @@
 /*
- * Request signatures (SPEC section 3):
+ * Request signatures (docs/http-api.md):
  *   string_to_sign = "v1\n" ts "\n" nonce "\n" METHOD "\n" path "\n" hex(sha256(body))
  *   X-Readgate-Signature: sha256=<lower-hex HMAC-SHA256(signing_secret bytes, string_to_sign)>
  */

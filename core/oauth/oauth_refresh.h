@@ -1,5 +1,5 @@
 /*
- * The refresh protocol (SPEC section 5), the same for the background timer,
+ * The refresh protocol (docs/configuration.md, "OAuth connections"), the same for the background timer,
  * a worker that got a 401 and the CLI:
  *
  *   1. begin a transaction holding the connection's row lock

@@ -1,6 +1,6 @@
 /*
  * API errors: {"error":{"code":..,"message":..,"field":..}} with the HTTP
- * status that goes with the code (SPEC section 3).
+ * status that goes with the code (docs/http-api.md).
  */
 #ifndef RG_ERRORS_H
 #define RG_ERRORS_H

@@ -1,5 +1,5 @@
 /*
- * Request body -> typed query plan (SPEC section 3), the only way a request
+ * Request body -> typed query plan (docs/http-api.md), the only way a request
  * reaches an adapter. Every check the spec lists happens here; the adapter
  * gets field indices, typed values and a fixed sort order.
  *

@@ -1,5 +1,5 @@
 /*
- * The background token refresher (SPEC section 5). A timer on the main event
+ * The background token refresher (docs/configuration.md, "OAuth connections"). A timer on the main event
  * loop asks a thread of its own to look at every OAuth connection of the
  * current configuration: it reads the state store (which also notices tokens
  * another process refreshed: workers then reconnect) and refreshes each token

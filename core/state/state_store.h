@@ -4,7 +4,7 @@
  * host, WAL mode) or `postgres://...` (several hosts).
  *
  * One table, oauth_tokens, one row per (site, source). Token values are
- * stored encrypted (SPEC section 6, AAD "<site>/oauth.<source>.access_token"
+ * stored encrypted (docs/configuration.md and SECURITY.md, AAD "<site>/oauth.<source>.access_token"
  * and ".refresh_token"); this module never sees plaintext.
  *
  * A handle is one database connection and is used by one thread at a time;

@@ -2,7 +2,7 @@
  * The origin allowlist (core/config/origin.c). Input: one flag byte (bit 0:
  * allow_localhost), a pattern as written in allowed_origins, a newline, and an
  * Origin header value. Beyond memory safety, the matcher is compared with a
- * second, independently written reading of SPEC section 3 (below), so a
+ * second, independently written reading of docs/http-api.md (below), so a
  * pattern that admits what it should not (or refuses what it should admit)
  * stops the run.
  */
@@ -64,7 +64,7 @@ static int ref_port(const char *s, size_t n)
     return v <= 65535 ? (int)v : -1;
 }
 
-/* SPEC: "example.com" admits https://example.com only; "*.example.com" any
+/* docs/configuration.md: "example.com" admits https://example.com only; "*.example.com" any
    subdomain over https, not the bare domain; "host:port" that exact port
    over either scheme; no path, user info or "null"; host names fold case. */
 static bool ref_allowed(const rg_origin_pattern *p, bool allow_localhost, const char *o)

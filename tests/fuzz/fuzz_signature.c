@@ -2,7 +2,7 @@
  * The signature headers (core/crypto/signature.c): X-Readgate-Signature,
  * -Timestamp and -Nonce are parsed before anything is verified. The whole
  * input is offered to each parser, and each acceptance is checked against
- * the grammar of SPEC section 3. Then the input is split at newlines into
+ * the grammar of docs/http-api.md. Then the input is split at newlines into
  * the pieces of a string to sign and verified against a signature made for
  * them, and against one for a different body.
  */

@@ -2,7 +2,7 @@
 
 The rows are generated deterministically in Python, loaded into PostgreSQL
 with psql, and kept here as Python objects, so every test computes the rows
-readgate must return by applying SPEC section 3 semantics itself: filters are
+readgate must return by applying docs/http-api.md semantics itself: filters are
 AND-ed, NULL matches no filter (ne included), ASCII letters fold for prefix,
 contains and search, strings order by code point (UTF-8 byte order), NULLs
 sort last ascending and first descending, and the key breaks ties ascending.

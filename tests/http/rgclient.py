@@ -1,6 +1,6 @@
 """A small readgate HTTP client for the black-box tests.
 
-Implements the request signature of SPEC section 3 on its own (it shares no
+Implements the request signature of docs/http-api.md on its own (it shares no
 code with the server):
 
     string_to_sign = "v1\\n" ts "\\n" nonce "\\n" METHOD "\\n" path "\\n" hex(sha256(body))

@@ -1,4 +1,4 @@
-"""Master keys and stored secrets (SPEC §6): rotation while serving, the audit
+"""Master keys and stored secrets (docs/configuration.md, "Secrets and master keys"): rotation while serving, the audit
 log of every decrypt, no secret or query value in any log, and a refusal to
 start (or to reload) with a key file or ciphertext that is wrong."""
 

@@ -1,4 +1,4 @@
-"""OAuth token lifecycle (SPEC section 5) against the fake providers.
+"""OAuth token lifecycle (docs/configuration.md, "OAuth connections") against the fake providers.
 
 Gateways of their own, each with Airtable (and for some tests Google or
 Shopify) sources pointed at a fake provider process (tests/fakes). The fake's
@@ -521,7 +521,7 @@ class SiteDeleteTest(unittest.TestCase):
 
 
 class _KeyRotation:
-    """`readgate keys rotate` re-encrypts the stored OAuth tokens too (SPEC
+    """`readgate keys rotate` re-encrypts the stored OAuth tokens too (docs/http-api.md
     section 6), in one transaction per store that waits for a refresh holding
     the row lock, so the old master key can be retired: afterwards a gateway
     holding only the new key serves the OAuth source and refreshes its token.

@@ -1,4 +1,4 @@
-"""Rate limits with the in-memory backend (SPEC section 6), the client
+"""Rate limits with the in-memory backend (docs/configuration.md and SECURITY.md), the client
 address behind trusted proxies, the per-site cap on queries in flight and the
 cap on connections. The Redis backend is in test_ratelimit_redis.py."""
 

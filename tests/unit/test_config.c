@@ -449,7 +449,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->limits.ratelimit_entries, 100000);
     assert_int_equal(c->limits.ratelimit_timeout_ms, 50);
     assert_null(c->redis_host);
-    /* SPEC section 6 */
+    /* docs/configuration.md and SECURITY.md */
     const rg_route_limits *tok = &c->rate_limits.route[RG_RL_TOKEN];
     assert_int_equal(tok->per_ip_per_min, 60);
     assert_int_equal(tok->per_site_per_min, 200);

@@ -1,5 +1,5 @@
 /*
- * Origin allowlist: pattern parsing and anchored matching (SPEC section 3).
+ * Origin allowlist: pattern parsing and anchored matching (docs/http-api.md).
  * Each row: a set of patterns (space separated), allow_localhost, the Origin
  * header value, and whether it must be admitted.
  */
