@@ -178,6 +178,25 @@ typedef const rg_token_provider *(*rg_provider_entry_fn)(const rg_host_api *host
         return &(descriptor);                                                             \
     }
 
+/* The whole descriptor and entry point in one line:
+ *     RG_PROVIDER("myvoice", "1.0.0", RG_PROVIDER_TOOLS_FUNCTIONS,
+ *                 my_check, my_begin, my_finish, my_end)
+ * (check may be NULL). */
+#define RG_PROVIDER(name_, version_, tools_, check_, begin_, finish_, end_)                 \
+    static const rg_token_provider rg_provider_descriptor_ = {                           \
+        .struct_size = sizeof(rg_token_provider),                                         \
+        .abi_major = RG_PROVIDER_ABI_MAJOR,                                               \
+        .abi_minor = RG_PROVIDER_ABI_MINOR,                                               \
+        .name = (name_),                                                                  \
+        .version = (version_),                                                            \
+        .tools = (tools_),                                                                \
+        .check = (check_),                                                                \
+        .begin = (begin_),                                                                \
+        .finish = (finish_),                                                              \
+        .end = (end_),                                                                    \
+    };                                                                                    \
+    RG_DEFINE_PROVIDER(rg_provider_descriptor_)
+
 #ifdef __cplusplus
 }
 #endif

@@ -412,6 +412,19 @@ void rg_pv_fill_request(const rg_pv_mint *m, rg_provider_request *req)
     req->body_len = m->body_len;
 }
 
+rg_status rg_pv_finish_with(rg_pv_mint *m, rg_status st, json_t *result, json_t *answer,
+                            const char *provider, rg_mint_result *out, rg_error *err)
+{
+    if (st == RG_OK)
+        st = result ? rg_pv_set_result(m, result, err)
+                    : rg_pv_fail(err, RG_ERR_INTERNAL, "%s: out of memory", provider);
+    json_decref(result);
+    json_decref(answer);
+    if (st == RG_OK)
+        rg_pv_fill_result(m, out);
+    return st;
+}
+
 void rg_pv_fill_result(const rg_pv_mint *m, rg_mint_result *out)
 {
     out->json = m->result;

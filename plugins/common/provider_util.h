@@ -144,6 +144,13 @@ rg_status rg_pv_set_result(rg_pv_mint *m, const json_t *json, rg_error *err);
    untouched: readgate sets it). */
 void rg_pv_fill_request(const rg_pv_mint *m, rg_provider_request *req);
 void rg_pv_fill_result(const rg_pv_mint *m, rg_mint_result *out);
+/*
+ * The end of every finish: with st RG_OK, keep `result` (NULL: out of
+ * memory) as the browser's JSON and fill *out. Takes result and answer (both
+ * may be NULL). Returns the final status.
+ */
+rg_status rg_pv_finish_with(rg_pv_mint *m, rg_status st, json_t *result, json_t *answer,
+                            const char *provider, rg_mint_result *out, rg_error *err);
 
 /* ---- the answer (finish) --------------------------------------------------------- */
 

@@ -102,38 +102,14 @@ static rg_status el_finish(void *state, const rg_provider_response *resp, rg_min
     int64_t life = e->signed_url ? SIGNED_URL_LIFETIME_S : TOKEN_LIFETIME_S;
     json_t *answer = rg_pv_answer_object(resp);
     const char *value = rg_pv_json_token(answer, field);
-    json_t *result = NULL;
     if (!value)
         st = rg_pv_malformed(err, PROVIDER, resp->status,
                              e->signed_url ? "no \"signed_url\"" : "no \"token\"");
-    if (st == RG_OK) {
-        result = json_pack("{s:s, s:I}", field, value, "expires_at", (json_int_t)(e->now + life));
-        st = result ? rg_pv_set_result(&e->base, result, err)
-                    : rg_pv_fail(err, RG_ERR_INTERNAL, PROVIDER ": out of memory");
-    }
-    json_decref(result);
-    json_decref(answer);
-    if (st == RG_OK)
-        rg_pv_fill_result(&e->base, out);
-    return st;
+    json_t *result = st == RG_OK ? json_pack("{s:s, s:I}", field, value, "expires_at",
+                                             (json_int_t)(e->now + life))
+                                 : NULL;
+    return rg_pv_finish_with(&e->base, st, result, answer, PROVIDER, out, err);
 }
 
-static void el_end(void *state)
-{
-    rg_pv_mint_free(state);
-}
-
-static const rg_token_provider elevenlabs_provider = {
-    .struct_size = sizeof(rg_token_provider),
-    .abi_major = RG_PROVIDER_ABI_MAJOR,
-    .abi_minor = RG_PROVIDER_ABI_MINOR,
-    .name = PROVIDER,
-    .version = READGATE_VERSION,
-    .tools = 0,
-    .check = el_check,
-    .begin = el_begin,
-    .finish = el_finish,
-    .end = el_end,
-};
-
-RG_DEFINE_PROVIDER(elevenlabs_provider)
+RG_PROVIDER(PROVIDER, READGATE_VERSION, 0, el_check, el_begin, el_finish,
+            rg_pv_mint_free)

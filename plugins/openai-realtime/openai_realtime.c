@@ -198,35 +198,10 @@ static rg_status oa_finish(void *state, const rg_provider_response *resp, rg_min
         st = rg_pv_malformed(err, PROVIDER, resp->status, "no client secret \"value\"");
     else if (!json_is_integer(expires) || json_integer_value(expires) <= 0)
         st = rg_pv_malformed(err, PROVIDER, resp->status, "no integer \"expires_at\"");
-    json_t *result = NULL;
-    if (st == RG_OK) {
-        result = json_pack("{s:s, s:O}", "value", value, "expires_at", expires);
-        st = result ? rg_pv_set_result(m, result, err)
-                    : rg_pv_fail(err, RG_ERR_INTERNAL, PROVIDER ": out of memory");
-    }
-    json_decref(result);
-    json_decref(answer);
-    if (st == RG_OK)
-        rg_pv_fill_result(m, out);
-    return st;
+    json_t *result =
+        st == RG_OK ? json_pack("{s:s, s:O}", "value", value, "expires_at", expires) : NULL;
+    return rg_pv_finish_with(m, st, result, answer, PROVIDER, out, err);
 }
 
-static void oa_end(void *state)
-{
-    rg_pv_mint_free(state);
-}
-
-static const rg_token_provider openai_realtime_provider = {
-    .struct_size = sizeof(rg_token_provider),
-    .abi_major = RG_PROVIDER_ABI_MAJOR,
-    .abi_minor = RG_PROVIDER_ABI_MINOR,
-    .name = PROVIDER,
-    .version = READGATE_VERSION,
-    .tools = RG_PROVIDER_TOOLS_FUNCTIONS | RG_PROVIDER_TOOLS_MCP,
-    .check = oa_check,
-    .begin = oa_begin,
-    .finish = oa_finish,
-    .end = oa_end,
-};
-
-RG_DEFINE_PROVIDER(openai_realtime_provider)
+RG_PROVIDER(PROVIDER, READGATE_VERSION, RG_PROVIDER_TOOLS_FUNCTIONS | RG_PROVIDER_TOOLS_MCP,
+            oa_check, oa_begin, oa_finish, rg_pv_mint_free)

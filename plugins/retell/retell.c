@@ -130,36 +130,10 @@ static rg_status rt_finish(void *state, const rg_provider_response *resp, rg_min
         st = rg_pv_malformed(err, PROVIDER, resp->status, "no \"access_token\"");
     else if (!call)
         st = rg_pv_malformed(err, PROVIDER, resp->status, "no \"call_id\"");
-    json_t *result = NULL;
-    if (st == RG_OK) {
-        result = json_pack("{s:s, s:s, s:I}", "access_token", token, "call_id", call,
-                           "expires_at", (json_int_t)(r->now + START_WINDOW_S));
-        st = result ? rg_pv_set_result(&r->base, result, err)
-                    : rg_pv_fail(err, RG_ERR_INTERNAL, PROVIDER ": out of memory");
-    }
-    json_decref(result);
-    json_decref(answer);
-    if (st == RG_OK)
-        rg_pv_fill_result(&r->base, out);
-    return st;
+    json_t *result = st == RG_OK ? json_pack("{s:s, s:s, s:I}", "access_token", token, "call_id", call,
+                                                     "expires_at", (json_int_t)(r->now + START_WINDOW_S)) : NULL;
+    return rg_pv_finish_with(&r->base, st, result, answer, PROVIDER, out, err);
 }
 
-static void rt_end(void *state)
-{
-    rg_pv_mint_free(state);
-}
-
-static const rg_token_provider retell_provider = {
-    .struct_size = sizeof(rg_token_provider),
-    .abi_major = RG_PROVIDER_ABI_MAJOR,
-    .abi_minor = RG_PROVIDER_ABI_MINOR,
-    .name = PROVIDER,
-    .version = READGATE_VERSION,
-    .tools = 0,
-    .check = rt_check,
-    .begin = rt_begin,
-    .finish = rt_finish,
-    .end = rt_end,
-};
-
-RG_DEFINE_PROVIDER(retell_provider)
+RG_PROVIDER(PROVIDER, READGATE_VERSION, 0, rt_check, rt_begin, rt_finish,
+            rg_pv_mint_free)

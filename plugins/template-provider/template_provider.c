@@ -341,20 +341,8 @@ static void tpl_end(void *state)
 
 /* ---- the descriptor and the entry point ----------------------------------------- */
 
-/* Static and immutable: readgate may read it from any thread. */
-static const rg_token_provider template_provider = {
-    .struct_size = sizeof(rg_token_provider),
-    .abi_major = RG_PROVIDER_ABI_MAJOR,
-    .abi_minor = RG_PROVIDER_ABI_MINOR,
-    .name = PROVIDER_NAME,
-    .version = PROVIDER_VERSION,
-    .tools = 0, /* or RG_PROVIDER_TOOLS_FUNCTIONS / _MCP if your provider takes tools */
-    .check = tpl_check,
-    .begin = tpl_begin,
-    .finish = tpl_finish,
-    .end = tpl_end,
-};
-
-/* Exports rg_provider_entry, the one visible symbol (CMake builds the rest
-   hidden). */
-RG_DEFINE_PROVIDER(template_provider)
+/* The descriptor (static and immutable: readgate may read it from any thread)
+   and rg_provider_entry, the one visible symbol (CMake builds the rest
+   hidden). The third argument says which ai.tools modes your provider can
+   hand to its model: 0, or RG_PROVIDER_TOOLS_FUNCTIONS / _MCP. */
+RG_PROVIDER(PROVIDER_NAME, PROVIDER_VERSION, 0, tpl_check, tpl_begin, tpl_finish, tpl_end)

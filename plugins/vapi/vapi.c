@@ -159,22 +159,5 @@ static rg_status vp_finish(void *state, const rg_provider_response *resp, rg_min
     return RG_OK;
 }
 
-static void vp_end(void *state)
-{
-    rg_pv_mint_free(state);
-}
-
-static const rg_token_provider vapi_provider = {
-    .struct_size = sizeof(rg_token_provider),
-    .abi_major = RG_PROVIDER_ABI_MAJOR,
-    .abi_minor = RG_PROVIDER_ABI_MINOR,
-    .name = PROVIDER,
-    .version = READGATE_VERSION,
-    .tools = 0,
-    .check = vp_check,
-    .begin = vp_begin,
-    .finish = vp_finish,
-    .end = vp_end,
-};
-
-RG_DEFINE_PROVIDER(vapi_provider)
+RG_PROVIDER(PROVIDER, READGATE_VERSION, 0, vp_check, vp_begin, vp_finish,
+            rg_pv_mint_free)
