@@ -49,28 +49,11 @@ static void host_log(rg_log_level level, const char *adapter, const char *fmt, v
     funlockfile(stderr);
 }
 
-const rg_host_api rg_conf_host = {
-    .struct_size = sizeof(rg_host_api),
-    .abi_major = RG_ADAPTER_ABI_MAJOR,
-    .abi_minor = RG_ADAPTER_ABI_MINOR,
-    .log = host_log,
-    .malloc = malloc,
-    .calloc = calloc,
-    .realloc = realloc,
-    .free = free,
-};
+const rg_host_api rg_conf_host = RG_HOST_TABLE(RG_ADAPTER_ABI_MAJOR, RG_ADAPTER_ABI_MINOR, host_log);
 
 /* The same services for token providers, speaking their ABI version. */
-const rg_host_api rg_conf_provider_host = {
-    .struct_size = sizeof(rg_host_api),
-    .abi_major = RG_PROVIDER_ABI_MAJOR,
-    .abi_minor = RG_PROVIDER_ABI_MINOR,
-    .log = host_log,
-    .malloc = malloc,
-    .calloc = calloc,
-    .realloc = realloc,
-    .free = free,
-};
+const rg_host_api rg_conf_provider_host =
+    RG_HOST_TABLE(RG_PROVIDER_ABI_MAJOR, RG_PROVIDER_ABI_MINOR, host_log);
 
 typedef struct options {
     const char *adapter_path;

@@ -13,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <dlfcn.h>
 #include <jansson.h>
 #include <readgate/token_provider.h>
 
 #include "conformance.h"
 #include "plugin/plugin_loader.h"
+#include "plugin/provider_url.h"
 
 /* In every answer body: an error message that repeats it leaks the provider's words. */
 #define MARKER "RGCONF-PROVIDER-BODY-4f1c"
@@ -60,28 +60,19 @@ static const char *status_name(rg_status s)
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "(unknown status)";
 }
 
-/* A URL a key may go to: https, or http to loopback; the key not in it. */
+/* readgate's own rule (plugin/provider_url.h), and the key not in the URL. */
 static int url_ok(const char *url, char *msg, size_t msgsz)
 {
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
-    int ok = 0;
-    if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-        snprintf(msg, msgsz, "request url '%.200s' is not a URL", url);
-    else if (strcmp(scheme, "https") != 0 &&
-             !(strcmp(scheme, "http") == 0 &&
-               (!strcmp(host, "127.0.0.1") || !strcmp(host, "localhost") || !strcmp(host, "[::1]"))))
-        snprintf(msg, msgsz, "request url '%.200s' is not https (http only to loopback)", url);
-    else if (strstr(url, API_KEY))
+    char why[200];
+    if (rg_provider_url_ok(url, why, sizeof why) != 0) {
+        snprintf(msg, msgsz, "request url '%.200s': %s", url, why);
+        return 0;
+    }
+    if (strstr(url, API_KEY)) {
         snprintf(msg, msgsz, "the api key is in the request URL (it ends up in logs)");
-    else
-        ok = 1;
-    curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(u);
-    return ok;
+        return 0;
+    }
+    return 1;
 }
 
 static int header_ok(const char *s)

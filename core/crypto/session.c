@@ -34,6 +34,38 @@ static int derive_signing_secret(const rg_master_key *k, const char *token, size
     return rc;
 }
 
+/* The token of either kind for (key, site, exp, nonce): the layout of
+   session.h behind `prefix`, authenticated with the key's session key.
+   Returns the token's length, or -1. */
+static int encode(const rg_master_key *k, uint8_t version, const char *prefix,
+                  const char *site_id, uint64_t exp, const uint8_t nonce[16],
+                  char token[RG_SESSION_TOKEN_MAX])
+{
+    size_t kid_len = strlen(k->kid), site_len = strlen(site_id);
+    if (kid_len == 0 || kid_len > RG_KID_MAX || site_len == 0 || site_len > SITE_MAX)
+        return -1;
+    uint8_t raw[RAW_MAX];
+    size_t n = 0;
+    raw[n++] = version;
+    raw[n++] = (uint8_t)kid_len;
+    memcpy(raw + n, k->kid, kid_len);
+    n += kid_len;
+    raw[n++] = (uint8_t)site_len;
+    memcpy(raw + n, site_id, site_len);
+    n += site_len;
+    for (int i = 7; i >= 0; i--)
+        raw[n++] = (uint8_t)(exp >> (i * 8));
+    memcpy(raw + n, nonce, 16);
+    n += 16;
+    rg_bytes part = {raw, n};
+    if (rg_hmac_sha256(k->session_key, sizeof k->session_key, &part, 1, raw + n) != 0)
+        return -1;
+    n += 32;
+    memcpy(token, prefix, 4);
+    int w = rg_b64_encode_to(raw, n, true, token + 4, RG_SESSION_TOKEN_MAX - 4);
+    return w < 0 ? -1 : 4 + w;
+}
+
 int rg_session_mint(const rg_keyring *kr, const char *site_id, uint64_t now, uint32_t ttl_s,
                     char token[RG_SESSION_TOKEN_MAX], rg_session *out)
 {
@@ -43,39 +75,19 @@ int rg_session_mint(const rg_keyring *kr, const char *site_id, uint64_t now, uin
     if (site_len == 0 || site_len > SITE_MAX || now > UINT64_MAX - ttl_s)
         return -1;
     const rg_master_key *k = rg_keyring_primary(kr);
-    size_t kid_len = strlen(k->kid);
     uint64_t exp = now + ttl_s;
-    uint8_t raw[RAW_MAX];
-    size_t n = 0;
-    raw[n++] = TOKEN_VERSION;
-    raw[n++] = (uint8_t)kid_len;
-    memcpy(raw + n, k->kid, kid_len);
-    n += kid_len;
-    raw[n++] = (uint8_t)site_len;
-    memcpy(raw + n, site_id, site_len);
-    n += site_len;
-    for (int i = 7; i >= 0; i--)
-        raw[n++] = (uint8_t)(exp >> (i * 8));
     uint8_t nonce[16];
     if (RAND_bytes(nonce, sizeof nonce) != 1)
         return -1;
-    memcpy(raw + n, nonce, sizeof nonce);
-    n += sizeof nonce;
-    rg_bytes part = {raw, n};
-    if (rg_hmac_sha256(k->session_key, sizeof k->session_key, &part, 1, raw + n) != 0)
-        return -1;
-    n += 32;
-
-    memcpy(token, TOKEN_PREFIX, 4);
-    int w = rg_b64_encode_to(raw, n, true, token + 4, RG_SESSION_TOKEN_MAX - 4);
-    if (w < 0)
+    int len = encode(k, TOKEN_VERSION, TOKEN_PREFIX, site_id, exp, nonce, token);
+    if (len < 0)
         return -1;
     memset(out, 0, sizeof *out);
     memcpy(out->site_id, site_id, site_len);
-    memcpy(out->kid, k->kid, kid_len);
+    memcpy(out->kid, k->kid, strlen(k->kid));
     out->expires_at = exp;
     memcpy(out->nonce, nonce, sizeof nonce);
-    if (derive_signing_secret(k, token, 4 + (size_t)w, out->signing_secret) != 0) {
+    if (derive_signing_secret(k, token, (size_t)len, out->signing_secret) != 0) {
         rg_secure_zero(out, sizeof *out);
         token[0] = '\0';
         return -1;
@@ -159,28 +171,11 @@ int rg_mcp_token_mint(const rg_keyring *kr, const rg_session *s, char token[RG_S
     if (!kr || !s || !token)
         return -1;
     const rg_master_key *k = rg_keyring_find(kr, s->kid, strlen(s->kid));
-    size_t kid_len = strlen(s->kid), site_len = strlen(s->site_id);
-    if (!k || kid_len == 0 || site_len == 0 || site_len > SITE_MAX)
+    if (!k)
         return -1;
-    uint8_t raw[RAW_MAX];
-    size_t n = 0;
-    raw[n++] = MCP_VERSION;
-    raw[n++] = (uint8_t)kid_len;
-    memcpy(raw + n, s->kid, kid_len);
-    n += kid_len;
-    raw[n++] = (uint8_t)site_len;
-    memcpy(raw + n, s->site_id, site_len);
-    n += site_len;
-    for (int i = 7; i >= 0; i--)
-        raw[n++] = (uint8_t)(s->expires_at >> (i * 8));
-    memcpy(raw + n, s->nonce, 16);
-    n += 16;
-    rg_bytes part = {raw, n};
-    if (rg_hmac_sha256(k->session_key, sizeof k->session_key, &part, 1, raw + n) != 0)
-        return -1;
-    n += 32;
-    memcpy(token, MCP_PREFIX, 4);
-    return rg_b64_encode_to(raw, n, true, token + 4, RG_SESSION_TOKEN_MAX - 4) < 0 ? -1 : 0;
+    return encode(k, MCP_VERSION, MCP_PREFIX, s->site_id, s->expires_at, s->nonce, token) < 0
+               ? -1
+               : 0;
 }
 
 rg_session_status rg_mcp_token_verify(const rg_keyring *kr, const char *token, const char *site_id,

@@ -15,6 +15,7 @@
 #include <readgate/adapter.h>
 #include <readgate/token_provider.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 typedef struct rg_plugin_kind {
     const char *what;        /* "adapter", "provider": for messages */
@@ -28,6 +29,15 @@ typedef struct rg_plugin_kind {
     /* The kind's required callbacks; 0, or -1 with the reason. */
     int (*validate)(const void *desc, char *err, size_t errlen);
 } rg_plugin_kind;
+
+/* A host services table speaking ABI major.minor with the C allocator and
+   `log`, for a static initializer: every host (the gateway, the
+   conformance tool, the test programs) builds its tables with it. */
+#define RG_HOST_TABLE(major, minor, logfn)                                                   \
+    {                                                                                       \
+        .struct_size = sizeof(rg_host_api), .abi_major = (major), .abi_minor = (minor),     \
+        .log = (logfn), .malloc = malloc, .calloc = calloc, .realloc = realloc, .free = free \
+    }
 
 extern const rg_plugin_kind rg_plugin_adapter;
 extern const rg_plugin_kind rg_plugin_provider;

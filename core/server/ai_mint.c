@@ -14,6 +14,7 @@
 #include "http_reply.h"
 #include "oauth/oauth_http.h"
 #include "oauth/oauth_multi.h"
+#include "plugin/provider_url.h"
 #include "plugin_registry.h"
 #include "query/describe.h"
 #include "server.h"
@@ -257,32 +258,6 @@ static void on_client_gone(void *arg)
     m->req = NULL; /* libevent frees it with its connection */
 }
 
-/* A provider URL a key may be sent to: https, or http to this machine only. */
-static int url_ok(const char *url, char *why, size_t whylen)
-{
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
-    int ok = 0;
-    if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-        snprintf(why, whylen, "the plugin's request URL is not a valid URL");
-    } else if (strcmp(scheme, "https") == 0) {
-        ok = 1;
-    } else if (strcmp(scheme, "http") == 0 &&
-               (strcmp(host, "127.0.0.1") == 0 || strcmp(host, "[::1]") == 0 ||
-                strcmp(host, "localhost") == 0)) {
-        ok = 1; /* a local proxy or a test double: the key never leaves the machine */
-    } else {
-        snprintf(why, whylen, "the plugin's request URL is not https (plain http is allowed "
-                              "to loopback only)");
-    }
-    curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(u);
-    return ok ? 0 : -1;
-}
-
 static int header_ok(const char *s, bool name)
 {
     if (!s || (name && !*s))
@@ -303,7 +278,7 @@ static int build_request(mint *m, const rg_provider_request *r, char *why, size_
         snprintf(why, whylen, "the plugin's request method must be GET or POST");
         return -1;
     }
-    if (url_ok(r->url, why, whylen) != 0)
+    if (rg_provider_url_ok(r->url, why, whylen) != 0)
         return -1;
     if (r->nheaders > MAX_HEADERS || (r->nheaders && !r->headers)) {
         snprintf(why, whylen, "the plugin's request has more than %d headers", MAX_HEADERS);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "auth.h"
@@ -180,15 +181,17 @@ static void reply_rpc_error(struct evhttp_request *req, int http, const char *id
     free(text);
 }
 
-/* {"jsonrpc":"2.0","id":ID,"result":RESULT} with RESULT given as JSON text. */
-static int reply_result(struct evhttp_request *req, const char *id, const char *result,
-                        size_t len)
+/* {"jsonrpc":"2.0","id":ID,"result":RESULT} with RESULT given as JSON text
+   in pieces (concatenated). */
+static int reply_result_parts(struct evhttp_request *req, const char *id,
+                              const struct iovec *parts, size_t nparts)
 {
     struct evbuffer *b = evbuffer_new();
     int rc = !b;
     if (b) {
         rc |= evbuffer_add_printf(b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":", id) < 0;
-        rc |= evbuffer_add(b, result, len);
+        for (size_t i = 0; i < nparts; i++)
+            rc |= evbuffer_add(b, parts[i].iov_base, parts[i].iov_len);
         rc |= evbuffer_add(b, "}", 1);
     }
     if (rc) {
@@ -202,30 +205,38 @@ static int reply_result(struct evhttp_request *req, const char *id, const char *
     return 200;
 }
 
+static int reply_result(struct evhttp_request *req, const char *id, const char *result,
+                        size_t len)
+{
+    struct iovec part = {(void *)result, len};
+    return reply_result_parts(req, id, &part, 1);
+}
+
 /* A tool's answer: the document as text and as structuredContent. */
 static int reply_tool_json(struct evhttp_request *req, const char *id, const char *doc,
                            size_t len)
 {
-    struct evbuffer *b = evbuffer_new();
-    int rc = !b;
-    if (b) {
-        rc |= evbuffer_add_printf(b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"content\":"
-                                     "[{\"type\":\"text\",\"text\":",
-                                  id) < 0;
-        rc |= rg_json_append_string(b, doc, len);
-        rc |= evbuffer_add(b, "}],\"structuredContent\":", 23);
-        rc |= evbuffer_add(b, doc, len);
-        rc |= evbuffer_add(b, ",\"isError\":false}}", 18);
-    }
-    if (rc) {
-        if (b)
-            evbuffer_free(b);
+    struct evbuffer *text = evbuffer_new();
+    if (!text || rg_json_append_string(text, doc, len) != 0) {
+        if (text)
+            evbuffer_free(text);
         rg_reply_error_simple(req, 500, "internal", "internal error");
         return 500;
     }
-    rg_reply_buffer(req, 200, b);
-    evbuffer_free(b);
-    return 200;
+    static const char head[] = "{\"content\":[{\"type\":\"text\",\"text\":";
+    static const char mid[] = "}],\"structuredContent\":";
+    static const char tail[] = ",\"isError\":false}";
+    size_t tlen = evbuffer_get_length(text);
+    struct iovec parts[] = {{(void *)head, sizeof head - 1},
+                            {evbuffer_pullup(text, (ev_ssize_t)tlen), tlen},
+                            {(void *)mid, sizeof mid - 1},
+                            {(void *)doc, len},
+                            {(void *)tail, sizeof tail - 1}};
+    int st = parts[1].iov_base ? reply_result_parts(req, id, parts, 5) : 500;
+    if (st == 500 && !parts[1].iov_base)
+        rg_reply_error_simple(req, 500, "internal", "internal error");
+    evbuffer_free(text);
+    return st;
 }
 
 /* A refused or failed tool call: isError, with the message /query gives. */

@@ -27,27 +27,11 @@ static void host_log(rg_log_level level, const char *plugin, const char *fmt, va
 }
 
 /* One services table per kind: abi_major/minor say which ABI the host speaks. */
-static const rg_host_api g_adapter_host = {
-    .struct_size = sizeof(rg_host_api),
-    .abi_major = RG_ADAPTER_ABI_MAJOR,
-    .abi_minor = RG_ADAPTER_ABI_MINOR,
-    .log = host_log,
-    .malloc = malloc,
-    .calloc = calloc,
-    .realloc = realloc,
-    .free = free,
-};
+static const rg_host_api g_adapter_host =
+    RG_HOST_TABLE(RG_ADAPTER_ABI_MAJOR, RG_ADAPTER_ABI_MINOR, host_log);
 
-static const rg_host_api g_provider_host = {
-    .struct_size = sizeof(rg_host_api),
-    .abi_major = RG_PROVIDER_ABI_MAJOR,
-    .abi_minor = RG_PROVIDER_ABI_MINOR,
-    .log = host_log,
-    .malloc = malloc,
-    .calloc = calloc,
-    .realloc = realloc,
-    .free = free,
-};
+static const rg_host_api g_provider_host =
+    RG_HOST_TABLE(RG_PROVIDER_ABI_MAJOR, RG_PROVIDER_ABI_MINOR, host_log);
 
 const rg_host_api *rg_plugin_host(const rg_plugin_kind *kind)
 {

@@ -8,6 +8,7 @@
 #include "crypto/audit.h"
 #include "query/describe.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 static void runtime_free(rg_runtime *rt)
 {
@@ -133,13 +134,7 @@ void rg_runtime_release(rg_runtime *rt, int background)
     if (!rt || atomic_fetch_sub(&rt->refs, 1) != 1)
         return;
     if (background) {
-        pthread_t t;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        int rc = pthread_create(&t, &attr, free_thread, rt);
-        pthread_attr_destroy(&attr);
-        if (rc == 0)
+        if (rg_thread_detached(free_thread, rt) == 0)
             return;
         rg_warn("could not start a thread to retire the old configuration; retiring inline");
     }

@@ -2,7 +2,6 @@
 
 #include <event2/keyvalq_struct.h>
 #include <openssl/crypto.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "oauth/oauth_revoke.h"
 #include "state/state_store.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 static const char *option(const rg_source *src, const char *key)
 {
@@ -112,13 +112,7 @@ static int start_uninstall(rg_runtime *rt, const rg_site *site, const rg_source 
     j->site = site;
     j->src = src;
     rg_runtime_retain(rt);
-    pthread_attr_t attr;
-    pthread_t t;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int rc = pthread_create(&t, &attr, uninstall, j);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
+    if (rg_thread_detached(uninstall, j) != 0) {
         rg_runtime_release(rt, 1);
         free(j);
         return -1;

@@ -15,16 +15,8 @@ static void host_log(rg_log_level level, const char *adapter, const char *fmt, v
     fputc('\n', stderr);
 }
 
-const rg_host_api rg_test_host = {
-    .struct_size = sizeof(rg_host_api),
-    .abi_major = RG_ADAPTER_ABI_MAJOR,
-    .abi_minor = RG_ADAPTER_ABI_MINOR,
-    .log = host_log,
-    .malloc = malloc,
-    .calloc = calloc,
-    .realloc = realloc,
-    .free = free,
-};
+const rg_host_api rg_test_host =
+    RG_HOST_TABLE(RG_ADAPTER_ABI_MAJOR, RG_ADAPTER_ABI_MINOR, host_log);
 
 /* Through the gateway's own loader, so the tests load what readgate loads. */
 const rg_adapter *rg_test_load_adapter(const char *dir, const char *name, void **dl)
