@@ -246,6 +246,42 @@ typedef const rg_adapter *(*rg_adapter_entry_fn)(const rg_host_api *host);
 /* The size of the 1.0 layout: the smallest struct_size a gateway accepts. */
 #define RG_ADAPTER_SIZE_1_0 (offsetof(rg_adapter, disconnect) + sizeof(void (*)(void *)))
 
+/*
+ * The entry point for a descriptor: exports rg_adapter_entry, and keeps the
+ * host services in a static `rg_host` when the table is one this file was
+ * compiled for (NULL otherwise: log and allocate with libc then). Declare
+ *     static const rg_host_api *rg_host;
+ * at the top of the file to use it above the macro.
+ */
+#define RG_DEFINE_ADAPTER(descriptor)                                                      \
+    static const rg_host_api *rg_host;                                                    \
+    RG_PLUGIN_EXPORT const rg_adapter *rg_adapter_entry(const rg_host_api *h)             \
+    {                                                                                     \
+        if (h && h->abi_major == RG_ADAPTER_ABI_MAJOR && h->log &&                        \
+            h->struct_size >= offsetof(rg_host_api, free) + sizeof h->free)               \
+            rg_host = h;                                                                  \
+        return &(descriptor);                                                             \
+    }
+
+/* The whole adapter in one line:
+ *     RG_ADAPTER("mydb", "1.0.0", my_check_options, my_connect, my_query, my_ping,
+ *                my_disconnect)
+ * (check_options may be NULL). */
+#define RG_ADAPTER(name_, version_, check_options_, connect_, query_, ping_, disconnect_)    \
+    static const rg_adapter rg_adapter_descriptor_ = {                                    \
+        .struct_size = sizeof(rg_adapter),                                                \
+        .abi_major = RG_ADAPTER_ABI_MAJOR,                                                \
+        .abi_minor = RG_ADAPTER_ABI_MINOR,                                                \
+        .name = (name_),                                                                  \
+        .version = (version_),                                                            \
+        .check_options = (check_options_),                                                \
+        .connect = (connect_),                                                            \
+        .query = (query_),                                                                \
+        .ping = (ping_),                                                                  \
+        .disconnect = (disconnect_),                                                      \
+    };                                                                                    \
+    RG_DEFINE_ADAPTER(rg_adapter_descriptor_)
+
 #ifdef __cplusplus
 }
 #endif

@@ -166,15 +166,19 @@ typedef const rg_token_provider *(*rg_provider_entry_fn)(const rg_host_api *host
 /* The size of the 1.0 layout: the smallest struct_size a gateway accepts. */
 #define RG_PROVIDER_SIZE_1_0 (offsetof(rg_token_provider, end) + sizeof(void (*)(void *)))
 
-/* One line to define a provider's entry point:
+/* The entry point for a descriptor:
  *     RG_DEFINE_PROVIDER(my_provider_descriptor)
- * exports rg_provider_entry returning &my_provider_descriptor and keeps the
- * host services table in a static `rg_host` for the plugin's own use. */
+ * exports rg_provider_entry and keeps the host services in a static
+ * `rg_host` when the table is one this file was compiled for (NULL
+ * otherwise). Declare `static const rg_host_api *rg_host;` at the top of the
+ * file to use it above the macro. */
 #define RG_DEFINE_PROVIDER(descriptor)                                                     \
     static const rg_host_api *rg_host;                                                    \
-    RG_PLUGIN_EXPORT const rg_token_provider *rg_provider_entry(const rg_host_api *host)  \
+    RG_PLUGIN_EXPORT const rg_token_provider *rg_provider_entry(const rg_host_api *h)     \
     {                                                                                     \
-        rg_host = host;                                                                   \
+        if (h && h->abi_major == RG_PROVIDER_ABI_MAJOR && h->log &&                       \
+            h->struct_size >= offsetof(rg_host_api, free) + sizeof h->free)               \
+            rg_host = h;                                                                  \
         return &(descriptor);                                                             \
     }
 

@@ -73,21 +73,22 @@
 #define DATETIME_TEXT 28
 
 /*
- * Host services, set once by rg_adapter_entry before any other call and only
- * read afterwards, so worker threads may read it without a lock. It is the
- * only global: everything a query touches lives in its connection or on its
- * own stack, because different connections run on different threads at once.
+ * Host services, set once by rg_adapter_entry (RG_ADAPTER at the end of this
+ * file) before any other call and only read afterwards, so worker threads may
+ * read it without a lock. It is the only global: everything a query touches
+ * lives in its connection or on its own stack, because different connections
+ * run on different threads at once.
  */
-static const rg_host_api *host;
+static const rg_host_api *rg_host;
 
 static void log_msg(rg_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void log_msg(rg_log_level lvl, const char *fmt, ...)
 {
-    if (!host)
+    if (!rg_host)
         return;
     va_list ap;
     va_start(ap, fmt);
-    host->log(lvl, ADAPTER_NAME, fmt, ap);
+    rg_host->log(lvl, ADAPTER_NAME, fmt, ap);
     va_end(ap);
 }
 
@@ -931,30 +932,13 @@ static rg_status tpl_query(void *conn, const rg_query_plan *plan, const rg_row_s
 
 /* ---- the entry point ------------------------------------------------------ */
 
-/* Static and immutable: the gateway may read it from any thread. */
-static const rg_adapter template_adapter = {
-    .struct_size = sizeof(rg_adapter),
-    .abi_major = RG_ADAPTER_ABI_MAJOR,
-    .abi_minor = RG_ADAPTER_ABI_MINOR,
-    .name = ADAPTER_NAME,
-    .version = ADAPTER_VERSION,
-    .check_options = tpl_check_options,
-    .connect = tpl_connect,
-    .query = tpl_query,
-    .ping = tpl_ping,
-    .disconnect = tpl_disconnect,
-};
-
 /*
- * The one exported symbol (everything else is hidden by -fvisibility=hidden).
- * Called once after dlopen, before any other callback. The host table is
- * only used when its layout is one this file was compiled for: a host of
- * another major is refused by the gateway anyway, from our abi_major.
+ * The descriptor (static and immutable: the gateway may read it from any
+ * thread) and rg_adapter_entry, the one exported symbol (everything else is
+ * hidden by -fvisibility=hidden), called once after dlopen before any other
+ * callback. It keeps the host table in `rg_host` only when its layout is one
+ * this file was compiled for: a host of another major is refused by the
+ * gateway anyway, from our abi_major.
  */
-__attribute__((visibility("default"))) const rg_adapter *rg_adapter_entry(const rg_host_api *h)
-{
-    if (h && h->abi_major == RG_ADAPTER_ABI_MAJOR &&
-        h->struct_size >= offsetof(rg_host_api, free) + sizeof h->free && h->log)
-        host = h;
-    return &template_adapter;
-}
+RG_ADAPTER(ADAPTER_NAME, ADAPTER_VERSION, tpl_check_options, tpl_connect, tpl_query, tpl_ping,
+           tpl_disconnect)
