@@ -296,20 +296,6 @@ static void complete_query(rg_job *job, rg_status st, const rg_error *err)
 
 /* ---- callers ---------------------------------------------------------------------- */
 
-static int failure_status(const query_exec *x)
-{
-    if (x->status == RG_ERR_REAUTH)
-        return 503;
-    switch (x->status) {
-    case RG_ERR_TIMEOUT: return 504;
-    case RG_ERR_UPSTREAM: return 502;
-    case RG_ERR_UNAVAILABLE:
-    case RG_ERR_AUTH:
-    case RG_ERR_CONFIG: return 503;
-    default: return 500;
-    }
-}
-
 /* ---- answers ------------------------------------------------------------------------ */
 
 static void send_error(query_caller *c, const rg_api_error *e, const char *retry_after)
@@ -343,57 +329,58 @@ static void http_error(void *arg, struct evhttp_request *req, const rg_api_error
 static const rg_query_answer http_answer = {.rows = http_rows, .error = http_error,
                                             .route = RG_ROUTE_QUERY};
 
-static void reply_failure(query_caller *c)
+/*
+ * The one mapping of an exec's outcome to the API's error: refusals before a
+ * worker (overload, pool), then the adapter's status. *retry_after is set
+ * when the client may simply try again shortly.
+ */
+static void failure_error(const query_exec *x, rg_api_error *e, const char **retry_after)
 {
-    const query_exec *x = c->exec;
     const char *src = x->plan.collection->source_name;
     const char *site_id = x->rt->cfg->sites[x->site_index].site_id;
-    rg_metrics *m = &c->loop->srv->metrics;
-    rg_api_error e;
+    *retry_after = NULL;
     if (x->refused == REFUSED_OVERLOADED) {
-        rg_api_error_set(&e, 503, "overloaded", NULL,
+        rg_api_error_set(e, 503, "overloaded", NULL,
                          "site '%s' already has %u queries in progress; try again shortly",
                          site_id, x->rt->cfg->limits.max_inflight_per_site);
-        send_error(c, &e, "1");
-        return;
-    }
-    if (x->refused == REFUSED_BY_POOL) {
-        rg_api_error_set(&e, 503, "source_unavailable", NULL,
+        *retry_after = "1";
+    } else if (x->refused == REFUSED_BY_POOL) {
+        rg_api_error_set(e, 503, "source_unavailable", NULL,
                          "data source '%s' is unavailable; try again later", src);
-        send_error(c, &e, NULL);
-        return;
-    }
-    if (x->status == RG_ERR_REAUTH) {
+    } else if (x->status == RG_ERR_REAUTH) {
         /* Not an outage that passes: say what the operator has to do. */
-        atomic_fetch_add(&m->upstream_errors, 1);
-        rg_api_error_set(&e, 503, "source_unavailable", NULL,
+        rg_api_error_set(e, 503, "source_unavailable", NULL,
                          "data source '%s' needs re-authorisation: run readgate oauth import "
                          "--site %s --source %s",
                          src, site_id, src);
-        send_error(c, &e, NULL);
-        return;
-    }
-    switch (x->status) {
-    case RG_ERR_TIMEOUT:
-        atomic_fetch_add(&m->upstream_timeouts, 1);
-        send_error_simple(c, 504, "upstream_timeout", "the data source did not answer in time");
-        break;
-    case RG_ERR_UPSTREAM:
-        atomic_fetch_add(&m->upstream_errors, 1);
-        send_error_simple(c, 502, "upstream_error", "the data source returned an error");
-        break;
-    case RG_ERR_UNAVAILABLE:
-    case RG_ERR_AUTH:
-    case RG_ERR_CONFIG:
-        atomic_fetch_add(&m->upstream_errors, 1);
-        rg_api_error_set(&e, 503, "source_unavailable", NULL,
+    } else if (x->status == RG_ERR_TIMEOUT) {
+        rg_api_error_set(e, 504, "upstream_timeout", NULL, "the data source did not answer in time");
+    } else if (x->status == RG_ERR_UPSTREAM) {
+        rg_api_error_set(e, 502, "upstream_error", NULL, "the data source returned an error");
+    } else if (x->status == RG_ERR_UNAVAILABLE || x->status == RG_ERR_AUTH ||
+               x->status == RG_ERR_CONFIG) {
+        rg_api_error_set(e, 503, "source_unavailable", NULL,
                          "data source '%s' is unavailable; try again later", src);
-        send_error(c, &e, NULL);
-        break;
-    default:
-        send_error_simple(c, 500, "internal", "internal error");
-        break;
+    } else {
+        rg_api_error_set(e, 500, "internal", NULL, "internal error");
     }
+}
+
+/* Answer a failed exec; returns the status sent. */
+static int reply_failure(query_caller *c)
+{
+    const query_exec *x = c->exec;
+    rg_metrics *m = &c->loop->srv->metrics;
+    rg_api_error e;
+    const char *retry_after;
+    failure_error(x, &e, &retry_after);
+    /* Refusals before a worker are not the backend's doing. */
+    if (!x->refused && x->status == RG_ERR_TIMEOUT)
+        atomic_fetch_add(&m->upstream_timeouts, 1);
+    else if (!x->refused && e.http_status >= 502 && e.http_status <= 503)
+        atomic_fetch_add(&m->upstream_errors, 1);
+    send_error(c, &e, retry_after);
+    return e.http_status;
 }
 
 /* A 200 with a shared body; 0, or -1 when out of memory (nothing sent). */
@@ -483,8 +470,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
         } else if (x->status == RG_OK) {
             c->answer.rows(c->answer.arg, c->req, x->out); /* an unshared exec: its only caller */
         } else {
-            reply_failure(c);
-            status = failure_status(x);
+            status = reply_failure(c);
         }
         rg_metrics_count(&c->loop->srv->metrics, c->answer.route, status);
         if (!x->refused)
