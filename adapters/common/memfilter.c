@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "civil.h"
+
 #define ARENA_BLOCK 16384
 #define DATETIME_TEXT 28
 
@@ -97,64 +99,23 @@ static char *arena_copy(rg_mf_rows *r, const char *s, size_t len)
 
 /* ---- dates and times ---------------------------------------------------- */
 
-static int digits(const char *s, size_t n, int *out)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : dim[m - 1];
-}
-
-/* Days from 1970-01-01 (H. Hinnant's days_from_civil): portable, unlike timegm. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
+static int digits(const char *s, size_t n, int *out) { return rg_civil_digits(s, n, out); }
 
 int rg_mf_parse_date(const char *s, size_t len, int64_t *days)
 {
     int y, m, d;
     if (len != 10 || s[4] != '-' || s[7] != '-' || digits(s, 4, &y) || digits(s + 5, 2, &m) ||
-        digits(s + 8, 2, &d) || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
+        digits(s + 8, 2, &d) || m < 1 || m > 12 || d < 1 || d > rg_civil_days_in_month(y, m))
         return -1;
     if (days)
-        *days = days_from_civil(y, m, d);
+        *days = rg_civil_to_days(y, m, d);
     return 0;
 }
 
 int rg_mf_format_date(int64_t days, char *out, size_t outsz)
 {
     int y, m, d;
-    civil_from_days(days, &y, &m, &d);
+    rg_civil_from_days(days, &y, &m, &d);
     if (y < 0 || y > 9999 || outsz < 11)
         return -1;
     snprintf(out, outsz, "%04d-%02d-%02d", y, m, d);
@@ -169,7 +130,7 @@ static int format_instant(int64_t us, char *out, size_t outsz)
     int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
     int64_t rem = secs - days * 86400;
     int y, m, d;
-    civil_from_days(days, &y, &m, &d);
+    rg_civil_from_days(days, &y, &m, &d);
     if (y < 0 || y > 9999 || outsz < DATETIME_TEXT)
         return -1;
     int n = snprintf(out, outsz, "%04d-%02d-%02dT%02d:%02d:%02d", y, m, d, (int)(rem / 3600),
@@ -188,7 +149,7 @@ int rg_mf_parse_datetime(const char *s, size_t len, int64_t *us, char *canon, si
     if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
         s[13] != ':' || s[16] != ':' || digits(s, 4, &Y) || digits(s + 5, 2, &M) ||
         digits(s + 8, 2, &D) || digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) ||
-        digits(s + 17, 2, &sec) || M < 1 || M > 12 || D < 1 || D > days_in_month(Y, M) ||
+        digits(s + 17, 2, &sec) || M < 1 || M > 12 || D < 1 || D > rg_civil_days_in_month(Y, M) ||
         h > 23 || mi > 59 || sec > 60)
         return -1;
     size_t i = 19;
@@ -213,7 +174,7 @@ int rg_mf_parse_datetime(const char *s, size_t len, int64_t *us, char *canon, si
     } else {
         return -1;
     }
-    int64_t secs = days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+    int64_t secs = rg_civil_to_days(Y, M, D) * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
     int64_t t = secs * 1000000 + frac;
     if (canon && format_instant(t, canon, canonsz) != 0)
         return -1;

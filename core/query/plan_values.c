@@ -4,35 +4,18 @@
 #include <string.h>
 
 #include "plan_internal.h"
+#include "util/civil.h"
 
 /* ---- dates and date-times ------------------------------------------------ */
 
-static int num(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-static int is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-static int days_in_month(int y, int m)
-{
-    static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : dm[m - 1];
-}
+static int num(const char *s, int n, int *out) { return rg_civil_digits(s, (size_t)n, out); }
 
 /* "YYYY-MM-DD" at s (10 bytes available) into y/m/d, checked against the calendar. */
 static int parse_date(const char *s, int *y, int *m, int *d)
 {
     if (s[4] != '-' || s[7] != '-' || num(s, 4, y) || num(s + 5, 2, m) || num(s + 8, 2, d))
         return -1;
-    if (*y < 1 || *m < 1 || *m > 12 || *d < 1 || *d > days_in_month(*y, *m))
+    if (*y < 1 || *m < 1 || *m > 12 || *d < 1 || *d > rg_civil_days_in_month(*y, *m))
         return -1;
     return 0;
 }
@@ -41,30 +24,6 @@ int rg_date_valid(const char *s, size_t n)
 {
     int y, m, d;
     return n == 10 && parse_date(s, &y, &m, &d) == 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static long long days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    long long era = (y >= 0 ? y : y - 399) / 400;
-    long long yoe = y - era * 400;
-    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(long long z, int *y, int *m, int *d)
-{
-    z += 719468;
-    long long era = (z >= 0 ? z : z - 146096) / 146097;
-    long long doe = z - era * 146097;
-    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long long mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
 size_t rg_datetime_normalise(const char *s, size_t n, char out[32])
@@ -101,11 +60,11 @@ size_t rg_datetime_normalise(const char *s, size_t n, char out[32])
     } else {
         return 0;
     }
-    long long t = days_from_civil(y, mo, d) * 86400LL + h * 3600LL + mi * 60LL + sec;
+    long long t = rg_civil_to_days(y, mo, d) * 86400LL + h * 3600LL + mi * 60LL + sec;
     t -= off * 60LL;
     long long days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
     long long rem = t - days * 86400;
-    civil_from_days(days, &y, &mo, &d);
+    rg_civil_from_days(days, &y, &mo, &d);
     if (y < 1 || y > 9999)
         return 0;
     h = (int)(rem / 3600);
