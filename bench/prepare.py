@@ -15,6 +15,11 @@ Scenarios (site demo0001 of config/demo):
   query_cached    one query body again and again: answered by the result cache
   query_uncached  a different query each time (price ranges, brands, pages):
                   every request reaches the SQLite adapter
+
+Scenarios of bench/pg.sh (site RG_BENCH_SITE, the 100k-row items table):
+  pg_items        category = 'boots' ORDER BY price, id LIMIT 20 (id, name, price)
+                  on a collection without cache: every request reaches PostgreSQL
+  pg_items_cached the same on a cached collection
 """
 import json
 import os
@@ -25,12 +30,18 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "http"))
 import rgclient  # noqa: E402
 
-SITE = "demo0001"
+SITE = os.environ.get("RG_BENCH_SITE", "demo0001")
 BRANDS = ["Brightside", "Coastline", "Fjordline", "Ironwood", "Kestrel", "Lumen", "Northpeak",
           "Saltmarsh", "Urban Stride", "Velo"]
 
 
 def bodies(scenario, count):
+    if scenario in ("pg_items", "pg_items_cached"):
+        q = {"collection": "items" if scenario == "pg_items" else "items_cached",
+             "filters": [{"field": "category", "op": "eq", "value": "boots"}],
+             "sort": [{"field": "price", "dir": "asc"}], "fields": ["id", "name", "price"],
+             "limit": 20}
+        return [json.dumps(q, separators=(",", ":"))] * count
     if scenario == "collections":
         return ["" for _ in range(count)]
     if scenario == "query_cached":

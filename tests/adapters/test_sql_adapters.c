@@ -556,6 +556,13 @@ static int pg_setup(void **state)
     exec_pg(pg, "CREATE FUNCTION rgtest.slow_rows() RETURNS SETOF bigint LANGUAGE plpgsql AS "
                 "$$ BEGIN PERFORM pg_sleep(5); RETURN NEXT 1; END $$");
     exec_pg(pg, "CREATE VIEW rgtest.slow AS SELECT id FROM rgtest.slow_rows() AS id");
+    /* A view whose rows come from a function that writes: the read-only
+       transaction every query runs in must refuse it. */
+    exec_pg(pg, "CREATE TABLE rgtest.written (id bigint)");
+    exec_pg(pg, "CREATE FUNCTION rgtest.write_row(i bigint) RETURNS bigint LANGUAGE plpgsql "
+                "VOLATILE AS $$ BEGIN INSERT INTO rgtest.written VALUES (i); RETURN i; END $$");
+    exec_pg(pg, "CREATE VIEW rgtest.writing AS SELECT rgtest.write_row(g) AS id "
+                "FROM generate_series(1, 3) AS g");
     for (size_t i = 0; i < NROWS; i++) {
         const fixture_row *rw = &fixture[i];
         char id[32], price[64], qty[32];
@@ -673,6 +680,34 @@ static void test_pg_options_and_outage(void **state)
     b->ad->disconnect(conn);
 }
 
+/* Nothing written, ever: a SELECT that would write is refused by the
+   read-only transaction (SQLSTATE 25006), and the table stays empty. */
+static void test_pg_write_refused(void **state)
+{
+    backend *b = *state;
+    rg_collection_desc writing = b->coll;
+    writing.target = "rgtest.writing";
+    writing.nfields = 1;
+    rg_sort_key sort[] = {{F_ID, 0}};
+    collected c = {0};
+    rg_error err;
+    assert_int_equal(run(b, &writing, NULL, 0, NULL, sort, 1, NULL, 5, 5000, &c, &err),
+                     RG_ERR_UPSTREAM);
+    assert_non_null(strstr(err.message, "25006"));
+    collected_reset(&c);
+    PGconn *pg = PQconnectdb(getenv("RG_TEST_PG_DSN"));
+    assert_int_equal(PQstatus(pg), CONNECTION_OK);
+    PGresult *r = PQexec(pg, "SELECT count(*) FROM rgtest.written");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(r, 0, 0), "0");
+    PQclear(r);
+    PQfinish(pg);
+    /* The connection goes on serving reads. */
+    assert_int_equal(run(b, &b->coll, NULL, 0, NULL, sort, 1, NULL, 2, 5000, &c, &err), RG_OK);
+    assert_int_equal(c.nrows, 2);
+    collected_reset(&c);
+}
+
 int main(int argc, char **argv)
 {
     adapters_dir = argc > 1 ? argv[1] : getenv("RG_ADAPTERS_DIR");
@@ -697,6 +732,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_sink_abort),
             cmocka_unit_test(test_errors_and_timeout),
             cmocka_unit_test(test_pg_options_and_outage),
+            cmocka_unit_test(test_pg_write_refused),
         };
         failed += cmocka_run_group_tests_name("postgres adapter", pg_tests, pg_setup, pg_teardown);
     } else {
