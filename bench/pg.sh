@@ -16,6 +16,9 @@
 # the ratio to pgbench, and readgate's resident memory idle and with 1,000
 # idle keep-alive connections. Every system shares the same 2 cores with its
 # load generator: only ratios from the same run mean anything.
+#
+# RG_BENCH_PERF=1 also records readgate with `perf record -g` during the
+# uncached one-loop run and prints the top of `perf report` (self time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -142,7 +145,13 @@ results+=("pgbench -M prepared|$pg_tps|avg $pg_lat||")
 for loops in 1 2; do
   start_gateway "$loops"
   python3 bench/prepare.py "http://127.0.0.1:$port" "$key" pg_items "$count" "$work/unc.req"
+  perf_pid=
+  if [ "${RG_BENCH_PERF:-0}" = 1 ] && [ "$loops" = 1 ]; then
+    perf record -q -g -p "$pid" -o "$work/perf.data" -- sleep "$secs" 2>/dev/null &
+    perf_pid=$!
+  fi
   run_wrk "readgate uncached, $loops loop(s)" "http://127.0.0.1:$port" "$work/unc.req"
+  [ -n "$perf_pid" ] && wait "$perf_pid" 2>/dev/null || true
   if [ "$loops" = 2 ]; then
     python3 bench/prepare.py "http://127.0.0.1:$port" "$key" pg_items_cached "$count" "$work/c.req"
     run_wrk "readgate cached" "http://127.0.0.1:$port" "$work/c.req"
@@ -204,3 +213,8 @@ done
 echo "readgate RSS: $((idle / 1024)) MiB idle, $((busy / 1024)) MiB with 1,000 idle connections" \
      "($(( (busy - idle) * 1024 / 1000 )) bytes per connection)"
 echo "($(nproc) cores shared by every system and its load generator; ${secs}s each, $conns connections)"
+if [ -f "$work/perf.data" ]; then
+  echo "top costs in readgate (perf, self time, uncached, 1 loop):"
+  perf report -i "$work/perf.data" --stdio --no-children --sort dso,symbol 2>/dev/null |
+    grep -E '^ +[0-9]' | head -25
+fi
