@@ -17,6 +17,7 @@
 # idle keep-alive connections. Every system shares the same 2 cores with its
 # load generator: only ratios from the same run mean anything.
 #
+# RG_BENCH_WORKERS=N sets the PostgreSQL source's worker threads (default 8).
 # RG_BENCH_PERF=1 also records readgate with `perf record -g` during the
 # uncached one-loop run and prints the top of `perf report` (self time).
 set -euo pipefail
@@ -80,7 +81,7 @@ start_gateway() { # loop threads
 listen: "127.0.0.1:$port"
 admin_listen: "127.0.0.1:$((port + 1))"
 loop_threads: $1
-workers: 8
+workers: ${RG_BENCH_WORKERS:-8}
 sites_dir: sites
 adapters_dir: $root/build-bench/adapters
 keys: {file: keys}
@@ -97,7 +98,7 @@ site_id: bench0001
 allowed_origins: []
 api_keys: ["sha256:$hash"]
 sources:
-  db: {adapter: postgres, options: {dsn: "$dsn"}, workers: 8}
+  db: {adapter: postgres, options: {dsn: "$dsn"}, workers: ${RG_BENCH_WORKERS:-8}}
 collections:
   items: {source: db, target: public.items, key: id, cache_ttl_s: 0, fields: $fields}
   items_cached: {source: db, target: public.items, key: id, cache_ttl_s: 600, fields: $fields}
