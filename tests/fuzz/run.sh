@@ -6,7 +6,7 @@
 # behaviour, timeout or violated property.
 #
 #   RG_FUZZ_SECONDS=45       seconds of fuzzing per target (0: replay only)
-#   RG_FUZZ_TARGETS="plan …" targets to run (default: all six)
+#   RG_FUZZ_TARGETS="plan …" targets to run (default: all seven)
 #   RG_FUZZ_BUILD_DIR=DIR    build directory (default: build-fuzz)
 #   RG_FUZZ_KEEP=1           keep the work directory (new inputs, crash files)
 #   RG_FUZZ_MERGE=1          merge new coverage into tests/fuzz/corpus/ afterwards
@@ -20,7 +20,7 @@ root=$(pwd)
 here=$root/tests/fuzz
 
 seconds=${RG_FUZZ_SECONDS:-45}
-targets=${RG_FUZZ_TARGETS:-"plan config origin cursor session signature"}
+targets=${RG_FUZZ_TARGETS:-"plan config origin cursor session signature events"}
 build=${RG_FUZZ_BUILD_DIR:-$root/build-fuzz}
 cc=${RG_FUZZ_CC:-clang}
 
@@ -35,6 +35,7 @@ max_len() {
     cursor) echo 6144 ;;
     session) echo 384 ;;
     signature) echo 1024 ;;
+    events) echo 2048 ;;
     *) echo 4096 ;;
   esac
 }
