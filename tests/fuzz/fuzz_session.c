@@ -1,12 +1,15 @@
 /*
- * Session-token decoding (core/crypto/session.c): X-Readgate-Session is
- * client text checked on every signed request. First byte, bit 0 picks:
+ * Session-token and MCP-token decoding (core/crypto/session.c):
+ * X-Readgate-Session and the MCP bearer are client text. First byte, bit 0:
  *   mode 0: the rest is the token as sent;
  *   mode 1: the rest is a token's raw bytes without the MAC; the target signs
- *           them under the key they name and adds "sst_" + base64url, so the
- *           checks behind the MAC are explored too.
- * An accepted token must be for the site asked about, unexpired, with a
- * well-formed signing secret, and refused for any other site or later time.
+ *           them under the key they name and adds the prefix + base64url, so
+ *           the checks behind the MAC are explored too;
+ * bit 1: 0 a session token ("sst_"), 1 an MCP token ("rgm_").
+ * An accepted token must be for the site asked about, unexpired, refused for
+ * any other site or later time, and never pass for the other kind; a session
+ * has a well-formed signing secret, and the MCP token made from it verifies
+ * with the same nonce and expiry.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,7 +35,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static char *sign_raw(const uint8_t *raw, size_t n)
+static char *sign_raw(const uint8_t *raw, size_t n, const char *prefix)
 {
     if (n > RAW_CAP - 32)
         return NULL;
@@ -49,7 +52,7 @@ static char *sign_raw(const uint8_t *raw, size_t n)
     RG_FUZZ_CHECK(b != NULL);
     char *token = malloc(strlen(b) + 5);
     RG_FUZZ_CHECK(token != NULL);
-    memcpy(token, "sst_", 4);
+    memcpy(token, prefix, 4);
     memcpy(token + 4, b, strlen(b) + 1);
     free(b);
     return token;
@@ -59,10 +62,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    char *token = data[0] & 1 ? sign_raw(data + 1, size - 1) : rg_fuzz_cstr(data + 1, size - 1);
+    bool mcp = data[0] & 2;
+    char *token = data[0] & 1 ? sign_raw(data + 1, size - 1, mcp ? "rgm_" : "sst_")
+                              : rg_fuzz_cstr(data + 1, size - 1);
     if (!token)
         return 0;
     rg_session s;
+    if (mcp) {
+        rg_session_status st = rg_mcp_token_verify(kr, token, SITE, RG_FUZZ_NOW, &s);
+        RG_FUZZ_CHECK(st >= RG_SESSION_OK && st <= RG_SESSION_WRONG_SITE);
+        if (st == RG_SESSION_OK) {
+            rg_session again;
+            RG_FUZZ_CHECK(strcmp(s.site_id, SITE) == 0);
+            RG_FUZZ_CHECK(s.expires_at > RG_FUZZ_NOW);
+            RG_FUZZ_CHECK(s.signing_secret[0] == '\0'); /* no session to sign with */
+            RG_FUZZ_CHECK(rg_session_verify(kr, token, SITE, RG_FUZZ_NOW, &again) !=
+                          RG_SESSION_OK);
+            RG_FUZZ_CHECK(rg_mcp_token_verify(kr, token, "demo0002", RG_FUZZ_NOW, &again) ==
+                          RG_SESSION_WRONG_SITE);
+            RG_FUZZ_CHECK(rg_mcp_token_verify(kr, token, SITE, s.expires_at, &again) ==
+                          RG_SESSION_EXPIRED);
+        }
+        free(token);
+        return 0;
+    }
     rg_session_status st = rg_session_verify(kr, token, SITE, RG_FUZZ_NOW, &s);
     RG_FUZZ_CHECK(st >= RG_SESSION_OK && st <= RG_SESSION_WRONG_SITE);
     if (st == RG_SESSION_OK) {
@@ -83,6 +106,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       RG_SESSION_EXPIRED);
         RG_FUZZ_CHECK(rg_session_verify(kr, token, SITE, RG_FUZZ_NOW, &again) == RG_SESSION_OK);
         RG_FUZZ_CHECK(memcmp(&again, &s, sizeof s) == 0);
+        RG_FUZZ_CHECK(rg_mcp_token_verify(kr, token, SITE, RG_FUZZ_NOW, &again) != RG_SESSION_OK);
+        char mcp_token[RG_SESSION_TOKEN_MAX];
+        RG_FUZZ_CHECK(rg_mcp_token_mint(kr, &s, mcp_token) == 0);
+        RG_FUZZ_CHECK(rg_mcp_token_verify(kr, mcp_token, SITE, RG_FUZZ_NOW, &again) ==
+                      RG_SESSION_OK);
+        RG_FUZZ_CHECK(memcmp(again.nonce, s.nonce, sizeof s.nonce) == 0);
+        RG_FUZZ_CHECK(again.expires_at == s.expires_at);
     }
     free(token);
     return 0;
