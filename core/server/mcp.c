@@ -226,14 +226,17 @@ static int reply_tool_json(struct evhttp_request *req, const char *id, const cha
     static const char head[] = "{\"content\":[{\"type\":\"text\",\"text\":";
     static const char mid[] = "}],\"structuredContent\":";
     static const char tail[] = ",\"isError\":false}";
+    /* The escaped copy is never empty (it has its quotes), so the pullup
+       only fails when out of memory. */
     size_t tlen = evbuffer_get_length(text);
-    struct iovec parts[] = {{(void *)head, sizeof head - 1},
-                            {evbuffer_pullup(text, (ev_ssize_t)tlen), tlen},
-                            {(void *)mid, sizeof mid - 1},
-                            {(void *)doc, len},
+    void *escaped = evbuffer_pullup(text, (ev_ssize_t)tlen);
+    struct iovec parts[] = {{(void *)head, sizeof head - 1}, {escaped, tlen},
+                            {(void *)mid, sizeof mid - 1},   {(void *)doc, len},
                             {(void *)tail, sizeof tail - 1}};
-    int st = parts[1].iov_base ? reply_result_parts(req, id, parts, 5) : 500;
-    if (st == 500 && !parts[1].iov_base)
+    int st = 500;
+    if (escaped)
+        st = reply_result_parts(req, id, parts, 5);
+    else
         rg_reply_error_simple(req, 500, "internal", "internal error");
     evbuffer_free(text);
     return st;
@@ -294,8 +297,7 @@ static void call_free(void *arg)
 }
 
 static int tools_call(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt,
-                      struct evhttp_request *req, const char *origin, const char *id,
-                      json_t *params)
+                      struct evhttp_request *req, const char *id, json_t *params)
 {
     json_t *name = json_object_get(params, "name");
     json_t *args = json_object_get(params, "arguments");
@@ -350,8 +352,7 @@ static int tools_call(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt,
     }
     rg_query_answer answer = {.rows = call_rows, .error = call_error, .free_arg = call_free,
                               .arg = c, .route = RG_ROUTE_MCP};
-    /* CORS headers are on the request already (rg_mcp_handle). */
-    (void)origin;
+    /* CORS headers are on the request already (rg_mcp_handle): no origin. */
     rg_query_start_with(loop, rt, req, srt, NULL, text, strlen(text), &answer);
     free(text);
     return 0;
@@ -488,7 +489,7 @@ int rg_mcp_handle(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt,
         }
     } else if (strcmp(m, "tools/call") == 0) {
         json_t *none = params ? NULL : json_object();
-        status = tools_call(loop, rt, srt, req, origin, id, params ? params : none);
+        status = tools_call(loop, rt, srt, req, id, params ? params : none);
         json_decref(none);
     } else {
         char text[200];

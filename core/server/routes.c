@@ -379,6 +379,33 @@ static bool framing_ambiguous(struct evhttp_request *req)
     return n > 1;
 }
 
+/* The request's body in one piece, after the size limit and, for a JSON
+   endpoint, the Content-Type. 0, or -1 with the 413, 415 or 500 in *e. */
+static int read_body(const rg_runtime *rt, struct evhttp_request *req, bool json,
+                     const char **body, size_t *len, rg_api_error *e)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    *len = evbuffer_get_length(in);
+    if (*len > rt->cfg->limits.max_body_bytes) {
+        rg_api_error_set(e, 413, "body_too_large", NULL,
+                         "request body is %zu bytes; at most %zu are allowed", *len,
+                         rt->cfg->limits.max_body_bytes);
+        return -1;
+    }
+    if (json && !is_json_content_type(
+                    evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"))) {
+        rg_api_error_set(e, 415, "unsupported_media_type", NULL,
+                         "Content-Type must be application/json");
+        return -1;
+    }
+    *body = *len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)*len) : "";
+    if (!*body) {
+        rg_api_error_set(e, 500, "internal", NULL, "internal error");
+        return -1;
+    }
+    return 0;
+}
+
 /* GET /.well-known/oauth-protected-resource/v1/<site>/mcp (RFC 9728): the
    MCP endpoint's protected-resource metadata. True when the path is it. */
 static bool well_known(rg_loop *loop, struct evhttp_request *req, const char *path,
@@ -459,24 +486,10 @@ static int mcp_admit(rg_loop *loop, struct evhttp_request *req, const rg_site_rt
                          "this endpoint answers application/json: accept it");
         return -1;
     }
-    struct evbuffer *b = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(b);
-    if (len > rt->cfg->limits.max_body_bytes) {
-        rg_api_error_set(e, 413, "body_too_large", NULL,
-                         "request body is %zu bytes; at most %zu are allowed", len,
-                         rt->cfg->limits.max_body_bytes);
+    const char *body;
+    size_t len;
+    if (read_body(rt, req, true, &body, &len, e) != 0)
         return -1;
-    }
-    if (!is_json_content_type(evhttp_find_header(in, "Content-Type"))) {
-        rg_api_error_set(e, 415, "unsupported_media_type", NULL,
-                         "Content-Type must be application/json");
-        return -1;
-    }
-    const char *body = len ? (const char *)evbuffer_pullup(b, (ev_ssize_t)len) : "";
-    if (!body) {
-        rg_api_error_set(e, 500, "internal", NULL, "internal error");
-        return -1;
-    }
     /* Counted per caller: the MCP token's session, or the API key. */
     rg_session as;
     memset(&as, 0, sizeof as);
@@ -570,19 +583,10 @@ static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, i
     } else if (act == ACT_WEBHOOK_SHOPIFY) {
         /* Server to server, authenticated by Shopify's own signature of the
            raw body; counted per IP and per site like a token request. */
-        struct evbuffer *in = evhttp_request_get_input_buffer(req);
-        size_t len = evbuffer_get_length(in);
-        if (len > rt->cfg->limits.max_body_bytes) {
-            rg_api_error_set(&e, 413, "body_too_large", NULL,
-                             "request body is %zu bytes; at most %zu are allowed", len,
-                             rt->cfg->limits.max_body_bytes);
+        const char *body;
+        size_t len;
+        if (read_body(rt, req, false, &body, &len, &e) != 0)
             goto fail;
-        }
-        const char *body = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
-        if (!body) {
-            rg_api_error_set(&e, 500, "internal", NULL, "internal error");
-            goto fail;
-        }
         add_windows(&chk, rt, site, act, req, NULL);
         pending_req *p = pending_new(loop, req, act, srt, NULL, *route);
         if (!p) {
@@ -600,27 +604,10 @@ static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, i
         *status = 0; /* counted by proceed, or mcp_admit answered */
         return;
     } else {
-        struct evbuffer *in = evhttp_request_get_input_buffer(req);
-        size_t len = evbuffer_get_length(in);
-        const rg_limits *lim = &rt->cfg->limits;
-        if (len > lim->max_body_bytes) {
-            rg_api_error_set(&e, 413, "body_too_large", NULL,
-                             "request body is %zu bytes; at most %zu are allowed", len,
-                             lim->max_body_bytes);
+        const char *body;
+        size_t len;
+        if (read_body(rt, req, act == ACT_QUERY || act == ACT_EVENTS, &body, &len, &e) != 0)
             goto fail;
-        }
-        if ((act == ACT_QUERY || act == ACT_EVENTS) &&
-            !is_json_content_type(
-                evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"))) {
-            rg_api_error_set(&e, 415, "unsupported_media_type", NULL,
-                             "Content-Type must be application/json");
-            goto fail;
-        }
-        const char *body = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
-        if (!body) {
-            rg_api_error_set(&e, 500, "internal", NULL, "internal error");
-            goto fail;
-        }
         rg_session session;
         if (rg_auth_verify_signed(srv, rt, site, req, method_name(cmd), path, body, len, &session,
                                   &chk, &e) != 0)
