@@ -10,9 +10,9 @@
 #include "config/config.h"
 #include "crypto/audit.h"
 #include "crypto/keyring.h"
-#include "server/adapter_check.h"
-#include "server/plugin_registry.h"
-#include "server/provider_check.h"
+#include "workers/adapter_check.h"
+#include "workers/plugin_registry.h"
+#include "workers/provider_check.h"
 #include "server/server.h"
 #include "util/log.h"
 

@@ -2,7 +2,7 @@
  * A site's `ai` block: the token-provider plugin that mints the widget's AI
  * credential (docs/configuration.md, "AI provider"). What the plugin itself
  * accepts in ai.options is asked of the plugin when the site is loaded
- * (server/provider_check.c); here is what readgate reads itself.
+ * (workers/provider_check.c); here is what readgate reads itself.
  */
 #include <stdio.h>
 #include <stdlib.h>

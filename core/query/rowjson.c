@@ -1,7 +1,8 @@
-#include "rowjson.h"
+#include "query/rowjson.h"
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,4 +196,41 @@ int rg_json_append_value(struct evbuffer *out, const rg_value *v)
         return rg_json_append_string(out, v->u.str.ptr, v->u.str.len);
     }
     return -1;
+}
+
+int rg_rows_begin(struct evbuffer *out)
+{
+    return evbuffer_add(out, "{\"rows\":[", 9) == 0 ? 0 : -1;
+}
+
+int rg_rows_append(struct evbuffer *out, int first, const rg_query_plan *plan,
+                   const unsigned char *visible, const rg_value *values)
+{
+    int rc = evbuffer_add(out, first ? "{" : ",{", first ? 1 : 2);
+    bool first_field = true;
+    for (size_t i = 0; i < plan->ncolumns && rc == 0; i++) {
+        if (!visible[i])
+            continue;
+        const rg_field_desc *f = &plan->collection->fields[plan->columns[i]];
+        if (!first_field)
+            rc |= evbuffer_add(out, ",", 1);
+        first_field = false;
+        rc |= rg_json_append_string(out, f->name, strlen(f->name));
+        rc |= evbuffer_add(out, ":", 1);
+        /* A NULL keeps the field's type; only the payload is absent. */
+        rc |= rg_json_append_value(out, &values[i]);
+    }
+    rc |= evbuffer_add(out, "}", 1);
+    return rc == 0 ? 0 : -1;
+}
+
+int rg_rows_end(struct evbuffer *out, const char *next_cursor)
+{
+    int rc = evbuffer_add(out, "],\"next_cursor\":", 16);
+    if (next_cursor)
+        rc |= rg_json_append_string(out, next_cursor, strlen(next_cursor));
+    else
+        rc |= evbuffer_add(out, "null", 4);
+    rc |= evbuffer_add(out, "}", 1);
+    return rc == 0 ? 0 : -1;
 }

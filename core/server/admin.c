@@ -13,11 +13,11 @@
 #include <string.h>
 #include <sys/queue.h>
 
-#include "events.h"
-#include "http_reply.h"
-#include "oauth_metrics.h"
-#include "ratelimit.h"
-#include "server.h"
+#include "server/events.h"
+#include "http/http_reply.h"
+#include "refresh/oauth_metrics.h"
+#include "ratelimit/ratelimit.h"
+#include "server/server.h"
 #include "util/log.h"
 
 #define READYZ_TIMEOUT_MS 3000

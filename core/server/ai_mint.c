@@ -1,4 +1,4 @@
-#include "ai_mint.h"
+#include "server/ai_mint.h"
 
 #include <curl/curl.h>
 #include <stdatomic.h>
@@ -11,13 +11,13 @@
 
 #include "crypto/audit.h"
 #include "crypto/keyring.h"
-#include "http_reply.h"
+#include "http/http_reply.h"
 #include "oauth/oauth_http.h"
 #include "oauth/oauth_multi.h"
 #include "plugin/provider_url.h"
-#include "plugin_registry.h"
+#include "workers/plugin_registry.h"
 #include "query/describe.h"
-#include "server.h"
+#include "server/server.h"
 #include "util/log.h"
 
 #define MAX_HEADERS 16

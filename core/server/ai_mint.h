@@ -16,7 +16,7 @@
 #include <jansson.h>
 #include <readgate/token_provider.h>
 
-#include "provider_check.h"
+#include "workers/provider_check.h"
 
 struct rg_loop;
 struct rg_runtime;

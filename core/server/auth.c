@@ -1,4 +1,4 @@
-#include "auth.h"
+#include "server/auth.h"
 
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
@@ -10,8 +10,8 @@
 
 #include "config/origin.h"
 #include "crypto/signature.h"
-#include "ai_mint.h"
-#include "http_reply.h"
+#include "server/ai_mint.h"
+#include "http/http_reply.h"
 #include "util/log.h"
 
 const char *rg_auth_allowed_origin(const rg_site *site, struct evhttp_request *req)

@@ -13,8 +13,8 @@
 
 #include "crypto/session.h"
 #include "query/errors.h"
-#include "ratelimit_check.h"
-#include "server.h"
+#include "ratelimit/ratelimit_check.h"
+#include "server/server.h"
 
 /* 0 with *out filled and the request's replay key put in chk, or -1 with
    *err (401). */

@@ -1,4 +1,4 @@
-#include "events.h"
+#include "server/events.h"
 
 #include <jansson.h>
 #include <pthread.h>

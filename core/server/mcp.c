@@ -1,4 +1,4 @@
-#include "mcp.h"
+#include "server/mcp.h"
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
@@ -11,11 +11,11 @@
 #include <sys/uio.h>
 #include <time.h>
 
-#include "auth.h"
-#include "http_reply.h"
+#include "server/auth.h"
+#include "http/http_reply.h"
 #include "query/describe.h"
 #include "query/rowjson.h"
-#include "query_route.h"
+#include "server/query_route.h"
 #include "util/log.h"
 
 const char *const rg_mcp_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26", NULL};

@@ -20,8 +20,8 @@
 
 #include "crypto/session.h"
 #include "query/errors.h"
-#include "runtime.h"
-#include "server.h"
+#include "server/runtime.h"
+#include "server/server.h"
 
 /* Protocol versions this gateway speaks, newest first. */
 extern const char *const rg_mcp_versions[];

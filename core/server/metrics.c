@@ -1,4 +1,4 @@
-#include "metrics.h"
+#include "server/metrics.h"
 
 static const int statuses[RG_METRIC_STATUSES] = {200, 202, 204, 400, 401, 403, 404, 405, 406,
                                                  413, 415, 429, 500, 502, 503, 504, 0};

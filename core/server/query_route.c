@@ -1,4 +1,4 @@
-#include "query_route.h"
+#include "server/query_route.h"
 
 #include <event2/buffer.h>
 #include <stdbool.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "http_reply.h"
+#include "http/http_reply.h"
 #include "query/plan.h"
 #include "query/rowjson.h"
 #include "util/log.h"
@@ -219,22 +219,7 @@ static int on_row(void *ctx, const rg_value *values, size_t n)
         x->has_more = true; /* the extra row only proves a next page exists */
         return 1;
     }
-    struct evbuffer *o = x->out;
-    int rc = evbuffer_add(o, x->nrows ? ",{" : "{", x->nrows ? 2 : 1);
-    bool first = true;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (!x->plan.column_visible[i])
-            continue;
-        const rg_field_desc *f = &p->collection->fields[p->columns[i]];
-        if (!first)
-            rc |= evbuffer_add(o, ",", 1);
-        first = false;
-        rc |= rg_json_append_string(o, f->name, strlen(f->name));
-        rc |= evbuffer_add(o, ":", 1);
-        /* A NULL keeps the field's type; only the payload is absent. */
-        rc |= rg_json_append_value(o, &values[i]);
-    }
-    rc |= evbuffer_add(o, "}", 1);
+    int rc = rg_rows_append(x->out, x->nrows == 0, p, x->plan.column_visible, values);
     if (rc != 0 || remember_sort_values(x, values) != 0)
         return 1;
     x->nrows++;
@@ -249,7 +234,7 @@ static rg_status run_query(rg_job *job, const rg_adapter *adapter, void *conn, r
     evbuffer_drain(x->out, evbuffer_get_length(x->out));
     x->nrows = 0;
     x->has_more = false;
-    if (evbuffer_add(x->out, "{\"rows\":[", 9) != 0) {
+    if (rg_rows_begin(x->out) != 0) {
         err->status = RG_ERR_INTERNAL;
         snprintf(err->message, sizeof err->message, "out of memory");
         return RG_ERR_INTERNAL;
@@ -270,14 +255,8 @@ static rg_status run_query(rg_job *job, const rg_adapter *adapter, void *conn, r
             return RG_ERR_INTERNAL;
         }
     }
-    int rc = evbuffer_add(x->out, "],\"next_cursor\":", 16);
-    if (cursor) {
-        rc |= rg_json_append_string(x->out, cursor, strlen(cursor));
-        free(cursor);
-    } else {
-        rc |= evbuffer_add(x->out, "null", 4);
-    }
-    rc |= evbuffer_add(x->out, "}", 1);
+    int rc = rg_rows_end(x->out, cursor);
+    free(cursor);
     if (rc != 0) {
         err->status = RG_ERR_INTERNAL;
         snprintf(err->message, sizeof err->message, "out of memory");

@@ -7,10 +7,10 @@
 
 #include <event2/http.h>
 
-#include "metrics.h"
+#include "server/metrics.h"
 #include "query/errors.h"
-#include "runtime.h"
-#include "server.h"
+#include "server/runtime.h"
+#include "server/server.h"
 
 /*
  * How a query's outcome is written to its request. Both run on the loop,

@@ -1,10 +1,10 @@
-#include "runtime.h"
+#include "server/runtime.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ai_mint.h"
+#include "server/ai_mint.h"
 #include "crypto/audit.h"
 #include "query/describe.h"
 #include "util/log.h"

@@ -12,12 +12,12 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "client_ip.h"
-#include "coalesce.h"
+#include "http/client_ip.h"
+#include "cache/coalesce.h"
 #include "config/config.h"
 #include "crypto/keyring.h"
-#include "result_cache.h"
-#include "source_pool.h"
+#include "cache/result_cache.h"
+#include "workers/source_pool.h"
 
 typedef struct rg_site_rt {
     const rg_site *site;

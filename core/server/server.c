@@ -4,7 +4,7 @@
  * main thread runs the admin listener and handles signals. SIGHUP builds a
  * new runtime and hands it to each loop; a bad new config keeps the old one.
  */
-#include "server.h"
+#include "server/server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,10 +19,10 @@
 #include <unistd.h>
 
 #include "oauth/oauth_multi.h"
-#include "events.h"
-#include "plugin_registry.h"
+#include "server/events.h"
+#include "workers/plugin_registry.h"
 #include "oauth/oauth_registry.h"
-#include "oauth_refresher.h"
+#include "refresh/oauth_refresher.h"
 #include "util/log.h"
 
 #define RG_NONCE_CACHE_MAX (1u << 20)

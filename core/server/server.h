@@ -12,12 +12,12 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "conn.h"
+#include "http/conn.h"
 #include "crypto/nonce_cache.h"
-#include "metrics.h"
-#include "ratelimit_memory.h"
-#include "ratelimit_redis.h"
-#include "runtime.h"
+#include "server/metrics.h"
+#include "ratelimit/ratelimit_memory.h"
+#include "ratelimit/ratelimit_redis.h"
+#include "server/runtime.h"
 
 struct rg_server;
 struct rg_oauth_refresher;

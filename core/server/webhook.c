@@ -1,4 +1,4 @@
-#include "webhook.h"
+#include "server/webhook.h"
 
 #include <event2/keyvalq_struct.h>
 #include <openssl/crypto.h>
@@ -12,7 +12,7 @@
 #include "crypto/b64.h"
 #include "crypto/hmac.h"
 #include "crypto/keyring.h"
-#include "http_reply.h"
+#include "http/http_reply.h"
 #include "oauth/oauth_http.h"
 #include "oauth/oauth_revoke.h"
 #include "state/state_store.h"

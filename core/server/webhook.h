@@ -17,7 +17,7 @@
 
 #include <event2/http.h>
 
-#include "runtime.h"
+#include "server/runtime.h"
 
 /* The status answered. */
 int rg_webhook_shopify(rg_runtime *rt, const rg_site_rt *srt, struct evhttp_request *req,

@@ -398,7 +398,7 @@ class PathsServedTest(unittest.TestCase):
             self.assertEqual((r.status, r.code), (404, "not_found"), r)
 
     def test_every_route_is_documented(self):
-        routes = strip_comments(read(os.path.join(CORE, "server", "routes.c")))
+        routes = strip_comments(read(os.path.join(CORE, "http", "routes.c")))
         actions = set(re.findall(r'strcmp\(a,\s*"([a-z]+)"\)', routes))
         self.assertEqual(actions, {"token", "query", "collections", "session", "mcp", "events"})
         for a in actions:

@@ -1,4 +1,4 @@
-#include "source_pool.h"
+#include "workers/source_pool.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -8,22 +8,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "adapter_check.h"
-#include "plugin_registry.h"
+#include "workers/adapter_check.h"
+#include "workers/plugin_registry.h"
 #include "crypto/audit.h"
 #include "crypto/secret.h"
-#include "oauth/oauth_refresh.h"
-#include "oauth/oauth_registry.h"
-#include "oauth/oauth_request.h"
-#include "state/state_store.h"
+#include "refresh/source_oauth.h"
 #include "util/log.h"
 
 /* Jobs waiting beyond this are refused at once: better a quick 503 than a
    queue that only ever times out. */
 #define RG_POOL_MAX_QUEUE 4096
-/* An access token this close to expiry is refreshed before connecting
-   rather than handed to an adapter that would be refused with it. */
-#define RG_OAUTH_CONNECT_MARGIN_S 30
 
 struct rg_source_pool {
     char name[160]; /* "site/source" for logs */
@@ -33,8 +27,7 @@ struct rg_source_pool {
     const rg_site *site;
     const rg_source *src;
     char *base_dir;
-    char *state_url;    /* OAuth sources: where their tokens are */
-    rg_oauth_conn *oauth; /* OAuth sources: state and credential generation */
+    rg_source_oauth *oauth; /* OAuth sources: their access token (refresh/source_oauth.h) */
 
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -49,9 +42,7 @@ struct rg_source_pool {
 /* One worker thread's connection and what it was opened with. */
 typedef struct worker {
     void *conn;
-    rg_state_store *st;    /* OAuth sources: opened on first use */
-    unsigned conn_gen;     /* credential generation the connection was opened under */
-    int64_t conn_version;  /* store version of its access token */
+    rg_oauth_worker oauth; /* OAuth sources: the token it was opened with */
 } worker;
 
 static void wipe_free(char *s, size_t len)
@@ -60,99 +51,6 @@ static void wipe_free(char *s, size_t len)
         rg_secure_zero(s, len);
         free(s);
     }
-}
-
-static rg_status fail(rg_error *err, rg_status st, const char *fmt, const char *a, const char *b)
-{
-    err->status = st;
-    snprintf(err->message, sizeof err->message, fmt, a, b);
-    return st;
-}
-
-static rg_status reauth_error(rg_source_pool *p, rg_error *err)
-{
-    err->status = RG_ERR_REAUTH;
-    snprintf(err->message, sizeof err->message,
-             "the OAuth connection needs re-authorisation: run readgate oauth import --site "
-             "%.40s --source %.64s",
-             p->site->site_id, p->src->name);
-    return RG_ERR_REAUTH;
-}
-
-/* Map a refresh outcome for a query: 0 when a current token is stored. */
-static rg_status refresh_status(rg_source_pool *p, rg_refresh_result r, const char *msg,
-                                rg_error *err)
-{
-    switch (r) {
-    case RG_REFRESH_DONE:
-    case RG_REFRESH_CURRENT:
-        return RG_OK;
-    case RG_REFRESH_REAUTH:
-    case RG_REFRESH_MISSING:
-        return reauth_error(p, err);
-    default:
-        return fail(err, RG_ERR_UNAVAILABLE, "could not refresh the OAuth token: %.180s%s", msg,
-                    "");
-    }
-}
-
-/*
- * The current access token of an OAuth source, decrypted into *token:
- * read from the store (the generation is read first, so a refresh committed
- * meanwhile is never missed), refreshed here first if it is about to expire.
- */
-static rg_status oauth_token(rg_source_pool *p, worker *w, char **token, rg_error *err)
-{
-    char why[300];
-    if (!w->st && !(w->st = rg_state_open(p->state_url, why, sizeof why)))
-        return fail(err, RG_ERR_UNAVAILABLE, "%.250s%s", why, "");
-    unsigned gen = rg_oauth_conn_generation(p->oauth);
-    rg_token_row row = {0};
-    int found = rg_state_get(w->st, p->site->site_id, p->src->name, &row, why, sizeof why);
-    if (found < 0)
-        return fail(err, RG_ERR_UNAVAILABLE, "%.250s%s", why, "");
-    const rg_oauth_config *o = p->src->oauth;
-    if (found || !o->service_account)
-        rg_oauth_conn_observe(p->oauth, found ? &row : NULL);
-    if (!found && !o->service_account)
-        return reauth_error(p, err);
-    int64_t now = (int64_t)time(NULL);
-    bool reauth = found && strcmp(row.state, RG_TOKEN_STATE_NEEDS_REAUTH) == 0;
-    if (reauth && !o->service_account) {
-        rg_token_row_clear(&row);
-        return reauth_error(p, err);
-    }
-    /* Never more than half the background margin, so a worker connecting
-       doesn't refresh a token the background just made. */
-    int64_t margin = RG_OAUTH_CONNECT_MARGIN_S;
-    if (margin > (int64_t)o->refresh_margin_s / 2)
-        margin = (int64_t)o->refresh_margin_s / 2;
-    if (!found || reauth || !row.access_token_enc ||
-        (row.expires_at != 0 && row.expires_at - margin <= now)) {
-        rg_oauth_target t = {.site_id = p->site->site_id, .src = p->src, .kr = p->kr};
-        rg_token_row after;
-        rg_refresh_result r = rg_oauth_refresh(&t, w->st, &rg_http_blocking, RG_REFRESH_IF_DUE,
-                                               row.version, margin, &after, why, sizeof why);
-        rg_token_row_clear(&row);
-        if (after.site_id)
-            rg_oauth_conn_observe(p->oauth, &after);
-        rg_status st = refresh_status(p, r, why, err);
-        if (st != RG_OK) {
-            rg_token_row_clear(&after);
-            return st;
-        }
-        row = after;
-    }
-    char path[256];
-    rg_oauth_token_path(path, sizeof path, p->src->name, "access_token");
-    int rc = rg_oauth_open(p->kr, p->site->site_id, path, row.access_token_enc, token, why,
-                           sizeof why);
-    w->conn_version = row.version;
-    w->conn_gen = gen;
-    rg_token_row_clear(&row);
-    if (rc != 0)
-        return fail(err, RG_ERR_CONFIG, "%.250s%s", why, "");
-    return RG_OK;
 }
 
 /* Decrypt the options and connect. The plaintext lives only for this call. */
@@ -189,7 +87,7 @@ static rg_status pool_connect(rg_source_pool *p, worker *w, void **conn, rg_erro
         opts[i].value = plain[i];
     }
     if (src->oauth) {
-        st = oauth_token(p, w, &token, err);
+        st = rg_source_oauth_token(p->oauth, &w->oauth, &token, err);
         if (st != RG_OK)
             goto out;
         opts[src->noptions].key = "access_token";
@@ -221,20 +119,6 @@ out:
     return st;
 }
 
-/*
- * Is the open connection of an OAuth source still good to use? Not once a
- * newer token was committed (the generation moved on) or the connection
- * needs re-authorisation.
- */
-static bool oauth_stale(rg_source_pool *p, const worker *w)
-{
-    if (!p->oauth)
-        return false;
-    rg_oauth_state s = rg_oauth_conn_state(p->oauth, NULL, 0);
-    return rg_oauth_conn_generation(p->oauth) != w->conn_gen ||
-           s == RG_OAUTH_STATE_NEEDS_REAUTH || s == RG_OAUTH_STATE_MISSING;
-}
-
 static void drop(rg_source_pool *p, worker *w)
 {
     if (w->conn)
@@ -246,20 +130,8 @@ static void drop(rg_source_pool *p, worker *w)
    or process already stored a newer token), then reconnect. */
 static rg_status reauthorise(rg_source_pool *p, worker *w, rg_error *err)
 {
-    char why[300];
     drop(p, w);
-    if (!w->st && !(w->st = rg_state_open(p->state_url, why, sizeof why)))
-        return fail(err, RG_ERR_UNAVAILABLE, "%.250s%s", why, "");
-    rg_oauth_target t = {.site_id = p->site->site_id, .src = p->src, .kr = p->kr};
-    rg_token_row after;
-    rg_refresh_result r = rg_oauth_refresh(&t, w->st, &rg_http_blocking, RG_REFRESH_AFTER_REJECT,
-                                           w->conn_version, 0, &after, why, sizeof why);
-    if (after.site_id)
-        rg_oauth_conn_observe(p->oauth, &after);
-    rg_token_row_clear(&after);
-    if (r == RG_REFRESH_DONE)
-        rg_info("source %s: the provider refused the access token; refreshed it", p->name);
-    rg_status st = refresh_status(p, r, why, err);
+    rg_status st = rg_source_oauth_after_reject(p->oauth, &w->oauth, p->name, err);
     if (st != RG_OK)
         return st;
     return pool_connect(p, w, &w->conn, err);
@@ -287,7 +159,7 @@ static void *worker_main(void *arg)
 
         rg_error err = {.status = RG_OK, .message = ""};
         rg_status st = RG_OK;
-        if (w.conn && oauth_stale(p, &w))
+        if (w.conn && p->oauth && rg_source_oauth_stale(p->oauth, &w.oauth))
             drop(p, &w); /* reconnect with the current token */
         bool reused = w.conn != NULL;
         if (!w.conn) {
@@ -334,7 +206,7 @@ static void *worker_main(void *arg)
         job->complete(job, st, &err);
     }
     drop(p, &w);
-    rg_state_close(w.st);
+    rg_oauth_worker_close(&w.oauth);
     return NULL;
 }
 
@@ -356,10 +228,8 @@ rg_source_pool *rg_source_pool_new(const rg_config *cfg, const rg_site *site, co
         return NULL;
     }
     if (src->oauth) {
-        p->state_url = strdup(cfg->state_store);
-        p->oauth = rg_oauth_conn_get(site->site_id, src->name);
-        if (!p->state_url || !p->oauth) {
-            free(p->state_url);
+        p->oauth = rg_source_oauth_new(cfg->state_store, site, src, kr);
+        if (!p->oauth) {
             free(p->base_dir);
             free(p);
             return NULL;
@@ -461,7 +331,7 @@ void rg_source_pool_free(rg_source_pool *p)
     pthread_cond_destroy(&p->cond);
     free(p->threads);
     free(p->base_dir);
-    free(p->state_url);
+    rg_source_oauth_free(p->oauth);
     free(p);
 }
 

@@ -14,7 +14,7 @@
  * (an empty line); once evhttp hands the request to us the clock stops, as
  * the time is then ours. A connection past its deadline is closed.
  */
-#include "conn.h"
+#include "http/conn.h"
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -26,7 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "server.h"
+#include "server/server.h"
 #include "util/log.h"
 
 /* Where a connection is in its current request, for the deadlines. */

@@ -1,4 +1,4 @@
-#include "result_cache.h"
+#include "cache/result_cache.h"
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-#include "coalesce.h"
+#include "cache/coalesce.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "ratelimit_redis.h"
+#include "ratelimit/ratelimit_redis.h"
 
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>

@@ -1,4 +1,4 @@
-#include "http_reply.h"
+#include "http/http_reply.h"
 
 #include <event2/keyvalq_struct.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "provider_check.h"
+#include "workers/provider_check.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -18,7 +18,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "ratelimit_check.h"
+#include "ratelimit/ratelimit_check.h"
 
 /* Shared by the loops of one server, for /metrics. */
 typedef struct rg_rl_redis_stats {

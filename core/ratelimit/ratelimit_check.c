@@ -1,4 +1,4 @@
-#include "ratelimit_check.h"
+#include "ratelimit/ratelimit_check.h"
 
 #include <string.h>
 

@@ -1,4 +1,4 @@
-#include "plugin_registry.h"
+#include "workers/plugin_registry.h"
 
 #include <pthread.h>
 #include <stdio.h>

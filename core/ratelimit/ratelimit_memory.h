@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ratelimit_check.h"
+#include "ratelimit/ratelimit_check.h"
 
 typedef struct rg_rl_memory rg_rl_memory;
 

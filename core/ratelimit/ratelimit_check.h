@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "sliding_window.h"
+#include "ratelimit/sliding_window.h"
 
 enum { RG_RL_DIM_IP, RG_RL_DIM_SITE, RG_RL_DIM_SESSION, RG_RL_DIM_BURST, RG_RL_NDIMS };
 

@@ -1,4 +1,4 @@
-#include "oauth_refresher.h"
+#include "refresh/oauth_refresher.h"
 
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -12,7 +12,7 @@
 #include "oauth/oauth_multi.h"
 #include "oauth/oauth_refresh.h"
 #include "oauth/oauth_registry.h"
-#include "server.h"
+#include "server/server.h"
 #include "state/state_store.h"
 #include "util/log.h"
 

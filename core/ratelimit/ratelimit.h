@@ -11,7 +11,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 
-#include "ratelimit_check.h"
+#include "ratelimit/ratelimit_check.h"
 
 struct rg_loop;
 struct rg_server;

@@ -1,10 +1,10 @@
-#include "ratelimit.h"
+#include "ratelimit/ratelimit.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "server.h"
+#include "server/server.h"
 #include "util/log.h"
 
 struct rg_rl_pending {

@@ -23,13 +23,8 @@
 
 #include "config/config.h"
 #include "crypto/keyring.h"
+#include "refresh/source_oauth.h" /* RG_ERR_REAUTH */
 
-/*
- * A status of the core only (never returned by an adapter): the source's
- * OAuth connection needs re-authorisation (`readgate oauth import`); the
- * message says so. Answered as 503 source_unavailable.
- */
-#define RG_ERR_REAUTH ((rg_status)32)
 
 typedef struct rg_job rg_job;
 struct rg_job {

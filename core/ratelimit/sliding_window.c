@@ -1,4 +1,4 @@
-#include "sliding_window.h"
+#include "ratelimit/sliding_window.h"
 
 #include <string.h>
 

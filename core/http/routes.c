@@ -14,15 +14,16 @@
 #include <sys/queue.h>
 #include <time.h>
 
-#include "auth.h"
-#include "client_ip.h"
-#include "http_reply.h"
-#include "events.h"
-#include "mcp.h"
-#include "webhook.h"
-#include "query_route.h"
-#include "ratelimit.h"
-#include "server.h"
+#include "server/auth.h"
+#include "http/client_ip.h"
+#include "http/http_reply.h"
+#include "server/events.h"
+#include "server/mcp.h"
+#include "server/webhook.h"
+#include "server/query_route.h"
+#include "ratelimit/ratelimit.h"
+#include "ratelimit/ratelimit_policy.h"
+#include "server/server.h"
 #include "util/log.h"
 
 enum action {
@@ -210,25 +211,19 @@ static rg_ip client_ip(const rg_runtime *rt, struct evhttp_request *req)
     return rg_client_ip(&peer, xff, n, rt->proxies, rt->nproxies);
 }
 
-/* The windows of this request: per IP, and per site, burst and session
-   when known. Which limits apply comes from the site file, else the server. */
+/* The windows of this request (ratelimit/ratelimit_policy.h): its route and
+   who is asking. */
 static void add_windows(rg_rl_check *chk, const rg_runtime *rt, const rg_site *site,
                         enum action act, struct evhttp_request *req, const rg_session *session)
 {
-    rg_rl_route r = rl_route_of(act);
-    const rg_route_limits *l = site ? &site->rate_limits.route[r] : &rt->cfg->rate_limits.route[r];
     rg_ip ip = client_ip(rt, req);
-    uint8_t ipkey[16];
-    rg_ip_limit_key(&ip, ipkey);
-    rg_rl_add_window(chk, r, RG_RL_DIM_IP, l->per_ip_per_min, ipkey, sizeof ipkey);
-    if (site) {
-        size_t idlen = strlen(site->site_id);
-        rg_rl_add_window(chk, r, RG_RL_DIM_SITE, l->per_site_per_min, site->site_id, idlen);
-        rg_rl_add_window(chk, r, RG_RL_DIM_BURST, l->burst_per_s, site->site_id, idlen);
+    rg_rl_identity who = {.site_id = site ? site->site_id : NULL};
+    rg_ip_limit_key(&ip, who.ip_key);
+    if (session) {
+        who.session_nonce = session->nonce;
+        who.session_nonce_len = sizeof session->nonce;
     }
-    if (session)
-        rg_rl_add_window(chk, r, RG_RL_DIM_SESSION, l->per_session_per_min, session->nonce,
-                         sizeof session->nonce);
+    rg_rl_add_request_windows(chk, rl_route_of(act), rt->cfg, site, &who);
 }
 
 /* The handler proper, once the request may go on. Returns the status it

@@ -1,7 +1,7 @@
-#include "oauth_metrics.h"
+#include "refresh/oauth_metrics.h"
 
 #include "oauth/oauth_registry.h"
-#include "server.h"
+#include "server/server.h"
 
 void rg_oauth_render_metrics(rg_server *srv, struct evbuffer *out)
 {

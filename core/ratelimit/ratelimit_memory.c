@@ -4,7 +4,7 @@
  * Window memory is allocated when a key is first seen and freed on eviction,
  * so an idle server holds little.
  */
-#include "ratelimit_memory.h"
+#include "ratelimit/ratelimit_memory.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

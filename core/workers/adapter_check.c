@@ -1,4 +1,4 @@
-#include "adapter_check.h"
+#include "workers/adapter_check.h"
 
 #include <libgen.h>
 #include <stdio.h>
