@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "server/plugin_registry.h"
+#include "workers/plugin_registry.h"
 
 static void loads_sqlite(void **state)
 {

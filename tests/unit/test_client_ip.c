@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "server/client_ip.h"
+#include "http/client_ip.h"
 
 static rg_ip ip(const char *s)
 {

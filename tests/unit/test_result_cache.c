@@ -16,8 +16,8 @@
 #include "crypto/keyring.h"
 #include "query/plan.h"
 #include "query_fixture.h"
-#include "server/coalesce.h"
-#include "server/result_cache.h"
+#include "cache/coalesce.h"
+#include "cache/result_cache.h"
 
 static rg_master_key test_key = {.kid = "k1"};
 static rg_keyring test_kr = {.keys = &test_key, .nkeys = 1};

@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "server/ratelimit_check.h"
-#include "server/ratelimit_memory.h"
-#include "server/sliding_window.h"
+#include "ratelimit/ratelimit_check.h"
+#include "ratelimit/ratelimit_memory.h"
+#include "ratelimit/sliding_window.h"
 
 static rg_swin *minute(void)
 {
