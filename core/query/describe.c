@@ -3,7 +3,7 @@
  * request path only copies bytes. The tool schemas describe exactly what
  * rg_plan_build accepts, so a model following them produces valid queries.
  */
-#include "describe.h"
+#include "query/describe.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #ifndef RG_DESCRIBE_H
 #define RG_DESCRIBE_H
 
-#include "../config/config.h"
+#include "config/config.h"
 
 /* malloc'd JSON document; NULL on out of memory. */
 char *rg_describe_site(const rg_site *site, const rg_limits *limits);

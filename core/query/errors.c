@@ -1,4 +1,4 @@
-#include "errors.h"
+#include "query/errors.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rowjson.h"
+#include "query/rowjson.h"
 
 /* Cut back a buffer that truncation may have left ending inside a UTF-8
    sequence, so the text stays valid for the JSON writer. */

@@ -24,9 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../config/config.h"
-#include "../crypto/keyring.h"
-#include "errors.h"
+#include "config/config.h"
+#include "crypto/keyring.h"
+#include "query/errors.h"
 
 /*
  * A validated request. All memory is owned by the plan (one arena) and

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plan_internal.h"
+#include "query/plan_internal.h"
 
 static void put(rg_canon *b, const void *p, size_t n)
 {

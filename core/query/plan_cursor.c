@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../crypto/cursor.h"
-#include "plan_internal.h"
-#include "rowjson.h"
+#include "crypto/cursor.h"
+#include "query/plan_internal.h"
+#include "query/rowjson.h"
 
 /* ---- query digest ---------------------------------------------------------------- */
 

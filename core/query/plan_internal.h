@@ -10,17 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "plan.h"
-
-/* A bump allocator: every allocation of one plan, released at once. */
-typedef struct rg_arena rg_arena;
-
-rg_arena *rg_arena_new(void);
-/* Zeroed, 16-byte aligned; NULL when out of memory. */
-void *rg_arena_alloc(rg_arena *a, size_t size);
-/* Copy of s[0..n) with a NUL appended. */
-char *rg_arena_strndup(rg_arena *a, const char *s, size_t n);
-void rg_arena_free(rg_arena *a);
+#include "query/arena.h"
+#include "query/plan.h"
 
 /* What a value check needs: where to allocate and where to report. */
 typedef struct rg_plan_ctx {

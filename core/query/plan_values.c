@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "plan_internal.h"
+#include "query/plan_internal.h"
 #include "util/civil.h"
 
 /* ---- dates and date-times ------------------------------------------------ */

@@ -3,7 +3,9 @@
 #ifndef RG_STATE_BACKEND_H
 #define RG_STATE_BACKEND_H
 
-#include "state_store.h"
+#include <stddef.h>
+
+#include "state/state_rows.h"
 
 typedef struct rg_state_ops {
     const char *kind;

@@ -6,7 +6,7 @@
  * If this process dies, the server ends the transaction when the connection
  * drops, which releases the lock.
  */
-#include "state_backend.h"
+#include "state/state_backend.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>

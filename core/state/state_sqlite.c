@@ -6,7 +6,7 @@
  * refresh protocol is SQLite's write lock, taken by BEGIN IMMEDIATE (the whole
  * file: refreshes are rare and short, so that costs nothing).
  */
-#include "state_backend.h"
+#include "state/state_backend.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -23,28 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Connection states as stored (`state` column). "missing" is the absence of
-   a row and is never stored. */
-#define RG_TOKEN_STATE_OK "ok"
-#define RG_TOKEN_STATE_NEEDS_REAUTH "needs_reauth"
-
-typedef struct rg_token_row {
-    char *site_id;
-    char *source;
-    char *provider;
-    char *access_token_enc;  /* NULL when none yet */
-    char *refresh_token_enc; /* NULL when the grant has none */
-    int64_t expires_at;      /* unix seconds; 0 = does not expire */
-    int64_t last_refresh;    /* unix seconds; 0 = never */
-    char *state;             /* RG_TOKEN_STATE_* */
-    char *error;             /* last refresh problem ("" when none) */
-    int64_t updated_at;
-    int64_t version;         /* +1 on every new access token */
-} rg_token_row;
-
-void rg_token_row_clear(rg_token_row *r);
-/* Deep copy; 0 or -1 (out of memory). */
-int rg_token_row_copy(rg_token_row *dst, const rg_token_row *src);
+#include "state/state_rows.h"
 
 typedef struct rg_state_store rg_state_store;
 
@@ -63,7 +42,6 @@ int rg_state_get(rg_state_store *st, const char *site, const char *source, rg_to
                  char *err, size_t errlen);
 /* Every row, ordered by site and source. 0 or -1. */
 int rg_state_list(rg_state_store *st, rg_token_row **rows, size_t *n, char *err, size_t errlen);
-void rg_token_rows_free(rg_token_row *rows, size_t n);
 
 /*
  * Insert or replace the tokens of a connection in one transaction (under the
@@ -110,23 +88,6 @@ int rg_state_ensure(rg_state_store *st, const char *site, const char *source,
 
 /* "sqlite" or "postgres". */
 const char *rg_state_kind(const rg_state_store *st);
-
-/*
- * Widget analytics (POST /v1/{site}/events): structural counts only, summed
- * per day by every instance sharing the store. A row counts `n` events and
- * `items` (their counts added up) for one (site, day, event, collection,
- * field, latency bucket); "" where a dimension does not apply.
- */
-typedef struct rg_event_count {
-    char site_id[33];
-    char day[11];        /* YYYY-MM-DD, UTC; "" in totals */
-    char event[33];
-    char collection[65];
-    char field[65];
-    char latency[17];
-    int64_t n;
-    int64_t items;
-} rg_event_count;
 
 /* Add the counts in one transaction. 0 or -1. */
 int rg_state_events_add(rg_state_store *st, const rg_event_count *rows, size_t n, char *err,
