@@ -52,13 +52,8 @@ int rg_cursor_encode(const rg_keyring *kr, const uint8_t query_digest[16], const
         nvalues > RG_CURSOR_MAX_VALUES)
         return -1;
     const rg_master_key *k = rg_keyring_primary(kr);
-    size_t kid_len = strlen(k->kid);
     uint8_t raw[RAW_MAX];
-    size_t n = 0;
-    raw[n++] = CURSOR_VERSION;
-    raw[n++] = (uint8_t)kid_len;
-    memcpy(raw + n, k->kid, kid_len);
-    n += kid_len;
+    size_t n = rg_token_head(raw, CURSOR_VERSION, k->kid);
     memcpy(raw + n, query_digest, 16);
     n += 16;
     raw[n++] = (uint8_t)nvalues;

@@ -22,6 +22,15 @@
 #define KEYFILE_MAX (64 * 1024)
 #define KEYRING_MAX_KEYS 256
 
+size_t rg_token_head(uint8_t *raw, uint8_t version, const char *kid)
+{
+    size_t len = strlen(kid);
+    raw[0] = version;
+    raw[1] = (uint8_t)len;
+    memcpy(raw + 2, kid, len);
+    return 2 + len;
+}
+
 void rg_secure_zero(void *p, size_t n)
 {
     if (p && n)

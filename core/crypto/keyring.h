@@ -52,6 +52,12 @@ static inline const rg_master_key *rg_keyring_primary(const rg_keyring *kr) { re
 /* A new key line "kid:base64" (random key) into out. 0 on success. */
 int rg_keyring_generate_line(const char *kid, char *out, size_t outlen);
 
+/* The start of every token readgate signs (sessions, MCP tokens, cursors):
+   a version byte, then the key id as one length byte and its bytes, so the
+   reader knows which key to verify with. Returns the bytes written
+   (2 + strlen(kid); kid is at most RG_KID_MAX). */
+size_t rg_token_head(uint8_t *raw, uint8_t version, const char *kid);
+
 /* Wipe key material (OPENSSL_cleanse). */
 void rg_secure_zero(void *p, size_t n);
 

@@ -31,6 +31,15 @@ bool rg_secret_is_encrypted(const char *value)
 }
 
 /* AAD "<site_id>/<path>" binds the ciphertext to one site and field. */
+/* Plaintext and ciphertext buffers are wiped before they go back to malloc. */
+static void free_wiped(void *p, size_t n)
+{
+    if (p) {
+        OPENSSL_cleanse(p, n);
+        free(p);
+    }
+}
+
 static int set_aad(EVP_CIPHER_CTX *ctx, const char *site_id, const char *path)
 {
     int outl;
@@ -90,10 +99,7 @@ int rg_secret_encrypt_with(const rg_master_key *k, const char *site_id, const ch
     rc = 0;
 done:
     EVP_CIPHER_CTX_free(ctx);
-    if (ct) {
-        OPENSSL_cleanse(ct, len ? len : 1);
-        free(ct);
-    }
+    free_wiped(ct, len ? len : 1);
     free(ct64);
     return rc;
 }
@@ -195,13 +201,7 @@ int rg_secret_decrypt(const rg_keyring *kr, const char *site_id, const char *pat
     rc = 0;
 done:
     EVP_CIPHER_CTX_free(ctx);
-    if (ct) {
-        OPENSSL_cleanse(ct, cap ? cap : 1);
-        free(ct);
-    }
-    if (pt) {
-        OPENSSL_cleanse(pt, cap + 1);
-        free(pt);
-    }
+    free_wiped(ct, cap ? cap : 1);
+    free_wiped(pt, cap + 1);
     return rc;
 }

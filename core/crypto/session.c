@@ -45,11 +45,7 @@ static int encode(const rg_master_key *k, uint8_t version, const char *prefix,
     if (kid_len == 0 || kid_len > RG_KID_MAX || site_len == 0 || site_len > SITE_MAX)
         return -1;
     uint8_t raw[RAW_MAX];
-    size_t n = 0;
-    raw[n++] = version;
-    raw[n++] = (uint8_t)kid_len;
-    memcpy(raw + n, k->kid, kid_len);
-    n += kid_len;
+    size_t n = rg_token_head(raw, version, k->kid);
     raw[n++] = (uint8_t)site_len;
     memcpy(raw + n, site_id, site_len);
     n += site_len;

@@ -33,6 +33,17 @@ static int set_basic(rg_http_req *out, const char *user, const char *pass)
     return out->basic_user && out->basic_pass ? 0 : -1;
 }
 
+/* Airtable: a confidential client authenticates with HTTP Basic, a public
+   one (no secret) names itself in the form. */
+static int airtable_client_auth(const rg_oauth_config *o, const char *client_secret, rg_form *f,
+                                rg_http_req *out)
+{
+    if (client_secret)
+        return set_basic(out, o->client_id, client_secret);
+    rg_form_add(f, "client_id", o->client_id);
+    return 0;
+}
+
 int rg_oauth_refresh_request(const rg_oauth_config *o, const char *client_secret,
                              const char *refresh_token, rg_http_req *out, char *err,
                              size_t errlen)
@@ -45,13 +56,9 @@ int rg_oauth_refresh_request(const rg_oauth_config *o, const char *client_secret
     rg_form_add(&f, "grant_type", "refresh_token");
     rg_form_add(&f, "refresh_token", refresh_token);
     if (o->provider == RG_OAUTH_AIRTABLE) {
-        if (client_secret) {
-            if (set_basic(out, o->client_id, client_secret) != 0) {
-                rg_form_clear(&f);
-                return fail(out, err, errlen);
-            }
-        } else {
-            rg_form_add(&f, "client_id", o->client_id);
+        if (airtable_client_auth(o, client_secret, &f, out) != 0) {
+            rg_form_clear(&f);
+            return fail(out, err, errlen);
         }
     } else {
         rg_form_add(&f, "client_id", o->client_id);
@@ -106,15 +113,9 @@ int rg_oauth_revoke_request(const rg_oauth_config *o, const char *client_secret,
     }
     rg_form f = {0};
     rg_form_add(&f, "token", token);
-    if (o->provider == RG_OAUTH_AIRTABLE) {
-        if (client_secret) {
-            if (set_basic(out, o->client_id, client_secret) != 0) {
-                rg_form_clear(&f);
-                return fail(out, err, errlen);
-            }
-        } else {
-            rg_form_add(&f, "client_id", o->client_id);
-        }
+    if (o->provider == RG_OAUTH_AIRTABLE && airtable_client_auth(o, client_secret, &f, out) != 0) {
+        rg_form_clear(&f);
+        return fail(out, err, errlen);
     }
     if (!(out->body = rg_form_take(&f)))
         return fail(out, err, errlen);

@@ -27,6 +27,15 @@ static void push(json_t *a, json_t *v, int *ok)
         *ok = 0;
 }
 
+/* o[name] = {"type":"string","const":value}; returns that object. */
+static json_t *string_const(json_t *o, const char *name, const char *value, int *ok)
+{
+    json_t *s = put(o, name, json_object(), ok);
+    put(s, "type", json_string("string"), ok);
+    put(s, "const", json_string(value), ok);
+    return s;
+}
+
 static int has_role(const rg_field *f)
 {
     return f->display || f->searchable || f->sortable || f->ops != 0;
@@ -91,9 +100,7 @@ static json_t *filter_branch(const rg_field *f, uint32_t mask, const rg_limits *
     json_t *b = json_object();
     put(b, "type", json_string("object"), ok);
     json_t *props = put(b, "properties", json_object(), ok);
-    json_t *field = put(props, "field", json_object(), ok);
-    put(field, "type", json_string("string"), ok);
-    put(field, "const", json_string(f->name), ok);
+    string_const(props, "field", f->name, ok);
     json_t *op = put(props, "op", json_object(), ok);
     put(op, "type", json_string("string"), ok);
     put(op, "enum", ops_array(mask, ok), ok);
@@ -174,9 +181,7 @@ static json_t *query_schema(const rg_collection *c, const rg_limits *lim, int *o
     put(s, "type", json_string("object"), ok);
     json_t *props = put(s, "properties", json_object(), ok);
 
-    json_t *coll = put(props, "collection", json_object(), ok);
-    put(coll, "type", json_string("string"), ok);
-    put(coll, "const", json_string(c->name), ok);
+    json_t *coll = string_const(props, "collection", c->name, ok);
     json_t *only = put(coll, "enum", json_array(), ok);
     push(only, json_string(c->name), ok);
 
@@ -339,27 +344,40 @@ static json_t *describe_collection(const rg_collection *c, const rg_limits *lim,
     return o;
 }
 
+/* One entry per collection of the site, in configuration order. */
+typedef json_t *(*per_collection_fn)(const rg_collection *c, const rg_limits *lim, int *ok);
+
+static json_t *each_collection(const rg_site *site, const rg_limits *limits, per_collection_fn fn,
+                               int *ok)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < site->ncollections; i++)
+        push(arr, fn(&site->collections[i], limits, ok), ok);
+    if (!arr)
+        *ok = 0;
+    return arr;
+}
+
+/* The compact text of doc (consumed), or NULL if anything failed on the way. */
+static char *dump(json_t *doc, int ok)
+{
+    char *out = ok && doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    return out;
+}
+
 char *rg_describe_site(const rg_site *site, const rg_limits *limits)
 {
     int ok = 1;
     json_t *root = json_object();
-    json_t *colls = put(root, "collections", json_array(), &ok);
-    for (size_t i = 0; i < site->ncollections; i++)
-        push(colls, describe_collection(&site->collections[i], limits, &ok), &ok);
-    char *out = ok ? json_dumps(root, JSON_COMPACT) : NULL;
-    json_decref(root);
-    return out;
+    put(root, "collections", each_collection(site, limits, describe_collection, &ok), &ok);
+    return dump(root, ok);
 }
 
 char *rg_describe_tools(const rg_site *site, const rg_limits *limits)
 {
     int ok = 1;
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < site->ncollections; i++)
-        push(arr, tool_fn(&site->collections[i], limits, &ok), &ok);
-    char *out = ok && arr ? json_dumps(arr, JSON_COMPACT) : NULL;
-    json_decref(arr);
-    return out;
+    return dump(each_collection(site, limits, tool_fn, &ok), ok);
 }
 
 /* ---- MCP tools ------------------------------------------------------------------ */
@@ -420,9 +438,7 @@ char *rg_describe_mcp_tools(const rg_site *site, const rg_limits *limits)
 {
     int ok = 1;
     json_t *root = json_object();
-    json_t *tools = put(root, "tools", json_array(), &ok);
-    for (size_t i = 0; i < site->ncollections; i++)
-        push(tools, mcp_query_tool(&site->collections[i], limits, &ok), &ok);
+    json_t *tools = put(root, "tools", each_collection(site, limits, mcp_query_tool, &ok), &ok);
     json_t *d = json_object();
     put(d, "name", json_string("describe_collections"), &ok);
     put(d, "title", json_string("Describe collections"), &ok);
@@ -437,9 +453,7 @@ char *rg_describe_mcp_tools(const rg_site *site, const rg_limits *limits)
     put(in, "additionalProperties", json_false(), &ok);
     put(d, "annotations", annotations(&ok), &ok);
     push(tools, d, &ok);
-    char *out = ok ? json_dumps(root, JSON_COMPACT) : NULL;
-    json_decref(root);
-    return out;
+    return dump(root, ok);
 }
 
 const rg_collection *rg_describe_tool_collection(const rg_site *site, const char *tool)

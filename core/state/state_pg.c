@@ -46,6 +46,21 @@ static int exec_cmd(PGconn *c, const char *sql, char *err, size_t errlen)
     return ok ? 0 : -1;
 }
 
+/* A parameterised command; *affected (when asked) is its row count. 0 or
+   -1 with the reason ("<what>: <server message>"). */
+static int exec_params(PGconn *c, const char *sql, int n, const char *const *params,
+                       const char *what, int *affected, char *err, size_t errlen)
+{
+    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (ok && affected)
+        *affected = atoi(PQcmdTuples(r));
+    PQclear(r);
+    if (!ok)
+        set_err(c, err, errlen, what);
+    return ok ? 0 : -1;
+}
+
 /* Server notices ("relation already exists, skipping") are not ours to print. */
 static void quiet(void *arg, const char *message)
 {
@@ -227,7 +242,7 @@ static int upsert(PGconn *c, const rg_token_row *t, char *err, size_t errlen)
     snprintf(v, sizeof v, "%" PRId64, t->version);
     const char *p[11] = {t->site_id, t->source, t->provider, t->access_token_enc,
                          t->refresh_token_enc, e, l, t->state, t->error ? t->error : "", u, v};
-    PGresult *r = PQexecParams(
+    return exec_params(
         c,
         "INSERT INTO oauth_tokens (" RG_STATE_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
         "$9, $10, $11) ON CONFLICT (site_id, source) DO UPDATE SET provider = EXCLUDED.provider, "
@@ -235,12 +250,7 @@ static int upsert(PGconn *c, const rg_token_row *t, char *err, size_t errlen)
         "EXCLUDED.refresh_token_enc, expires_at = EXCLUDED.expires_at, last_refresh = "
         "EXCLUDED.last_refresh, state = EXCLUDED.state, error = EXCLUDED.error, updated_at = "
         "EXCLUDED.updated_at, version = EXCLUDED.version",
-        11, NULL, p, NULL, NULL, 0);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    if (!ok)
-        set_err(c, err, errlen, "write");
-    return ok ? 0 : -1;
+        11, p, "write", NULL, err, errlen);
 }
 
 static int pg_update_locked(void *c, const rg_token_row *row, char *err, size_t errlen)
@@ -274,15 +284,10 @@ static int pg_delete(void *c, const char *site, const char *source, char *err, s
 {
     ensure_connected(c);
     const char *p[2] = {site, source};
-    PGresult *r = PQexecParams(c, "DELETE FROM oauth_tokens WHERE site_id = $1 AND source = $2", 2,
-                               NULL, p, NULL, NULL, 0);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    int n = ok ? atoi(PQcmdTuples(r)) : 0;
-    PQclear(r);
-    if (!ok) {
-        set_err(c, err, errlen, "delete");
+    int n = 0;
+    if (exec_params(c, "DELETE FROM oauth_tokens WHERE site_id = $1 AND source = $2", 2, p,
+                    "delete", &n, err, errlen) != 0)
         return -1;
-    }
     return n > 0 ? 1 : 0;
 }
 
@@ -293,16 +298,11 @@ static int pg_ensure(void *c, const char *site, const char *source, const char *
     char now[24];
     snprintf(now, sizeof now, "%lld", (long long)time(NULL));
     const char *p[4] = {site, source, provider, now};
-    PGresult *r = PQexecParams(c,
-                               "INSERT INTO oauth_tokens (site_id, source, provider, expires_at, "
-                               "state, error, updated_at, version) VALUES ($1, $2, $3, 1, 'ok', "
-                               "'', $4, 0) ON CONFLICT (site_id, source) DO NOTHING",
-                               4, NULL, p, NULL, NULL, 0);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    if (!ok)
-        set_err(c, err, errlen, "ensure");
-    return ok ? 0 : -1;
+    return exec_params(c,
+                       "INSERT INTO oauth_tokens (site_id, source, provider, expires_at, state, "
+                       "error, updated_at, version) VALUES ($1, $2, $3, 1, 'ok', '', $4, 0) "
+                       "ON CONFLICT (site_id, source) DO NOTHING",
+                       4, p, "ensure", NULL, err, errlen);
 }
 
 static int pg_lock_all(void *c, rg_token_row **rows, size_t *n, char *err, size_t errlen)
@@ -338,13 +338,9 @@ static int pg_events_add(void *vc, const rg_event_count *rows, size_t n, char *e
         snprintf(ib, sizeof ib, "%lld", (long long)r->items);
         const char *params[8] = {r->site_id, r->day,   r->event, r->collection,
                                  r->field,   r->latency, nb,     ib};
-        PGresult *res = PQexecParams(c, RG_EVENTS_UPSERT("$1", "$2", "$3", "$4", "$5", "$6",
-                                                         "$7::bigint", "$8::bigint"),
-                                     8, NULL, params, NULL, NULL, 0);
-        int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        PQclear(res);
-        if (!ok) {
-            set_err(c, err, errlen, "events");
+        if (exec_params(c, RG_EVENTS_UPSERT("$1", "$2", "$3", "$4", "$5", "$6", "$7::bigint",
+                                            "$8::bigint"),
+                        8, params, "events", NULL, err, errlen) != 0) {
             exec_cmd(c, "ROLLBACK", NULL, 0);
             return -1;
         }

@@ -130,22 +130,38 @@ static int read_row(sqlite3_stmt *s, rg_token_row *out)
     return 0;
 }
 
+/* A statement, or -1 with the reason ("prepare <what>: <sqlite's message>"). */
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **s, char *err, size_t errlen,
+                   const char *what)
+{
+    if (sqlite3_prepare_v2(db, sql, -1, s, NULL) == SQLITE_OK)
+        return 0;
+    char w[64];
+    snprintf(w, sizeof w, "prepare %s", what);
+    set_err(db, err, errlen, w);
+    return -1;
+}
+
 static int bind_text(sqlite3_stmt *s, int i, const char *v)
 {
     return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
+}
+
+/* Parameters first .. first+n-1 from v[0..n). */
+static void bind_texts(sqlite3_stmt *s, int first, const char *const *v, int n)
+{
+    for (int i = 0; i < n; i++)
+        bind_text(s, first + i, v[i]);
 }
 
 static int select_one(sqlite3 *db, const char *site, const char *source, rg_token_row *out,
                       char *err, size_t errlen)
 {
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT " RG_STATE_COLUMNS
-                           " FROM oauth_tokens WHERE site_id = ?1 AND source = ?2",
-                           -1, &s, NULL) != SQLITE_OK) {
-        set_err(db, err, errlen, "prepare select");
+    if (prepare(db,
+                "SELECT " RG_STATE_COLUMNS " FROM oauth_tokens WHERE site_id = ?1 AND source = ?2",
+                &s, err, errlen, "select") != 0)
         return -1;
-    }
     bind_text(s, 1, site);
     bind_text(s, 2, source);
     int rc = sqlite3_step(s), ret;
@@ -175,12 +191,9 @@ static int sq_list(void *vdb, rg_token_row **rows, size_t *n, char *err, size_t 
     sqlite3_stmt *s = NULL;
     *rows = NULL;
     *n = 0;
-    if (sqlite3_prepare_v2(db, "SELECT " RG_STATE_COLUMNS
-                               " FROM oauth_tokens ORDER BY site_id, source",
-                           -1, &s, NULL) != SQLITE_OK) {
-        set_err(db, err, errlen, "prepare list");
+    if (prepare(db, "SELECT " RG_STATE_COLUMNS " FROM oauth_tokens ORDER BY site_id, source",
+                &s, err, errlen, "list") != 0)
         return -1;
-    }
     size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -229,18 +242,14 @@ static int sq_commit(void *db, char *err, size_t errlen)
 static int write_row(sqlite3 *db, const rg_token_row *r, char *err, size_t errlen)
 {
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT OR REPLACE INTO oauth_tokens (" RG_STATE_COLUMNS
-                           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                           -1, &s, NULL) != SQLITE_OK) {
-        set_err(db, err, errlen, "prepare write");
+    if (prepare(db,
+                "INSERT OR REPLACE INTO oauth_tokens (" RG_STATE_COLUMNS
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                &s, err, errlen, "write") != 0)
         return -1;
-    }
-    bind_text(s, 1, r->site_id);
-    bind_text(s, 2, r->source);
-    bind_text(s, 3, r->provider);
-    bind_text(s, 4, r->access_token_enc);
-    bind_text(s, 5, r->refresh_token_enc);
+    const char *keys[] = {r->site_id, r->source, r->provider, r->access_token_enc,
+                          r->refresh_token_enc};
+    bind_texts(s, 1, keys, 5);
     sqlite3_bind_int64(s, 6, r->expires_at);
     sqlite3_bind_int64(s, 7, r->last_refresh);
     bind_text(s, 8, r->state);
@@ -300,11 +309,9 @@ static int sq_delete(void *vdb, const char *site, const char *source, char *err,
 {
     sqlite3 *db = vdb;
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, "DELETE FROM oauth_tokens WHERE site_id = ?1 AND source = ?2", -1,
-                           &s, NULL) != SQLITE_OK) {
-        set_err(db, err, errlen, "prepare delete");
+    if (prepare(db, "DELETE FROM oauth_tokens WHERE site_id = ?1 AND source = ?2", &s, err,
+                errlen, "delete") != 0)
         return -1;
-    }
     bind_text(s, 1, site);
     bind_text(s, 2, source);
     int rc = sqlite3_step(s);
@@ -321,12 +328,11 @@ static int sq_ensure(void *vdb, const char *site, const char *source, const char
 {
     sqlite3 *db = vdb;
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT OR IGNORE INTO oauth_tokens (site_id, source, provider, "
-                           "expires_at, state, error, updated_at, version) "
-                           "VALUES (?1, ?2, ?3, 1, 'ok', '', ?4, 0)",
-                           -1, &s, NULL) != SQLITE_OK) {
-        set_err(db, err, errlen, "prepare ensure");
+    if (prepare(db,
+                "INSERT OR IGNORE INTO oauth_tokens (site_id, source, provider, "
+                "expires_at, state, error, updated_at, version) "
+                "VALUES (?1, ?2, ?3, 1, 'ok', '', ?4, 0)",
+                &s, err, errlen, "ensure") != 0) {
         return -1;
     }
     bind_text(s, 1, site);
@@ -366,21 +372,16 @@ static int sq_events_add(void *vdb, const rg_event_count *rows, size_t n, char *
     sqlite3_stmt *s = NULL;
     if (exec(db, "BEGIN IMMEDIATE", err, errlen) != 0)
         return -1;
-    if (sqlite3_prepare_v2(db, RG_EVENTS_UPSERT("?1", "?2", "?3", "?4", "?5", "?6", "?7", "?8"),
-                           -1, &s, NULL) != SQLITE_OK) {
-        set_err(db, err, errlen, "prepare events");
+    if (prepare(db, RG_EVENTS_UPSERT("?1", "?2", "?3", "?4", "?5", "?6", "?7", "?8"), &s, err,
+                errlen, "events") != 0) {
         exec(db, "ROLLBACK", NULL, 0);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         const rg_event_count *r = &rows[i];
         sqlite3_reset(s);
-        bind_text(s, 1, r->site_id);
-        bind_text(s, 2, r->day);
-        bind_text(s, 3, r->event);
-        bind_text(s, 4, r->collection);
-        bind_text(s, 5, r->field);
-        bind_text(s, 6, r->latency);
+        const char *dims[] = {r->site_id, r->day, r->event, r->collection, r->field, r->latency};
+        bind_texts(s, 1, dims, 6);
         sqlite3_bind_int64(s, 7, r->n);
         sqlite3_bind_int64(s, 8, r->items);
         if (sqlite3_step(s) != SQLITE_DONE) {
@@ -409,10 +410,8 @@ static int sq_events_list(void *vdb, const char *site, rg_event_count **rows, si
     *n = 0;
     const char *sql = site ? RG_EVENTS_LIST " WHERE site_id = ?1" RG_EVENTS_GROUP
                            : RG_EVENTS_LIST RG_EVENTS_GROUP;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
-        set_err(db, err, errlen, "prepare events list");
+    if (prepare(db, sql, &s, err, errlen, "events list") != 0)
         return -1;
-    }
     if (site)
         bind_text(s, 1, site);
     size_t cap = 0;
