@@ -3,13 +3,16 @@
  *
  * Options: dsn (required; conninfo string or URI), statement_timeout_ms
  * (optional cap on every query's budget), application_name (default
- * "readgate"). The source settings timeout_ms, connect_timeout_ms and workers
+ * "readgate"), transaction_pooling (true behind a transaction-pooling proxy
+ * such as PgBouncer in transaction mode; default false). The source settings timeout_ms, connect_timeout_ms and workers
  * are read by the core and never reach the adapter as options.
  *
- * Every query runs as BEGIN READ ONLY; SET LOCAL statement_timeout; EXECUTE;
- * COMMIT, so nothing can write and nothing outlives its budget, even behind a
- * transaction-pooling proxy; the four go out together in libpq's pipeline
- * mode, so a query costs one round trip. Identifiers are quoted with PQescapeIdentifier;
+ * Every query is read-only and bounded by its budget: in a session the server
+ * reports read-only, the EXECUTE alone (with SET statement_timeout when the
+ * budget changes); otherwise, behind a transaction-pooling proxy or on an
+ * older server, BEGIN READ ONLY; SET LOCAL statement_timeout; EXECUTE;
+ * COMMIT. Either goes out in libpq's pipeline mode, so a query costs one
+ * round trip (run_pipelined). Identifiers are quoted with PQescapeIdentifier;
  * values travel as text parameters of prepared statements, cached per
  * connection by SQL text (which depends only on the plan's shape).
  */
@@ -40,9 +43,15 @@ typedef struct cached_stmt {
     unsigned long long used; /* LRU clock */
 } cached_stmt;
 
+/* The session's statement_timeout is not known (after connect, or after a
+   pipeline that did not commit): the next query sets it. */
+#define TIMEOUT_UNKNOWN (~0UL)
+
 typedef struct pg_conn {
     PGconn *pg;
     unsigned long statement_timeout_ms; /* 0 = no cap from the options */
+    unsigned long session_timeout;      /* statement_timeout of the session, or TIMEOUT_UNKNOWN */
+    bool per_transaction;               /* transaction_pooling: never rely on the session */
     cached_stmt cache[STMT_CACHE_SIZE];
     unsigned long long clock;
     unsigned long long next_name;
@@ -52,6 +61,7 @@ typedef struct pg_options {
     const char *dsn;
     const char *application_name;
     unsigned long statement_timeout_ms;
+    bool transaction_pooling;
 } pg_options;
 
 static rg_status parse_options(const rg_source_info *src, pg_options *o, rg_error *err)
@@ -76,10 +86,16 @@ static rg_status parse_options(const rg_source_info *src, pg_options *o, rg_erro
                                "option 'statement_timeout_ms' must be an integer from 1 to %lu",
                                MAX_STATEMENT_TIMEOUT_MS);
             o->statement_timeout_ms = ms;
+        } else if (!strcmp(opt->key, "transaction_pooling")) {
+            const char *v = opt->value ? opt->value : "";
+            if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+                return rg_adapter_fail(err, RG_ERR_CONFIG,
+                                       "option 'transaction_pooling' must be true or false");
+            o->transaction_pooling = !strcmp(v, "true");
         } else {
             return rg_adapter_fail(err, RG_ERR_CONFIG,
                            "unknown option '%s' for the postgres adapter; expected: dsn, "
-                           "statement_timeout_ms, application_name",
+                           "statement_timeout_ms, application_name, transaction_pooling",
                            opt->key);
         }
     }
@@ -146,6 +162,8 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
     if (!c)
         return rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
     c->statement_timeout_ms = o.statement_timeout_ms;
+    c->session_timeout = TIMEOUT_UNKNOWN;
+    c->per_transaction = o.transaction_pooling;
     c->pg = PQconnectdbParams(keys, vals, 1);
     if (!c->pg) {
         close_conn(c);
@@ -452,33 +470,62 @@ static rg_status send_rows(const PGresult *res, const rg_query_plan *plan,
 }
 
 /*
- * BEGIN READ ONLY; SET LOCAL statement_timeout; EXECUTE; COMMIT, sent at once
- * in libpq's pipeline mode and answered in one round trip: the read-only
- * transaction and its timeout are exactly those of the four statements sent
- * one by one, without three waits for the network. After an error the server
- * skips the rest up to the sync (so no COMMIT runs), and the transaction left
- * open in its failed state is rolled back.
+ * A query goes out in libpq's pipeline mode, every statement at once, and is
+ * answered in one round trip. Two shapes:
+ *
+ *  - session: the server itself reports (ParameterStatus, PostgreSQL 14+)
+ *    that this session's default_transaction_read_only is on, which connect
+ *    set; then the EXECUTE alone, in the pipeline's implicit transaction, is
+ *    read-only, preceded by SET statement_timeout only when the budget
+ *    differs from the one the session already has. The report is checked
+ *    before every query, so a session that is not read-only never takes
+ *    this path.
+ *  - transaction: otherwise (an older server, a pooler that does not pass
+ *    the report on, or the option transaction_pooling: true, for a
+ *    transaction-pooling proxy between readgate and the server): BEGIN READ ONLY; SET LOCAL statement_timeout; EXECUTE;
+ *    COMMIT, exactly the four statements sent one by one, without three waits.
+ *
+ * After an error the server skips the rest up to the sync (so no COMMIT
+ * runs and a SET in the same implicit transaction is undone); a transaction
+ * left open in its failed state is rolled back.
  */
+enum { ST_BEGIN, ST_SET, ST_EXEC, ST_COMMIT, ST_N };
+
+static bool session_read_only(const pg_conn *c)
+{
+    if (c->per_transaction)
+        return false;
+    const char *v = PQparameterStatus(c->pg, "default_transaction_read_only");
+    return v && !strcmp(v, "on");
+}
+
 static rg_status run_pipelined(pg_conn *c, const char *name, const rg_sql_query *q,
                                const char *const *values, unsigned long timeout,
                                const rg_query_plan *plan, const rg_row_sink *sink, rg_error *err)
 {
+    bool session = session_read_only(c);
     char set[64];
-    snprintf(set, sizeof set, "SET LOCAL statement_timeout = %lu", timeout);
-    enum { BEGIN_, SET_, EXEC_, COMMIT_, N_ };
-    const char *what[N_] = {"cannot start a read-only transaction", "cannot set the timeout",
-                            "query failed", "cannot end the transaction"};
-    PGresult *res[N_] = {NULL, NULL, NULL, NULL};
-    bool sent[N_] = {true, timeout > 0, true, true};
+    snprintf(set, sizeof set, "SET %sstatement_timeout = %lu", session ? "" : "LOCAL ", timeout);
+    const char *what[ST_N] = {"cannot start a read-only transaction", "cannot set the timeout",
+                              "query failed", "cannot end the transaction"};
+    PGresult *res[ST_N] = {NULL, NULL, NULL, NULL};
+    bool sent[ST_N] = {!session, session ? timeout != c->session_timeout : timeout > 0, true,
+                       !session};
     if (PQenterPipelineMode(c->pg) != 1)
         return rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "cannot enter pipeline mode: %s",
                                PQerrorMessage(c->pg));
-    int ok = PQsendQueryParams(c->pg, "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0) == 1;
-    if (ok && sent[SET_])
+    int ok = 1;
+    if (sent[ST_BEGIN])
+        ok = PQsendQueryParams(c->pg, "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0) == 1;
+    if (ok && sent[ST_SET])
         ok = PQsendQueryParams(c->pg, set, 0, NULL, NULL, NULL, NULL, 0) == 1;
     ok = ok && PQsendQueryPrepared(c->pg, name, (int)q->nparams, values, NULL, NULL, 0) == 1;
-    ok = ok && PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1;
+    if (ok && sent[ST_COMMIT])
+        ok = PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1;
     ok = ok && PQpipelineSync(c->pg) == 1;
+    /* Until the answer says otherwise, the session's timeout is unknown. */
+    unsigned long had = c->session_timeout;
+    c->session_timeout = TIMEOUT_UNKNOWN;
     if (!ok) {
         /* Half a pipeline may be on its way: the connection can't be used
            again, and UNAVAILABLE makes the gateway open a new one. */
@@ -487,7 +534,7 @@ static rg_status run_pipelined(pg_conn *c, const char *name, const rg_sql_query 
     }
     /* One result per statement, each followed by NULL, then the sync. */
     bool lost = false;
-    for (int i = 0; i < N_ && !lost; i++) {
+    for (int i = 0; i < ST_N && !lost; i++) {
         if (!sent[i])
             continue;
         res[i] = PQgetResult(c->pg);
@@ -508,24 +555,26 @@ static rg_status run_pipelined(pg_conn *c, const char *name, const rg_sql_query 
                              PQerrorMessage(c->pg));
     } else {
         /* The first statement that failed says why (the rest were skipped). */
-        for (int i = 0; i < N_ && st == RG_OK; i++) {
+        for (int i = 0; i < ST_N && st == RG_OK; i++) {
             if (!sent[i])
                 continue;
-            ExecStatusType want = i == EXEC_ ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
+            ExecStatusType want = i == ST_EXEC ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
             if (PQresultStatus(res[i]) != want) {
                 st = result_error(c, res[i], what[i], err);
                 /* A statement that failed may be stale (schema changed);
                    prepare it afresh next time. */
-                if (i == EXEC_)
+                if (i == ST_EXEC)
                     drop_stmt(c, name);
             }
         }
+        if (st == RG_OK && session)
+            c->session_timeout = sent[ST_SET] ? timeout : had; /* committed with the sync */
         if (st == RG_OK)
-            st = send_rows(res[EXEC_], plan, sink, err);
+            st = send_rows(res[ST_EXEC], plan, sink, err);
         if (PQtransactionStatus(c->pg) != PQTRANS_IDLE)
             rollback(c);
     }
-    for (int i = 0; i < N_; i++)
+    for (int i = 0; i < ST_N; i++)
         PQclear(res[i]);
     return st;
 }

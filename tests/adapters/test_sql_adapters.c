@@ -708,6 +708,90 @@ static void test_pg_write_refused(void **state)
     collected_reset(&c);
 }
 
+/* The last statement a backend of this application ran (pg_stat_activity). */
+static char *last_statement(const char *application_name)
+{
+    PGconn *pg = PQconnectdb(getenv("RG_TEST_PG_DSN"));
+    assert_int_equal(PQstatus(pg), CONNECTION_OK);
+    const char *p[1] = {application_name};
+    PGresult *r = PQexecParams(pg, "SELECT query FROM pg_stat_activity WHERE application_name = $1",
+                               1, NULL, p, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(r), 1);
+    char *q = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(pg);
+    return q;
+}
+
+/*
+ * Both shapes a query takes are read-only and bounded: the session shape
+ * (the server reports the session read-only: the EXECUTE alone, SET
+ * statement_timeout when the budget changes) and the transaction shape
+ * (transaction_pooling: true, BEGIN READ ONLY ... COMMIT). In each, a view
+ * that writes is refused and writes nothing, a slow read is cut at its
+ * budget, and a budget that changes after a failed query still applies.
+ */
+static void test_pg_read_only_shapes(void **state)
+{
+    backend *b = *state;
+    const struct {
+        const char *pooling, *app, *last_prefix;
+    } shapes[] = {{"false", "readgate-session", "SELECT "}, {"true", "readgate-tx", "COMMIT"}};
+    for (size_t k = 0; k < 2; k++) {
+        rg_option opts[] = {{"dsn", getenv("RG_TEST_PG_DSN")},
+                            {"application_name", shapes[k].app},
+                            {"transaction_pooling", shapes[k].pooling}};
+        rg_source_info src = {.struct_size = sizeof src, .options = opts, .noptions = 3,
+                              .connect_timeout_ms = 2000};
+        backend tmp = *b;
+        rg_error err = {0};
+        assert_int_equal(b->ad->connect(&src, &tmp.conn, &err), RG_OK);
+        rg_sort_key sort[] = {{F_ID, 0}};
+        collected c = {0};
+
+        assert_int_equal(run(&tmp, &b->coll, NULL, 0, NULL, sort, 1, NULL, 2, 5000, &c, &err),
+                         RG_OK);
+        assert_int_equal(c.nrows, 2);
+        collected_reset(&c);
+        char *last = last_statement(shapes[k].app);
+        assert_true(strncmp(last, shapes[k].last_prefix, strlen(shapes[k].last_prefix)) == 0);
+        free(last);
+
+        rg_collection_desc writing = b->coll;
+        writing.target = "rgtest.writing";
+        writing.nfields = 1;
+        assert_int_equal(run(&tmp, &writing, NULL, 0, NULL, sort, 1, NULL, 5, 5000, &c, &err),
+                         RG_ERR_UPSTREAM);
+        assert_non_null(strstr(err.message, "25006"));
+        collected_reset(&c);
+
+        rg_collection_desc slow = b->coll;
+        slow.target = b->slow_target;
+        slow.nfields = 1;
+        rg_filter none = F1(F_ID, RG_OP_EQ, I(-1));
+        assert_int_equal(run(&tmp, &slow, &none, 1, NULL, sort, 1, NULL, 5, 200, &c, &err),
+                         RG_ERR_TIMEOUT);
+        assert_int_equal(run(&tmp, &b->coll, NULL, 0, NULL, sort, 1, NULL, 2, 5000, &c, &err),
+                         RG_OK);
+        collected_reset(&c);
+        /* The 5 s budget of the last query must not stay behind. */
+        assert_int_equal(run(&tmp, &slow, &none, 1, NULL, sort, 1, NULL, 5, 300, &c, &err),
+                         RG_ERR_TIMEOUT);
+        assert_int_equal(run(&tmp, &b->coll, NULL, 0, NULL, sort, 1, NULL, 2, 5000, &c, &err),
+                         RG_OK);
+        collected_reset(&c);
+        b->ad->disconnect(tmp.conn);
+    }
+    PGconn *pg = PQconnectdb(getenv("RG_TEST_PG_DSN"));
+    assert_int_equal(PQstatus(pg), CONNECTION_OK);
+    PGresult *r = PQexec(pg, "SELECT count(*) FROM rgtest.written");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(r, 0, 0), "0");
+    PQclear(r);
+    PQfinish(pg);
+}
+
 int main(int argc, char **argv)
 {
     adapters_dir = argc > 1 ? argv[1] : getenv("RG_ADAPTERS_DIR");
@@ -733,6 +817,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_errors_and_timeout),
             cmocka_unit_test(test_pg_options_and_outage),
             cmocka_unit_test(test_pg_write_refused),
+            cmocka_unit_test(test_pg_read_only_shapes),
         };
         failed += cmocka_run_group_tests_name("postgres adapter", pg_tests, pg_setup, pg_teardown);
     } else {
