@@ -18,8 +18,9 @@
 # load generator: only ratios from the same run mean anything.
 #
 # RG_BENCH_WORKERS=N sets the PostgreSQL source's worker threads (default 8).
-# RG_BENCH_PERF=1 also records readgate with `perf record -g` during the
-# uncached one-loop run and prints the top of `perf report` (self time).
+# RG_BENCH_PERF=1 (or =uncached) also records readgate with `perf record -g`
+# during the uncached one-loop run, RG_BENCH_PERF=cached during the cached
+# run, and prints the top of `perf report` (self time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -133,6 +134,13 @@ run_wrk() { # name url [replay file]
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
 
 count=$((secs * 60000))
+perf_mode=${RG_BENCH_PERF:-0}
+perf_pid=
+perf_start() {
+  # DWARF unwinding: libc and libevent have no frame pointers.
+  perf record -q -F 499 --call-graph dwarf,8192 -p "$pid" -o "$work/perf.data" -- sleep "$secs" 2>/dev/null &
+  perf_pid=$!
+}
 export RG_BENCH_SITE=bench0001
 
 # pgbench: the same SELECT, prepared, as many clients as wrk's connections.
@@ -147,15 +155,16 @@ for loops in 1 2; do
   start_gateway "$loops"
   python3 bench/prepare.py "http://127.0.0.1:$port" "$key" pg_items "$count" "$work/unc.req"
   perf_pid=
-  if [ "${RG_BENCH_PERF:-0}" = 1 ] && [ "$loops" = 1 ]; then
-    perf record -q -g -p "$pid" -o "$work/perf.data" -- sleep "$secs" 2>/dev/null &
-    perf_pid=$!
+  if { [ "$perf_mode" = 1 ] || [ "$perf_mode" = uncached ]; } && [ "$loops" = 1 ]; then
+    perf_start
   fi
   run_wrk "readgate uncached, $loops loop(s)" "http://127.0.0.1:$port" "$work/unc.req"
   [ -n "$perf_pid" ] && wait "$perf_pid" 2>/dev/null || true
   if [ "$loops" = 2 ]; then
     python3 bench/prepare.py "http://127.0.0.1:$port" "$key" pg_items_cached "$count" "$work/c.req"
+    [ "$perf_mode" = cached ] && perf_start
     run_wrk "readgate cached" "http://127.0.0.1:$port" "$work/c.req"
+    [ -n "$perf_pid" ] && wait "$perf_pid" 2>/dev/null || true
     # The answer's bytes, for nginx to serve.
     python3 - "$port" "$key" "$work/answer.json" <<'PY'
 import json, sys
@@ -215,7 +224,9 @@ echo "readgate RSS: $((idle / 1024)) MiB idle, $((busy / 1024)) MiB with 1,000 i
      "($(( (busy - idle) * 1024 / 1000 )) bytes per connection)"
 echo "($(nproc) cores shared by every system and its load generator; ${secs}s each, $conns connections)"
 if [ -f "$work/perf.data" ]; then
-  echo "top costs in readgate (perf, self time, uncached, 1 loop):"
+  echo "top costs in readgate (perf, self time, $([ "$perf_mode" = cached ] && echo cached, 2 loops || echo uncached, 1 loop)):"
   perf report -i "$work/perf.data" --stdio --no-children --sort dso,symbol 2>/dev/null |
-    grep -E '^ +[0-9]' | head -25
+    grep -E '^ +[0-9]' | head -25 || true
+  # RG_BENCH_PERF_OUT=FILE keeps the recording (perf report -i FILE -g caller).
+  if [ -n "${RG_BENCH_PERF_OUT:-}" ]; then cp "$work/perf.data" "$RG_BENCH_PERF_OUT"; fi
 fi

@@ -2,7 +2,6 @@
 #include "signature.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <string.h>
 
 #include "hmac.h"
@@ -81,10 +80,8 @@ static int compute(const char *signing_secret, const char *ts, const char *nonce
     if (!signing_secret || !ts || !nonce || !method || !path || (!body && body_len))
         return -1;
     uint8_t digest[32];
-    unsigned int dlen = 0;
-    static const char empty[1] = "";
-    if (EVP_Digest(body_len ? body : empty, body_len, digest, &dlen, EVP_sha256(), NULL) != 1 ||
-        dlen != 32)
+    rg_bytes whole = {body, body_len};
+    if (rg_sha256(&whole, 1, digest) != 0)
         return -1;
     char hex[65];
     to_hex(digest, 32, hex);

@@ -1,12 +1,12 @@
 /* What binds a cursor to its query: the query digest, and the cursor's
    sort-key values in and out of the plan. */
 #include <math.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crypto/cursor.h"
+#include "crypto/hmac.h"
 #include "query/plan_internal.h"
 #include "query/rowjson.h"
 
@@ -19,10 +19,10 @@ int rg_plan_digest(const char *site_id, const rg_collection *c, const rg_filter 
                    const rg_sort_key *sort, size_t nsort, uint8_t out[16])
 {
     rg_canon b = {.ok = 1};
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
+    uint8_t md[32];
     int rc = rg_plan_canon_query(&b, site_id, c, filters, nfilters, words, nwords, sort, nsort);
-    if (rc == 0 && (EVP_Digest(b.p, b.len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 16))
+    rg_bytes all = {b.p, b.len};
+    if (rc == 0 && rg_sha256(&all, 1, md) != 0)
         rc = -1;
     free(b.p);
     if (rc != 0)

@@ -88,7 +88,14 @@ static int setup_loop(rg_server *srv, rg_loop *loop, int index, const rg_config 
 {
     loop->srv = srv;
     atomic_init(&loop->inflight, 0);
-    loop->base = event_base_new();
+    /* epoll's changelist: a request that turns reading off and writing on
+       and back costs one epoll_ctl per loop turn instead of one per change. */
+    struct event_config *ec = event_config_new();
+    if (!ec)
+        return -1;
+    event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    loop->base = event_base_new_with_config(ec);
+    event_config_free(ec);
     if (!loop->base)
         return -1;
     loop->http = evhttp_new(loop->base);
