@@ -17,6 +17,7 @@
  * connection by SQL text (which depends only on the plan's shape).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <libpq-fe.h>
 #include <stdarg.h>
@@ -47,8 +48,31 @@ typedef struct cached_stmt {
    pipeline that did not commit): the next query sets it. */
 #define TIMEOUT_UNKNOWN (~0UL)
 
+#define PENDING_DEALLOC_MAX 4
+
+/* The query in progress on a connection (one at a time). */
+typedef struct pg_job {
+    bool active;
+    const rg_query_plan *plan;
+    rg_row_sink sink;
+    rg_sql_query q;
+    char **values;
+    char name[24];            /* prepared statement */
+    struct cached_stmt *slot; /* where a new statement is cached once prepared */
+    char *new_sql;
+    bool session, sent_set, prepare_ok, exec_failed, committed, got;
+    unsigned long timeout, had_timeout;
+    unsigned char steps[2 + PENDING_DEALLOC_MAX + 5];
+    size_t nsteps, next;
+    rg_status st; /* the first failure */
+    rg_error err;
+} pg_job;
+
 typedef struct pg_conn {
     PGconn *pg;
+    pg_job job;
+    char pending[PENDING_DEALLOC_MAX][24]; /* statements to deallocate with the next query */
+    size_t npending;
     unsigned long statement_timeout_ms; /* 0 = no cap from the options */
     unsigned long session_timeout;      /* statement_timeout of the session, or TIMEOUT_UNKNOWN */
     bool per_transaction;               /* transaction_pooling: never rely on the session */
@@ -122,8 +146,11 @@ static rg_status check_options(const rg_source_info *src, rg_error *err)
     return parse_options(src, &o, err);
 }
 
+static void job_clear(struct pg_job *j);
+
 static void close_conn(pg_conn *c)
 {
+    job_clear(&c->job);
     for (size_t i = 0; i < STMT_CACHE_SIZE; i++)
         free(c->cache[i].sql);
     if (c->pg)
@@ -228,28 +255,6 @@ static rg_status result_error(pg_conn *c, const PGresult *res, const char *what,
                    primary ? primary : "");
 }
 
-/* Run a statement with no values; 0 on success. */
-static int exec_simple(pg_conn *c, const char *sql, const char *what, rg_error *err,
-                       rg_status *st)
-{
-    PGresult *res = PQexec(c->pg, sql);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        *st = result_error(c, res, what, err);
-        PQclear(res);
-        return -1;
-    }
-    PQclear(res);
-    return 0;
-}
-
-static void rollback(pg_conn *c)
-{
-    if (PQstatus(c->pg) != CONNECTION_OK)
-        return;
-    PGresult *res = PQexec(c->pg, "ROLLBACK");
-    PQclear(res);
-}
-
 static int quote_ident(void *ctx, rg_sql_buf *out, const char *ident, size_t len)
 {
     char *q = PQescapeIdentifier(ctx, ident, len);
@@ -258,69 +263,6 @@ static int quote_ident(void *ctx, rg_sql_buf *out, const char *ident, size_t len
     rg_sql_buf_puts(out, q);
     PQfreemem(q);
     return 0;
-}
-
-/* Name of the prepared statement for `sql`, preparing it on first use. */
-static const char *get_stmt(pg_conn *c, const rg_sql_query *q, rg_error *err, rg_status *st)
-{
-    cached_stmt *victim = &c->cache[0];
-    for (size_t i = 0; i < STMT_CACHE_SIZE; i++) {
-        cached_stmt *e = &c->cache[i];
-        if (e->sql && !strcmp(e->sql, q->sql.data)) {
-            e->used = ++c->clock;
-            return e->name;
-        }
-        if (!e->sql || e->used < victim->used)
-            victim = e;
-        if (!e->sql)
-            break;
-    }
-    if (victim->sql) {
-        char dealloc[48];
-        snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", victim->name);
-        free(victim->sql);
-        victim->sql = NULL;
-        if (exec_simple(c, dealloc, "cannot drop a cached statement", err, st) != 0)
-            return NULL;
-    }
-    char name[sizeof victim->name];
-    snprintf(name, sizeof name, "rg_%llu", ++c->next_name);
-    /* Parameter types are inferred from the columns they meet, except where
-       the SQL casts them; values are sent as text. */
-    PGresult *res = PQprepare(c->pg, name, q->sql.data, (int)q->nparams, NULL);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        *st = result_error(c, res, "cannot prepare query", err);
-        PQclear(res);
-        return NULL;
-    }
-    PQclear(res);
-    victim->sql = strdup(q->sql.data);
-    if (!victim->sql) {
-        /* The statement stays on the server unnamed in our cache; harmless. */
-        *st = rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
-        return NULL;
-    }
-    memcpy(victim->name, name, sizeof name);
-    victim->used = ++c->clock;
-    return victim->name;
-}
-
-/* Forget a cached statement (after an execution error, in case it is stale). */
-static void drop_stmt(pg_conn *c, const char *name)
-{
-    for (size_t i = 0; i < STMT_CACHE_SIZE; i++) {
-        cached_stmt *e = &c->cache[i];
-        if (e->sql && !strcmp(e->name, name)) {
-            char dealloc[48];
-            snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", e->name);
-            free(e->sql);
-            e->sql = NULL;
-            e->used = 0;
-            if (PQstatus(c->pg) == CONNECTION_OK)
-                PQclear(PQexec(c->pg, dealloc));
-            return;
-        }
-    }
 }
 
 /* Text form of each parameter; everything in one allocation per value. */
@@ -482,14 +424,28 @@ static rg_status send_rows(const PGresult *res, const rg_query_plan *plan,
  *    this path.
  *  - transaction: otherwise (an older server, a pooler that does not pass
  *    the report on, or the option transaction_pooling: true, for a
- *    transaction-pooling proxy between readgate and the server): BEGIN READ ONLY; SET LOCAL statement_timeout; EXECUTE;
- *    COMMIT, exactly the four statements sent one by one, without three waits.
+ *    transaction-pooling proxy between readgate and the server): BEGIN READ
+ *    ONLY; SET LOCAL statement_timeout; EXECUTE; COMMIT, exactly the four
+ *    statements sent one by one, without three waits.
  *
- * After an error the server skips the rest up to the sync (so no COMMIT
- * runs and a SET in the same implicit transaction is undone); a transaction
- * left open in its failed state is rolled back.
+ * A statement shape seen for the first time is prepared in the same
+ * pipeline (and the least recently used one deallocated), so even that
+ * costs no extra round trip. After an error the server skips the rest up to
+ * the sync (so no COMMIT runs and a SET in the same implicit transaction is
+ * undone); a transaction left open in its failed state is rolled back at the
+ * head of the next pipeline.
+ *
+ * The same machine serves both entries: query_start/query_resume on the
+ * gateway's event loop (libpq non-blocking), and query, which drives it with
+ * poll() on a worker thread.
  */
-enum { ST_BEGIN, ST_SET, ST_EXEC, ST_COMMIT, ST_N };
+enum step_kind { S_ROLLBACK, S_DEALLOC, S_PREPARE, S_BEGIN, S_SET, S_EXEC, S_COMMIT };
+#define MAX_STEPS (2 + PENDING_DEALLOC_MAX + 5)
+
+static const char *const step_what[] = {
+    "cannot roll back", "cannot drop a cached statement", "cannot prepare query",
+    "cannot start a read-only transaction", "cannot set the timeout", "query failed",
+    "cannot end the transaction"};
 
 static bool session_read_only(const pg_conn *c)
 {
@@ -499,122 +455,315 @@ static bool session_read_only(const pg_conn *c)
     return v && !strcmp(v, "on");
 }
 
-static rg_status run_pipelined(pg_conn *c, const char *name, const rg_sql_query *q,
-                               const char *const *values, unsigned long timeout,
-                               const rg_query_plan *plan, const rg_row_sink *sink, rg_error *err)
+static void job_clear(pg_job *j)
 {
-    bool session = session_read_only(c);
-    char set[64];
-    snprintf(set, sizeof set, "SET %sstatement_timeout = %lu", session ? "" : "LOCAL ", timeout);
-    const char *what[ST_N] = {"cannot start a read-only transaction", "cannot set the timeout",
-                              "query failed", "cannot end the transaction"};
-    PGresult *res[ST_N] = {NULL, NULL, NULL, NULL};
-    bool sent[ST_N] = {!session, session ? timeout != c->session_timeout : timeout > 0, true,
-                       !session};
-    if (PQenterPipelineMode(c->pg) != 1)
-        return rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "cannot enter pipeline mode: %s",
-                               PQerrorMessage(c->pg));
-    int ok = 1;
-    if (sent[ST_BEGIN])
-        ok = PQsendQueryParams(c->pg, "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0) == 1;
-    if (ok && sent[ST_SET])
-        ok = PQsendQueryParams(c->pg, set, 0, NULL, NULL, NULL, NULL, 0) == 1;
-    ok = ok && PQsendQueryPrepared(c->pg, name, (int)q->nparams, values, NULL, NULL, 0) == 1;
-    if (ok && sent[ST_COMMIT])
-        ok = PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1;
-    ok = ok && PQpipelineSync(c->pg) == 1;
-    /* Until the answer says otherwise, the session's timeout is unknown. */
-    unsigned long had = c->session_timeout;
-    c->session_timeout = TIMEOUT_UNKNOWN;
-    if (!ok) {
-        /* Half a pipeline may be on its way: the connection can't be used
-           again, and UNAVAILABLE makes the gateway open a new one. */
+    free_params_text(j->values, j->q.nparams);
+    j->values = NULL;
+    rg_sql_query_free(&j->q);
+    memset(&j->q, 0, sizeof j->q);
+    free(j->new_sql);
+    j->new_sql = NULL;
+    j->active = false;
+}
+
+/* The cache slot of this SQL, or the one to prepare it into (its old
+   statement queued for deallocation). */
+static cached_stmt *stmt_slot(pg_conn *c, const char *sql, bool *hit)
+{
+    cached_stmt *victim = &c->cache[0];
+    for (size_t i = 0; i < STMT_CACHE_SIZE; i++) {
+        cached_stmt *e = &c->cache[i];
+        if (e->sql && !strcmp(e->sql, sql)) {
+            e->used = ++c->clock;
+            *hit = true;
+            return e;
+        }
+        if (!e->sql || e->used < victim->used)
+            victim = e;
+        if (!e->sql)
+            break;
+    }
+    *hit = false;
+    return victim;
+}
+
+/* Forget a cached statement; it is deallocated with the next pipeline. */
+static void forget_stmt(pg_conn *c, cached_stmt *e)
+{
+    if (!e->sql)
+        return;
+    if (c->npending < PENDING_DEALLOC_MAX)
+        memcpy(c->pending[c->npending++], e->name, sizeof e->name);
+    /* else: more failures than slots before any query went out; the server
+       frees them with the session */
+    free(e->sql);
+    e->sql = NULL;
+    e->used = 0;
+}
+
+static int send_step(pg_conn *c, pg_job *j, enum step_kind k, const char *arg)
+{
+    int ok;
+    char sql[64];
+    switch (k) {
+    case S_ROLLBACK: ok = PQsendQueryParams(c->pg, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0); break;
+    case S_DEALLOC:
+        snprintf(sql, sizeof sql, "DEALLOCATE %s", arg);
+        ok = PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0);
+        break;
+    case S_PREPARE:
+        /* Parameter types are inferred from the columns they meet, except
+           where the SQL casts them; values are sent as text. */
+        ok = PQsendPrepare(c->pg, j->name, j->q.sql.data, (int)j->q.nparams, NULL);
+        break;
+    case S_BEGIN: ok = PQsendQueryParams(c->pg, "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0); break;
+    case S_SET:
+        snprintf(sql, sizeof sql, "SET %sstatement_timeout = %lu", j->session ? "" : "LOCAL ",
+                 j->timeout);
+        ok = PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0);
+        break;
+    case S_EXEC:
+        ok = PQsendQueryPrepared(c->pg, j->name, (int)j->q.nparams,
+                                 (const char *const *)j->values, NULL, NULL, 0);
+        break;
+    default: ok = PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0); break;
+    }
+    if (ok != 1)
+        return -1;
+    j->steps[j->nsteps++] = (unsigned char)k;
+    return 0;
+}
+
+/* Write what libpq holds; *wait for what comes next. */
+static rg_status flush_wait(pg_conn *c, int *wait, rg_error *err)
+{
+    int r = PQflush(c->pg);
+    if (r < 0)
         return rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "cannot send the query: %s",
                                PQerrorMessage(c->pg));
-    }
-    /* One result per statement, each followed by NULL, then the sync. */
-    bool lost = false;
-    for (int i = 0; i < ST_N && !lost; i++) {
-        if (!sent[i])
-            continue;
-        res[i] = PQgetResult(c->pg);
-        if (!res[i]) {
-            lost = true;
-            break;
+    *wait = r == 1 ? RG_WAIT_READ | RG_WAIT_WRITE : RG_WAIT_READ;
+    return RG_OK;
+}
+
+/* The end of a query, successful or not: the connection is ready for the next. */
+static rg_status job_end(pg_conn *c, pg_job *j, rg_status st, rg_error *err)
+{
+    if (st != RG_ERR_UNAVAILABLE) {
+        /* The new statement is cached only once the server has it. */
+        if (j->prepare_ok && j->slot && j->new_sql) {
+            j->slot->sql = j->new_sql;
+            j->new_sql = NULL;
+            memcpy(j->slot->name, j->name, sizeof j->name);
+            j->slot->used = ++c->clock;
         }
-        PGresult *extra;
-        while ((extra = PQgetResult(c->pg)) != NULL)
-            PQclear(extra);
-    }
-    PGresult *sync = lost ? NULL : PQgetResult(c->pg);
-    lost = lost || PQresultStatus(sync) != PGRES_PIPELINE_SYNC;
-    PQclear(sync);
-    rg_status st = RG_OK;
-    if (lost || PQexitPipelineMode(c->pg) != 1) {
-        st = rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "connection to PostgreSQL lost: %s",
-                             PQerrorMessage(c->pg));
-    } else {
-        /* The first statement that failed says why (the rest were skipped). */
-        for (int i = 0; i < ST_N && st == RG_OK; i++) {
-            if (!sent[i])
-                continue;
-            ExecStatusType want = i == ST_EXEC ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
-            if (PQresultStatus(res[i]) != want) {
-                st = result_error(c, res[i], what[i], err);
-                /* A statement that failed may be stale (schema changed);
-                   prepare it afresh next time. */
-                if (i == ST_EXEC)
-                    drop_stmt(c, name);
-            }
+        /* A statement that failed may be stale (schema changed): prepared
+           afresh next time. */
+        if (j->exec_failed) {
+            bool hit = false;
+            cached_stmt *e = stmt_slot(c, j->q.sql.data, &hit);
+            if (hit)
+                forget_stmt(c, e);
         }
-        if (st == RG_OK && session)
-            c->session_timeout = sent[ST_SET] ? timeout : had; /* committed with the sync */
-        if (st == RG_OK)
-            st = send_rows(res[ST_EXEC], plan, sink, err);
-        if (PQtransactionStatus(c->pg) != PQTRANS_IDLE)
-            rollback(c);
+        if (j->session && j->committed)
+            c->session_timeout = j->sent_set ? j->timeout : j->had_timeout;
+        if (PQexitPipelineMode(c->pg) != 1 || PQsetnonblocking(c->pg, 0) != 0)
+            st = rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "connection to PostgreSQL lost: %s",
+                                 PQerrorMessage(c->pg));
     }
-    for (int i = 0; i < ST_N; i++)
-        PQclear(res[i]);
+    if (st == RG_OK && j->st != RG_OK) {
+        st = j->st;
+        *err = j->err;
+    }
+    if (st != RG_OK && st != RG_ERR_ABORTED)
+        logf_(RG_LOG_DEBUG, "query on '%s' failed: %s", j->plan->collection->name, err->message);
+    job_clear(j);
     return st;
 }
 
-static rg_status query_(void *conn, const rg_query_plan *plan, const rg_row_sink *sink,
-                        rg_error *err)
+static rg_status pg_query_start(void *conn, const rg_query_plan *plan, const rg_row_sink *sink,
+                                int *wait, rg_error *err)
 {
     pg_conn *c = conn;
+    pg_job *j = &c->job;
+    *wait = 0;
     if (PQstatus(c->pg) != CONNECTION_OK)
         return rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "connection to PostgreSQL lost");
-    /* A transaction left open by an interrupted call must not swallow this one. */
-    if (PQtransactionStatus(c->pg) != PQTRANS_IDLE)
-        rollback(c);
-
+    if (j->active)
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "a query is already running on this connection");
+    memset(j, 0, sizeof *j);
+    j->plan = plan;
+    j->sink = *sink;
+    j->st = RG_OK;
     rg_sql_dialect d;
     rg_sql_dialect_postgres(&d, quote_ident, c->pg);
-    rg_sql_query q;
-    memset(&q, 0, sizeof q);
-    rg_status st = rg_sql_build_select(&d, plan, &q, err);
-    char **values = NULL;
-    if (st != RG_OK)
-        goto out;
-    values = params_text(&q);
-    if (!values) {
-        st = rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
-        goto out;
+    rg_status st = rg_sql_build_select(&d, plan, &j->q, err);
+    if (st != RG_OK) {
+        rg_sql_query_free(&j->q);
+        return st;
     }
-    const char *name = get_stmt(c, &q, err, &st);
-    if (!name)
-        goto out;
-
+    j->active = true;
+    j->values = params_text(&j->q);
+    if (!j->values) {
+        job_clear(j);
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
+    }
     unsigned long timeout = plan->timeout_ms;
     if (c->statement_timeout_ms && (!timeout || c->statement_timeout_ms < timeout))
         timeout = c->statement_timeout_ms;
-    st = run_pipelined(c, name, &q, (const char *const *)values, timeout, plan, sink, err);
-out:
-    free_params_text(values, q.nparams);
-    rg_sql_query_free(&q);
-    if (st != RG_OK && st != RG_ERR_ABORTED)
-        logf_(RG_LOG_DEBUG, "query on '%s' failed: %s", plan->collection->name, err->message);
+    j->timeout = timeout;
+    j->session = session_read_only(c);
+
+    bool hit = false;
+    cached_stmt *slot = stmt_slot(c, j->q.sql.data, &hit);
+    if (hit) {
+        memcpy(j->name, slot->name, sizeof j->name);
+    } else {
+        forget_stmt(c, slot); /* its old statement goes with the pending ones */
+        j->slot = slot;
+        snprintf(j->name, sizeof j->name, "rg_%llu", ++c->next_name);
+        if (!(j->new_sql = strdup(j->q.sql.data))) {
+            job_clear(j);
+            return rg_adapter_fail(err, RG_ERR_INTERNAL, "out of memory");
+        }
+    }
+    if (PQsetnonblocking(c->pg, 1) != 0 || PQenterPipelineMode(c->pg) != 1) {
+        job_clear(j);
+        return rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "cannot enter pipeline mode: %s",
+                               PQerrorMessage(c->pg));
+    }
+    int bad = 0;
+    /* A transaction left open by an interrupted call must not swallow this one. */
+    if (PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        bad |= send_step(c, j, S_ROLLBACK, NULL);
+    for (size_t i = 0; i < c->npending && !bad; i++)
+        bad |= send_step(c, j, S_DEALLOC, c->pending[i]);
+    c->npending = 0;
+    if (!hit && !bad)
+        bad |= send_step(c, j, S_PREPARE, NULL);
+    if (!j->session && !bad)
+        bad |= send_step(c, j, S_BEGIN, NULL);
+    j->had_timeout = c->session_timeout;
+    j->sent_set = j->session ? timeout != c->session_timeout : timeout > 0;
+    if (j->sent_set && !bad)
+        bad |= send_step(c, j, S_SET, NULL);
+    if (!bad)
+        bad |= send_step(c, j, S_EXEC, NULL);
+    if (!j->session && !bad)
+        bad |= send_step(c, j, S_COMMIT, NULL);
+    if (!bad)
+        bad = PQpipelineSync(c->pg) != 1;
+    /* Until the answer says otherwise, the session's timeout is unknown. */
+    c->session_timeout = TIMEOUT_UNKNOWN;
+    if (bad) {
+        /* Half a pipeline may be on its way: the connection can't be used
+           again, and UNAVAILABLE makes the gateway open a new one. */
+        rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "cannot send the query: %s",
+                        PQerrorMessage(c->pg));
+        return job_end(c, j, RG_ERR_UNAVAILABLE, err);
+    }
+    st = flush_wait(c, wait, err);
+    if (st != RG_OK) {
+        *wait = 0;
+        return job_end(c, j, st, err);
+    }
+    return RG_OK;
+}
+
+/* One result of step `k`. The first failure is the query's error; the
+   rows go to the sink only when everything before them succeeded. */
+static void take_result(pg_conn *c, pg_job *j, enum step_kind k, PGresult *res)
+{
+    ExecStatusType got = PQresultStatus(res);
+    if (got == PGRES_PIPELINE_ABORTED)
+        return; /* skipped after an earlier failure, which says why */
+    ExecStatusType want = k == S_EXEC ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
+    if (got != want) {
+        if (j->st == RG_OK)
+            j->st = result_error(c, res, step_what[k], &j->err);
+        if (k == S_EXEC)
+            j->exec_failed = true;
+        return;
+    }
+    if (k == S_PREPARE)
+        j->prepare_ok = true;
+    if (k == S_EXEC && j->st == RG_OK)
+        j->st = send_rows(res, j->plan, &j->sink, &j->err);
+}
+
+static rg_status pg_query_resume(void *conn, int *wait, rg_error *err)
+{
+    pg_conn *c = conn;
+    pg_job *j = &c->job;
+    *wait = 0;
+    if (!j->active)
+        return rg_adapter_fail(err, RG_ERR_INTERNAL, "no query is running on this connection");
+    rg_status st = flush_wait(c, wait, err);
+    if (st != RG_OK || PQconsumeInput(c->pg) != 1) {
+        *wait = 0;
+        if (st == RG_OK)
+            rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "connection to PostgreSQL lost: %s",
+                            PQerrorMessage(c->pg));
+        return job_end(c, j, RG_ERR_UNAVAILABLE, err);
+    }
+    while (!PQisBusy(c->pg)) {
+        PGresult *res = PQgetResult(c->pg);
+        if (j->next == j->nsteps) {
+            /* Every statement answered: the sync ends the pipeline. */
+            if (!res)
+                break; /* not here yet */
+            bool synced = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+            PQclear(res);
+            if (!synced) {
+                rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "connection to PostgreSQL lost: %s",
+                                PQerrorMessage(c->pg));
+                return job_end(c, j, RG_ERR_UNAVAILABLE, err);
+            }
+            j->committed = j->st == RG_OK;
+            *wait = 0;
+            return job_end(c, j, RG_OK, err);
+        }
+        if (!res) { /* the end of one statement's results */
+            if (j->got)
+                j->next++;
+            j->got = false;
+            continue;
+        }
+        if (!j->got)
+            take_result(c, j, (enum step_kind)j->steps[j->next], res);
+        j->got = true;
+        PQclear(res);
+    }
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "connection to PostgreSQL lost: %s",
+                        PQerrorMessage(c->pg));
+        return job_end(c, j, RG_ERR_UNAVAILABLE, err);
+    }
+    return RG_OK; /* *wait set by flush_wait */
+}
+
+static int pg_socket(void *conn) { return PQsocket(((pg_conn *)conn)->pg); }
+
+/* The blocking form, on a worker thread: the same machine, waited on with poll(). */
+static rg_status query_(void *conn, const rg_query_plan *plan, const rg_row_sink *sink,
+                        rg_error *err)
+{
+    int wait = 0;
+    rg_status st = pg_query_start(conn, plan, sink, &wait, err);
+    while (st == RG_OK && wait) {
+        struct pollfd pfd = {.fd = pg_socket(conn),
+                             .events = (short)(((wait & RG_WAIT_READ) ? POLLIN : 0) |
+                                               ((wait & RG_WAIT_WRITE) ? POLLOUT : 0))};
+        int n = poll(&pfd, 1, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            pg_conn *c = conn;
+            rg_adapter_fail(err, RG_ERR_UNAVAILABLE, "cannot wait for PostgreSQL: %s",
+                            strerror(errno));
+            return job_end(c, &c->job, RG_ERR_UNAVAILABLE, err);
+        }
+        st = pg_query_resume(conn, &wait, err);
+    }
     return st;
 }
 
@@ -642,6 +791,9 @@ static const rg_adapter postgres_adapter = {
     .query = query_,
     .ping = ping_,
     .disconnect = disconnect_,
+    .query_start = pg_query_start,
+    .query_resume = pg_query_resume,
+    .socket = pg_socket,
 };
 
 __attribute__((visibility("default"))) const rg_adapter *rg_adapter_entry(const rg_host_api *h)

@@ -52,7 +52,7 @@ extern "C" {
 #endif
 
 #define RG_ADAPTER_ABI_MAJOR 1
-#define RG_ADAPTER_ABI_MINOR 0
+#define RG_ADAPTER_ABI_MINOR 1
 #define RG_ADAPTER_ENTRY_SYMBOL "rg_adapter_entry"
 
 /* ---- types ------------------------------------------------------------ */
@@ -239,12 +239,42 @@ typedef struct rg_adapter {
 
     /* Close and free the connection. conn is never NULL. */
     void (*disconnect)(void *conn);
+
+    /* ---- since 1.1: optional, non-blocking queries ----------------------
+     *
+     * An adapter whose client library can wait on a socket (libpq's
+     * non-blocking API, say) may offer these three; all three or none. The
+     * gateway then runs queries of its sources on its event-loop threads,
+     * without handing each one to a worker thread and back: connect, ping
+     * and disconnect still run on workers, and a connection is used by one
+     * thread at a time as always. The gateway reads these fields only when
+     * struct_size covers them.
+     *
+     * query_start sends the query for plan (the gateway keeps plan and sink
+     * valid until the query is over). Then, while the status is RG_OK and
+     * *wait is non-zero (RG_WAIT_READ and/or RG_WAIT_WRITE), the gateway
+     * waits until socket(conn) is ready that way and calls query_resume,
+     * which may call the sink. RG_OK with *wait == 0: every row went to the
+     * sink. Any other status ends the query as query's would (the same
+     * meanings; after RG_ERR_UNAVAILABLE the connection is not used again).
+     * Neither call may block. If the gateway gives up on a query in
+     * progress (its client went away long ago), it calls disconnect.
+     */
+    rg_status (*query_start)(void *conn, const rg_query_plan *plan, const rg_row_sink *sink,
+                             int *wait, rg_error *err);
+    rg_status (*query_resume)(void *conn, int *wait, rg_error *err);
+    int (*socket)(void *conn);
 } rg_adapter;
+
+#define RG_WAIT_READ 1
+#define RG_WAIT_WRITE 2
 
 typedef const rg_adapter *(*rg_adapter_entry_fn)(const rg_host_api *host);
 
 /* The size of the 1.0 layout: the smallest struct_size a gateway accepts. */
 #define RG_ADAPTER_SIZE_1_0 (offsetof(rg_adapter, disconnect) + sizeof(void (*)(void *)))
+/* The size of the 1.1 layout, with the non-blocking queries. */
+#define RG_ADAPTER_SIZE_1_1 (offsetof(rg_adapter, socket) + sizeof(int (*)(void *)))
 
 /*
  * The entry point for a descriptor: exports rg_adapter_entry, and keeps the
