@@ -226,10 +226,11 @@ static int on_row(void *ctx, const rg_value *values, size_t n)
     return 0;
 }
 
-static rg_status run_query(rg_job *job, const rg_adapter *adapter, void *conn, rg_error *err)
+/* (Re)start: an empty answer with the envelope opened; rows come through on_row.
+   On a worker thread, or on the loop for a source run on the event loops. */
+static const rg_query_plan *begin_query(rg_job *job, rg_row_sink *sink, rg_error *err)
 {
     query_exec *x = (query_exec *)job;
-    rg_row_sink sink = {.row = on_row, .ctx = x};
     /* A second run (OAuth retry after a refresh) starts from scratch. */
     evbuffer_drain(x->out, evbuffer_get_length(x->out));
     x->nrows = 0;
@@ -237,9 +238,16 @@ static rg_status run_query(rg_job *job, const rg_adapter *adapter, void *conn, r
     if (rg_rows_begin(x->out) != 0) {
         err->status = RG_ERR_INTERNAL;
         snprintf(err->message, sizeof err->message, "out of memory");
-        return RG_ERR_INTERNAL;
+        return NULL;
     }
-    rg_status st = adapter->query(conn, &x->plan.plan, &sink, err);
+    *sink = (rg_row_sink){.row = on_row, .ctx = x};
+    return &x->plan.plan;
+}
+
+/* The adapter is done: the cursor of the next page, and the envelope closed. */
+static rg_status end_query(rg_job *job, rg_status st, rg_error *err)
+{
+    query_exec *x = (query_exec *)job;
     if (st == RG_ERR_ABORTED && x->has_more)
         st = RG_OK;
     if (st != RG_OK)
@@ -488,7 +496,7 @@ static void on_client_gone(void *arg)
 
 /* Send x to its source's workers; on refusal, finish it at once (its
    callers are woken and answer 503). */
-static void exec_submit(query_exec *x, const rg_site_rt *srt)
+static void exec_submit(query_exec *x, rg_loop *loop, const rg_site_rt *srt)
 {
     /* One site's queries can't take every worker: past its cap it waits
        its turn, and the other sites go on. */
@@ -505,7 +513,9 @@ static void exec_submit(query_exec *x, const rg_site_rt *srt)
     }
     x->out = evbuffer_new();
     x->last = calloc(x->plan.plan.ncolumns ? x->plan.plan.ncolumns : 1, sizeof *x->last);
-    x->job.run = run_query;
+    x->job.run = rg_job_run_query;
+    x->job.begin = begin_query;
+    x->job.end = end_query;
     x->job.complete = complete_query;
     if (!x->out || !x->last) {
         x->status = RG_ERR_INTERNAL;
@@ -514,7 +524,9 @@ static void exec_submit(query_exec *x, const rg_site_rt *srt)
         return;
     }
     rg_source_pool *pool = rg_runtime_pool(srt, x->plan.collection->source);
-    if (rg_source_pool_submit(pool, &x->job, &x->err) != RG_OK) {
+    rg_server *srv = loop->srv;
+    if (rg_source_pool_submit_on(pool, loop->base, (int)(loop - srv->loops), srv->nloops, &x->job,
+                                 &x->err) != RG_OK) {
         x->refused = REFUSED_BY_POOL;
         x->status = RG_ERR_UNAVAILABLE;
         exec_finish(x);
@@ -604,7 +616,7 @@ void rg_query_start_with(rg_loop *loop, rg_runtime *rt, struct evhttp_request *r
         x->solo = &c->link;
         c->exec = x;
         c->leader = true;
-        exec_submit(x, srt);
+        exec_submit(x, loop, srt);
     } else {
         void *joined = NULL;
         rg_flight *flight = NULL;
@@ -616,7 +628,7 @@ void rg_query_start_with(rg_loop *loop, rg_runtime *rt, struct evhttp_request *r
             x->flight = flight;
             c->exec = x;
             c->leader = true;
-            exec_submit(x, srt);
+            exec_submit(x, loop, srt);
             break;
         case RG_FLIGHT_FOLLOW:
             /* Woken by the leader's exec, which gives us a reference first. */

@@ -1,4 +1,5 @@
 #include "workers/source_pool.h"
+#include "workers/source_pool_internal.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -14,30 +15,6 @@
 #include "crypto/secret.h"
 #include "refresh/source_oauth.h"
 #include "util/log.h"
-
-/* Jobs waiting beyond this are refused at once: better a quick 503 than a
-   queue that only ever times out. */
-#define RG_POOL_MAX_QUEUE 4096
-
-struct rg_source_pool {
-    char name[160]; /* "site/source" for logs */
-    const rg_adapter *adapter;
-    char load_error[512];
-    const rg_keyring *kr;
-    const rg_site *site;
-    const rg_source *src;
-    char *base_dir;
-    rg_source_oauth *oauth; /* OAuth sources: their access token (refresh/source_oauth.h) */
-
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    rg_job *head, *tail;
-    size_t queued;
-    int stopping;
-
-    pthread_t *threads;
-    size_t nthreads;
-};
 
 /* One worker thread's connection and what it was opened with. */
 typedef struct worker {
@@ -159,6 +136,15 @@ static void *worker_main(void *arg)
 
         rg_error err = {.status = RG_OK, .message = ""};
         rg_status st = RG_OK;
+        if (job->opened) { /* a connection for an event loop's lane */
+            void *conn = NULL;
+            worker fresh = {0};
+            st = pool_connect(p, &fresh, &conn, &err);
+            if (st != RG_OK)
+                rg_warn("source %s: connect failed: %s", p->name, err.message);
+            job->opened(job, st, conn, &err);
+            continue;
+        }
         if (w.conn && p->oauth && rg_source_oauth_stale(p->oauth, &w.oauth))
             drop(p, &w); /* reconnect with the current token */
         bool reused = w.conn != NULL;
@@ -255,6 +241,11 @@ rg_source_pool *rg_source_pool_new(const rg_config *cfg, const rg_site *site, co
         return p;
     }
 
+    /* Non-blocking queries on the event loops, when the adapter has them;
+       OAuth sources keep to the workers, where a token can be refreshed. */
+    p->async = !src->oauth && p->adapter->struct_size >= RG_ADAPTER_SIZE_1_1 &&
+               p->adapter->query_start && p->adapter->query_resume && p->adapter->socket;
+
     size_t n = src->workers ? src->workers : 1;
     p->threads = calloc(n, sizeof *p->threads);
     if (!p->threads) {
@@ -281,7 +272,36 @@ rg_source_pool *rg_source_pool_new(const rg_config *cfg, const rg_site *site, co
     return p;
 }
 
+rg_status rg_pool_connect_new(rg_source_pool *p, void **conn, rg_error *err)
+{
+    worker fresh = {0};
+    return pool_connect(p, &fresh, conn, err);
+}
+
+rg_status rg_job_run_query(rg_job *job, const rg_adapter *adapter, void *conn, rg_error *err)
+{
+    rg_row_sink sink;
+    const rg_query_plan *plan = job->begin(job, &sink, err);
+    if (!plan)
+        return err->status;
+    rg_status st = adapter->query(conn, plan, &sink, err);
+    return job->end(job, st, err);
+}
+
+rg_status rg_source_pool_submit_on(rg_source_pool *p, struct event_base *base, int loop_index,
+                                   int nloops, rg_job *job, rg_error *err)
+{
+    if (p->async && job->begin && job->end && !job->moved)
+        return rg_lane_submit(p, base, loop_index, nloops, job, err);
+    return rg_source_pool_submit(p, job, err);
+}
+
 rg_status rg_source_pool_submit(rg_source_pool *p, rg_job *job, rg_error *err)
+{
+    return rg_pool_enqueue(p, job, err);
+}
+
+rg_status rg_pool_enqueue(rg_source_pool *p, rg_job *job, rg_error *err)
 {
     if (!p->adapter) {
         err->status = RG_ERR_UNAVAILABLE;
@@ -324,9 +344,13 @@ void rg_source_pool_free(rg_source_pool *p)
     while (j) {
         rg_job *next = j->next;
         rg_error err = {.status = RG_ERR_UNAVAILABLE, .message = "source is shutting down"};
-        j->complete(j, RG_ERR_UNAVAILABLE, &err);
+        if (j->opened)
+            j->opened(j, RG_ERR_UNAVAILABLE, NULL, &err);
+        else
+            j->complete(j, RG_ERR_UNAVAILABLE, &err);
         j = next;
     }
+    rg_lanes_free(p);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->cond);
     free(p->threads);

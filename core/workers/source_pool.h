@@ -25,6 +25,8 @@
 #include "crypto/keyring.h"
 #include "refresh/source_oauth.h" /* RG_ERR_REAUTH */
 
+struct event_base;
+
 
 typedef struct rg_job rg_job;
 struct rg_job {
@@ -39,7 +41,23 @@ struct rg_job {
        can't connect or shuts down); must hand the job back to its owner and
        not touch pool state. */
     void (*complete)(rg_job *job, rg_status status, const rg_error *err);
+
+    /* A query job sets these too: begin (re)starts it and says what to read
+       and where the rows go, end finishes it after the adapter is done.
+       With them, a source whose adapter has non-blocking queries runs the
+       job on the submitting event loop (source_lane.c) instead of a worker;
+       run is then rg_job_run_query. */
+    const rg_query_plan *(*begin)(rg_job *job, rg_row_sink *sink, rg_error *err);
+    rg_status (*end)(rg_job *job, rg_status status, rg_error *err);
+
+    /* Internal (lanes): ask a worker for a new connection instead of a run. */
+    void (*opened)(rg_job *job, rg_status status, void *conn, const rg_error *err);
+    /* Internal (lanes): a query moved from a loop to the workers. */
+    int moved;
 };
+
+/* run for a job with begin and end: begin, the adapter's query, end. */
+rg_status rg_job_run_query(rg_job *job, const rg_adapter *adapter, void *conn, rg_error *err);
 
 typedef struct rg_source_pool rg_source_pool;
 
@@ -54,6 +72,17 @@ rg_source_pool *rg_source_pool_new(const rg_config *cfg, const rg_site *site, co
 /* Queue a job. RG_OK, or RG_ERR_UNAVAILABLE with a reason (adapter not
    loaded, queue full, shutting down); then complete() will not be called. */
 rg_status rg_source_pool_submit(rg_source_pool *p, rg_job *job, rg_error *err);
+
+/*
+ * Like rg_source_pool_submit, from event loop `loop_index` of `nloops`
+ * (base is its event_base): a query job on a source whose adapter has
+ * non-blocking queries (and no OAuth connection) runs on that loop, on one of
+ * the connections the loop keeps for the source (the source's `workers`
+ * shared out among the loops); complete() is then called on the loop. Any
+ * other job goes to the workers.
+ */
+rg_status rg_source_pool_submit_on(rg_source_pool *p, struct event_base *base, int loop_index,
+                                   int nloops, rg_job *job, rg_error *err);
 
 /* Stop the threads (after their current job), disconnect, free. Jobs still
    queued are completed with RG_ERR_UNAVAILABLE. */
