@@ -4,8 +4,10 @@
     run_saas.py airtable|sheets|shopify|shopify-storefront CONFORMANCE ADAPTER.so [extra conformance flags]
 
 Starts the fake (tests/fakes/), gets it an access token, and runs every case,
-including the behaviour cases: unreachable (a closed port) and timeout (a
-server that accepts connections and never answers).
+including the error cases (conformance/errors/): unreachable (a closed
+port), timeout and stalled (readgate-conformance's own loopback port that
+accepts connections and never answers, {stalled}), and auth (a token the
+fake never issued).
 
 Airtable and Sheets cannot hold every value of the fixture, and the run
 says so with readgate-conformance --stored-as (see STORED_AS): the cases
@@ -14,10 +16,8 @@ the case generator computes with the same oracle. Every case must pass.
 """
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -42,23 +42,14 @@ STORED_AS = {
 # as the Admin API does.
 STORED_AS["shopify-storefront"] = None
 
-
-def silent_server():
-    """A port that accepts connections and never answers: the timeout case."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(64)
-    held = []
-
-    def loop():
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            held.append(conn)
-    threading.Thread(target=loop, daemon=True).start()
-    return srv
+# A well-formed token the fakes never issued: the auth error case. Each
+# adapter sends it on its first request and must answer RG_ERR_AUTH.
+WRONG_TOKEN = {
+    "airtable": "patRGwrongToken0000.0000000000000000000000000000000000000000000000000000",
+    "sheets": "ya29.rg-wrong-token-0000",
+    "shopify": "shpat_00000000000000000000000000rgwrong",
+    "shopify-storefront": "shpat_00000000000000000000000000rgwrong",
+}
 
 
 def main():
@@ -66,13 +57,15 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     provider, suite, adapter, extra = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-    silent = silent_server()
-    slow = "http://127.0.0.1:%d" % silent.getsockname()[1]
     fake = None
     try:
         flags = ["--cases", os.path.join(HERE, "cases"),
                  "--unreachable-option", "base_url=http://127.0.0.1:1",
-                 "--slow-option", "base_url=" + slow,
+                 # The adapters send nothing before the first query, so both
+                 # cases end there: RG_ERR_TIMEOUT at timeout_ms.
+                 "--slow-option", "base_url=http://{stalled}",
+                 "--stalled-option", "base_url=http://{stalled}",
+                 "--auth-option", "access_token=" + WRONG_TOKEN[provider],
                  "--threads", "4"]
         if STORED_AS[provider]:
             flags += ["--stored-as", STORED_AS[provider]]
@@ -89,6 +82,10 @@ def main():
         elif provider == "sheets":
             fake = FakeProcess("google")
             token = fake.mint()["access_token"]
+            # The adapter serves its process-wide copy of the range for
+            # cache_ttl_s without a request (errors/auth.json): without one
+            # the wrong token is sent.
+            flags += ["--auth-option", "cache_ttl_s=0"]
             flags += ["--target", "products!A1:Z",
                       "--option", "spreadsheet_id=1RGfakeSpreadsheet0000000000000000000000000",
                       "--option", "base_url=" + fake.url, "--option", "access_token=" + token]
@@ -110,7 +107,6 @@ def main():
         proc = subprocess.run([suite] + flags + extra + [adapter], stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     finally:
-        silent.close()
         if fake:
             fake.stop()
     out = proc.stdout
@@ -120,7 +116,7 @@ def main():
         print("run_saas: readgate-conformance did not finish (status %d)" % proc.returncode)
         return 1
     if any(line.startswith("n/a ") for line in lines):
-        print("run_saas: a behaviour case was not run")
+        print("run_saas: a behaviour or error case was not run")
         return 1
     return 0 if proc.returncode == 0 else 1
 

@@ -96,6 +96,10 @@ grep -v '^ok ' "$work/conformance.log" || true
 cases=$(sed -n 's/^# cases: //p' "$work/conformance.log")
 [ "$cases" = "$prefix/$datadir/readgate/conformance/cases" ] ||
     fail "readgate-conformance read its cases from '$cases', not from the installation"
+errors=$(sed -n 's/^# errors: //p' "$work/conformance.log")
+[ "$errors" = "$prefix/$datadir/readgate/conformance/errors" ] ||
+    fail "readgate-conformance read its error cases from '$errors', not from the installation"
+grep -q '^ok error/unreachable' "$work/conformance.log" || fail "the error cases did not run"
 ! grep -q '^n/a ' "$work/conformance.log" || fail "a behaviour case was not run"
 grep -q '^[0-9][0-9]* passed, 0 failed$' "$work/conformance.log" || fail "no passing summary line"
 

@@ -317,6 +317,21 @@ static int field_ok(builder *bd, size_t field)
     return 1;
 }
 
+/* The gateway types every value as its field: a value of another type is a
+   malformed plan, refused here rather than left to the backend's implicit
+   casts (MySQL compares a string column with a number numerically). Strings
+   and enums are the same text to SQL, so either fits the other. A NULL is
+   typed too; whether it may appear is put_param's and put_after's call. */
+static int value_typed(builder *bd, size_t field, const rg_value *v)
+{
+    rg_type want = bd->coll->fields[field].type;
+    if (v->type == want || (is_collated_type(v->type) && is_collated_type(want)))
+        return 1;
+    fail(bd, RG_ERR_CONFIG, "a value for '%s' does not have the field's type",
+         bd->coll->fields[field].name);
+    return 0;
+}
+
 static void put_filter(builder *bd, const rg_filter *f)
 {
     static const char *const cmp[] = {
@@ -330,6 +345,9 @@ static void put_filter(builder *bd, const rg_filter *f)
         fail(bd, RG_ERR_CONFIG, "filter has the wrong number of values%s", NULL);
         return;
     }
+    for (size_t i = 0; i < f->nvalues; i++)
+        if (!value_typed(bd, f->field, &f->values[i]))
+            return;
     switch (f->op) {
     case RG_OP_EQ:
     case RG_OP_NE:
@@ -417,7 +435,7 @@ static void put_after(builder *bd)
     for (size_t i = 0; i < p->nsort && bd->st == RG_OK; i++) {
         const rg_sort_key *k = &p->sort[i];
         const rg_value *a = &p->after[i];
-        if (!field_ok(bd, k->field))
+        if (!field_ok(bd, k->field) || !value_typed(bd, k->field, a))
             return;
         /* Ascending with NULLs last: nothing sorts after a NULL. */
         if (!k->desc && a->is_null)

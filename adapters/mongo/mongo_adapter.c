@@ -1406,6 +1406,42 @@ static rg_status send_rows(mongo_conn *c, mongoc_cursor_t *cursor, const rg_quer
     return st;
 }
 
+/* Strings and enums are both BSON strings. */
+static int same_value_type(rg_type a, rg_type b)
+{
+    return a == b || ((a == RG_TYPE_STRING || a == RG_TYPE_ENUM) &&
+                      (b == RG_TYPE_STRING || b == RG_TYPE_ENUM));
+}
+
+/*
+ * The gateway types every value as its field. A value of another type is a
+ * malformed plan: refused, because MongoDB compares values of different BSON
+ * types without complaint (an id equal to a string matches nothing, a string
+ * after a number sorts after every number) and would answer it.
+ */
+static rg_status check_value_types(const rg_query_plan *plan, rg_error *err)
+{
+    const rg_collection_desc *coll = plan->collection;
+    for (size_t i = 0; i < plan->nfilters; i++) {
+        const rg_filter *f = &plan->filters[i];
+        if (f->field >= coll->nfields || !f->values)
+            continue; /* the builder reports it */
+        for (size_t k = 0; k < f->nvalues; k++)
+            if (!same_value_type(f->values[k].type, coll->fields[f->field].type))
+                return rg_adapter_fail(err, RG_ERR_CONFIG,
+                                       "a value for '%s' does not have the field's type",
+                                       coll->fields[f->field].name);
+    }
+    for (size_t i = 0; plan->after && i < plan->nsort; i++) {
+        size_t field = plan->sort[i].field;
+        if (field < coll->nfields && !same_value_type(plan->after[i].type, coll->fields[field].type))
+            return rg_adapter_fail(err, RG_ERR_CONFIG,
+                                   "the 'after' value for '%s' does not have its type",
+                                   coll->fields[field].name);
+    }
+    return RG_OK;
+}
+
 static rg_status query_(void *conn, const rg_query_plan *plan, const rg_row_sink *sink,
                         rg_error *err)
 {
@@ -1423,6 +1459,9 @@ static rg_status query_(void *conn, const rg_query_plan *plan, const rg_row_sink
     for (size_t i = 0; i < plan->ncolumns; i++)
         if (plan->columns[i] >= plan->collection->nfields)
             return rg_adapter_fail(err, RG_ERR_CONFIG, "plan refers to a field index out of range");
+    st = check_value_types(plan, err);
+    if (st != RG_OK)
+        return st;
     if (plan->limit == 0)
         return RG_OK; /* $limit must be positive; nothing to read */
 

@@ -231,23 +231,51 @@ static int bind_value(sqlite3_stmt *stmt, int idx, const rg_value *v)
     return SQLITE_MISMATCH;
 }
 
+/*
+ * A column with no integer or real value in it (SQLite keeps whatever was
+ * stored, whatever the declared type): text counts when all of it is the
+ * number, as the postgres and mysql adapters read their text results. The
+ * integral part of "12.00" is the integer. -1 when it does not convert.
+ */
+static int number_from_text(sqlite3_stmt *stmt, int i, rg_type type, rg_value *v)
+{
+    if (sqlite3_column_type(stmt, i) != SQLITE_TEXT)
+        return -1; /* a BLOB */
+    const char *t = (const char *)sqlite3_column_text(stmt, i);
+    char *end;
+    if (!t)
+        return -1;
+    errno = 0;
+    if (type == RG_TYPE_INTEGER) {
+        v->u.i = strtoll(t, &end, 10);
+        return end == t || errno || (*end && *end != '.') ? -1 : 0;
+    }
+    v->u.n = strtod(t, &end);
+    return end == t || *end ? -1 : 0;
+}
+
 /* Column `i` of the current row as a value of the field's declared type.
-   `dt` is scratch space for a normalised datetime. */
-static void read_column(sqlite3_stmt *stmt, int i, rg_type type, rg_value *v, char *dt,
-                        size_t dtsz)
+   `dt` is scratch space for a normalised datetime. -1 when the stored value
+   is not a number and the field is numeric. */
+static int read_column(sqlite3_stmt *stmt, int i, rg_type type, rg_value *v, char *dt,
+                       size_t dtsz)
 {
     memset(v, 0, sizeof *v);
     v->type = type;
     int ct = sqlite3_column_type(stmt, i);
     if (ct == SQLITE_NULL) {
         v->is_null = 1;
-        return;
+        return 0;
     }
     switch (type) {
     case RG_TYPE_INTEGER:
+        if (ct != SQLITE_INTEGER && ct != SQLITE_FLOAT)
+            return number_from_text(stmt, i, type, v);
         v->u.i = sqlite3_column_int64(stmt, i);
         break;
     case RG_TYPE_NUMBER:
+        if (ct != SQLITE_INTEGER && ct != SQLITE_FLOAT)
+            return number_from_text(stmt, i, type, v);
         v->u.n = sqlite3_column_double(stmt, i);
         break;
     case RG_TYPE_BOOLEAN:
@@ -283,6 +311,7 @@ static void read_column(sqlite3_stmt *stmt, int i, rg_type type, rg_value *v, ch
         break;
     }
     }
+    return 0;
 }
 
 #define DT_SCRATCH 40
@@ -310,10 +339,17 @@ static rg_status run_stmt(sqlite_conn *c, sqlite3_stmt *stmt, const rg_query_pla
             st = map_error(c, rc, "query failed", err);
             break;
         }
-        for (size_t i = 0; i < plan->ncolumns; i++) {
-            rg_type t = plan->collection->fields[plan->columns[i]].type;
-            read_column(stmt, (int)i, t, &vals[i], dt + i * DT_SCRATCH, DT_SCRATCH);
+        for (size_t i = 0; i < plan->ncolumns && st == RG_OK; i++) {
+            const rg_field_desc *f = &plan->collection->fields[plan->columns[i]];
+            if (read_column(stmt, (int)i, f->type, &vals[i], dt + i * DT_SCRATCH, DT_SCRATCH) != 0)
+                st = rg_adapter_fail(err, RG_ERR_UPSTREAM,
+                                     "column '%s' holds a value that is not a%s %s as configured",
+                                     f->column ? f->column : f->name,
+                                     f->type == RG_TYPE_INTEGER ? "n" : "",
+                                     f->type == RG_TYPE_INTEGER ? "integer" : "number");
         }
+        if (st != RG_OK)
+            break;
         if (sink->row(sink->ctx, vals, plan->ncolumns) != 0) {
             st = rg_adapter_fail(err, RG_ERR_ABORTED, "stopped by the gateway");
             break;

@@ -1,7 +1,8 @@
 /*
- * Behaviour cases built into the harness: an unreachable backend, a query
- * past its time budget, many connections in parallel, a sink that stops the
- * query, and ping. They need no expected rows, only the adapter's status.
+ * Behaviour cases built into the harness: many connections in parallel, a
+ * sink that stops the query, and ping. They need no expected rows, only the
+ * adapter's status. (A backend that is down or too slow is an error case:
+ * errors.c.)
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -10,17 +11,6 @@
 #include <time.h>
 
 #include "conformance.h"
-
-/* Beyond the budget, how long an adapter may take to notice. */
-#define TIMEOUT_GRACE_MS 5000
-#define UNREACHABLE_GRACE_MS 10000
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void say(char *msg, size_t msgsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void say(char *msg, size_t msgsz, const char *fmt, ...)
@@ -48,108 +38,6 @@ static void simple_plan(const rg_conf_env *env, const rg_collection_desc *coll,
     p->ncolumns = coll->nfields;
     p->limit = limit;
     p->timeout_ms = env->timeout_ms;
-}
-
-rg_conf_verdict rg_conf_check_unreachable(const rg_conf_env *env, char *msg, size_t msgsz)
-{
-    if (!env->unreachable) {
-        say(msg, msgsz, "no --unreachable-option given");
-        return RG_CONF_NA;
-    }
-    rg_source_info src;
-    rg_conf_source_info(env->unreachable, &src, env->connect_timeout_ms);
-    rg_error err = {0};
-    void *conn = NULL;
-    long long t0 = now_ms();
-    rg_status st = env->ad->connect(&src, &conn, &err);
-    const char *where = "connect";
-    if (st == RG_OK) {
-        /* Lazy clients connect on first use: then the query must say so. */
-        where = "query after a successful connect";
-        if (!conn) {
-            say(msg, msgsz, "connect returned RG_OK without a connection");
-            return RG_CONF_FAIL;
-        }
-        rg_query_plan p;
-        rg_sort_key key;
-        size_t cols[64];
-        if (env->coll->desc.nfields > 64) {
-            env->ad->disconnect(conn);
-            say(msg, msgsz, "collection has too many fields");
-            return RG_CONF_FAIL;
-        }
-        simple_plan(env, &env->coll->desc, &p, &key, cols, 5);
-        rg_conf_result res = {0};
-        rg_conf_run(env->ad, conn, &p, &res);
-        st = res.status;
-        err = res.err;
-        rg_conf_result_free(&res);
-        env->ad->disconnect(conn);
-    }
-    long long took = now_ms() - t0;
-    if (st != RG_ERR_UNAVAILABLE) {
-        say(msg, msgsz, "%s returned %s (%s), expected RG_ERR_UNAVAILABLE", where,
-            rg_conf_status_name(st), err.message);
-        return RG_CONF_FAIL;
-    }
-    if (took > (long long)env->connect_timeout_ms + UNREACHABLE_GRACE_MS) {
-        say(msg, msgsz, "RG_ERR_UNAVAILABLE only after %lld ms (connect timeout %u ms)", took,
-            env->connect_timeout_ms);
-        return RG_CONF_FAIL;
-    }
-    say(msg, msgsz, "%s: RG_ERR_UNAVAILABLE after %lld ms: %s", where, took, err.message);
-    return RG_CONF_PASS;
-}
-
-rg_conf_verdict rg_conf_check_timeout(const rg_conf_env *env, char *msg, size_t msgsz)
-{
-    if (!env->slow && !env->slow_target) {
-        say(msg, msgsz, "no --slow-target or --slow-option given");
-        return RG_CONF_NA;
-    }
-    rg_source_info src;
-    rg_conf_source_info(env->slow ? env->slow : env->source, &src, env->connect_timeout_ms);
-    rg_error err = {0};
-    void *conn = NULL;
-    rg_status st = env->ad->connect(&src, &conn, &err);
-    if (st != RG_OK) {
-        say(msg, msgsz, "connect (slow configuration): %s: %s", rg_conf_status_name(st),
-            err.message);
-        return RG_CONF_FAIL;
-    }
-    rg_collection_desc coll = env->coll->desc;
-    if (env->slow_target)
-        coll.target = env->slow_target;
-    rg_query_plan p;
-    rg_sort_key key;
-    size_t cols[64];
-    if (coll.nfields > 64) {
-        env->ad->disconnect(conn);
-        say(msg, msgsz, "collection has too many fields");
-        return RG_CONF_FAIL;
-    }
-    simple_plan(env, &coll, &p, &key, cols, 10);
-    p.timeout_ms = env->slow_timeout_ms;
-    rg_conf_result res = {0};
-    long long t0 = now_ms();
-    rg_conf_run(env->ad, conn, &p, &res);
-    long long took = now_ms() - t0;
-    env->ad->disconnect(conn);
-    rg_conf_verdict v = RG_CONF_PASS;
-    if (res.status != RG_ERR_TIMEOUT) {
-        say(msg, msgsz, "query with timeout_ms=%u returned %s after %lld ms (%s), expected "
-            "RG_ERR_TIMEOUT", p.timeout_ms, rg_conf_status_name(res.status), took,
-            res.err.message);
-        v = RG_CONF_FAIL;
-    } else if (took > (long long)p.timeout_ms + TIMEOUT_GRACE_MS) {
-        say(msg, msgsz, "RG_ERR_TIMEOUT only after %lld ms for a budget of %u ms", took,
-            p.timeout_ms);
-        v = RG_CONF_FAIL;
-    } else {
-        say(msg, msgsz, "RG_ERR_TIMEOUT after %lld ms (budget %u ms)", took, p.timeout_ms);
-    }
-    rg_conf_result_free(&res);
-    return v;
 }
 
 /* ---- concurrency ------------------------------------------------------------ */

@@ -128,7 +128,15 @@ int rg_conf_run_paged(const rg_adapter *ad, void *conn, const rg_conf_case *c, s
 
 /* ---- built-in behaviour cases (behaviour.c) ------------------------------- */
 
-typedef enum rg_conf_verdict { RG_CONF_PASS, RG_CONF_FAIL, RG_CONF_NA } rg_conf_verdict;
+/* NA: the run gave no configuration for the case; SKIP: the case's file says
+   it does not apply to this adapter, and why. */
+typedef enum rg_conf_verdict { RG_CONF_PASS, RG_CONF_FAIL, RG_CONF_NA, RG_CONF_SKIP } rg_conf_verdict;
+
+/* The silent backend of the error cases (errors.c): fd -1 until opened. */
+typedef struct rg_conf_stall {
+    int fd;
+    int port;
+} rg_conf_stall;
 
 typedef struct rg_conf_env {
     const rg_adapter *ad;
@@ -136,6 +144,11 @@ typedef struct rg_conf_env {
     const rg_conf_source *source;        /* the working configuration */
     const rg_conf_source *unreachable;   /* NULL: not applicable */
     const rg_conf_source *slow;          /* NULL with slow_target NULL: not applicable */
+    const rg_conf_source *auth;          /* wrong credentials; NULL: not applicable */
+    const rg_conf_source *stalled;       /* pointed at the silent listener; NULL: n/a */
+    const char *const *secrets;          /* --secret: texts no message may contain */
+    size_t nsecrets;
+    rg_conf_stall *stall;
     const char *slow_target;
     uint32_t slow_timeout_ms;
     uint32_t timeout_ms;
@@ -146,12 +159,61 @@ typedef struct rg_conf_env {
 } rg_conf_env;
 
 /* Each writes its explanation (one or more lines) to `msg`. */
-rg_conf_verdict rg_conf_check_unreachable(const rg_conf_env *env, char *msg, size_t msgsz);
-rg_conf_verdict rg_conf_check_timeout(const rg_conf_env *env, char *msg, size_t msgsz);
 rg_conf_verdict rg_conf_check_concurrent(const rg_conf_env *env, char *msg, size_t msgsz);
 rg_conf_verdict rg_conf_check_sink_abort(const rg_conf_env *env, void *conn, char *msg,
                                          size_t msgsz);
 rg_conf_verdict rg_conf_check_ping(const rg_conf_env *env, void *conn, char *msg, size_t msgsz);
+
+/* ---- error cases (errors.c) ------------------------------------------------ */
+
+typedef enum rg_conf_error_kind {
+    RG_CONF_ERR_PLAN,        /* a plan value typed differently from its field */
+    RG_CONF_ERR_COLUMN,      /* a column that does not hold the declared type */
+    RG_CONF_ERR_UNREACHABLE, /* --unreachable-option: nothing listens */
+    RG_CONF_ERR_TIMEOUT,     /* --slow-target / --slow-option: past plan->timeout_ms */
+    RG_CONF_ERR_STALLED,     /* --stalled-option: a backend that accepts and never answers */
+    RG_CONF_ERR_AUTH         /* --auth-option: wrong credentials */
+} rg_conf_error_kind;
+
+/* The status connect and the query must fail with; 0 (RG_OK): that call
+   must succeed. */
+typedef struct rg_conf_expect {
+    rg_status connect;
+    rg_status query;
+} rg_conf_expect;
+
+#define RG_CONF_ERR_MAX_FILTERS 4
+#define RG_CONF_ERR_MAX_VALUES 8
+#define RG_CONF_ERR_MAX_SORT 4
+
+typedef struct rg_conf_error_case {
+    char *name;              /* "error/<file name>" */
+    json_t *doc;             /* the parsed file; plan strings point into it */
+    const char *description; /* borrowed from doc */
+    rg_conf_error_kind kind;
+    rg_conf_expect expect;   /* the file's; "adapters" entries are applied at run time */
+    rg_collection_desc coll; /* the fixture's, with "declare" applied */
+    rg_field_desc *fields;
+    long declared;           /* the redeclared field, or -1 */
+    rg_query_plan plan;
+    rg_filter filters[RG_CONF_ERR_MAX_FILTERS];
+    rg_value values[RG_CONF_ERR_MAX_VALUES];
+    rg_sort_key sort[RG_CONF_ERR_MAX_SORT];
+    rg_value after[RG_CONF_ERR_MAX_SORT];
+    size_t *columns;
+} rg_conf_error_case;
+
+/* Load errors/<name>.json. 0, or -1 with a reason in err. */
+int rg_conf_error_load(const char *path, const rg_conf_collection *coll, uint32_t timeout_ms,
+                       rg_conf_error_case *c, char *err, size_t errsz);
+void rg_conf_error_free(rg_conf_error_case *c);
+/* Run one error case; `conn` is the run's working connection. */
+rg_conf_verdict rg_conf_error_run(const rg_conf_env *env, void *conn, const rg_conf_error_case *c,
+                                  char *msg, size_t msgsz);
+/* The silent listener: opened on first use by a {stalled} option, closed
+   at the end of the run. */
+int rg_conf_stall_open(rg_conf_stall *s, char *err, size_t errsz);
+void rg_conf_stall_close(rg_conf_stall *s);
 
 /* ---- host services given to the adapter (main.c) ------------------------- */
 

@@ -35,6 +35,7 @@
 #endif
 
 #define MAX_PATTERNS 64
+#define MAX_SECRETS 16
 
 static int verbose;
 
@@ -65,15 +66,19 @@ typedef struct options {
     char *owned[2]; /* targets read from the config file */
     const char *patterns[MAX_PATTERNS];
     size_t npatterns;
-    rg_conf_source source, unreachable, slow;
-    int have_unreachable, have_slow, list;
+    const char *errors_dir;
+    rg_conf_source source, unreachable, slow, auth, stalled;
+    int have_unreachable, have_slow, have_auth, have_stalled, list;
+    const char *secrets[MAX_SECRETS];
+    char *owned_secrets[MAX_SECRETS]; /* the ones read from the config file */
+    size_t nsecrets;
     uint32_t timeout_ms, slow_timeout_ms, connect_timeout_ms;
     unsigned threads;
     char stored_as[96]; /* canonical storage profile key, "" for none */
 } options;
 
 typedef struct tally {
-    size_t passed, failed, na;
+    size_t passed, failed, na, skipped;
 } tally;
 
 static void usage(FILE *out)
@@ -83,17 +88,27 @@ static void usage(FILE *out)
             "       readgate-conformance --provider PROVIDER.so [--help for its options]\n"
             "  --config FILE            JSON: {\"target\": T, \"options\": {key: value},\n"
             "                           \"unreachable_options\": {...}, \"slow_target\": T,\n"
-            "                           \"slow_options\": {...}}; relative paths resolve\n"
-            "                           against the file's directory\n"
+            "                           \"slow_options\": {...}, \"stalled_options\": {...},\n"
+            "                           \"auth_options\": {...}, \"secrets\": [...]}; relative\n"
+            "                           paths resolve against the file's directory\n"
             "  --option KEY=VALUE       a source option (repeatable; overrides --config)\n"
             "  --target T               the fixture's table / collection in the backend\n"
             "  --case PATTERN           run only cases matching a glob or prefix (repeatable)\n"
             "  --cases DIR              case files (default: %s/cases,\n"
             "                           else %s/cases)\n"
             "  --collection FILE        collection description (default: DIR/../collection.json)\n"
+            "  --errors DIR             error case files (default: DIR/../errors)\n"
             "  --unreachable-option K=V override an option so the backend is unreachable\n"
             "  --slow-target T          a relation with the same columns that is slow to read\n"
             "  --slow-option K=V        override an option so queries are slow\n"
+            "  --stalled-option K=V     override an option so the adapter talks to a loopback\n"
+            "                           port that accepts and never answers; {stalled} in V\n"
+            "                           becomes its 127.0.0.1:PORT, {stalled_port} its port\n"
+            "                           ({stalled} works in --slow-option too)\n"
+            "  --auth-option K=V        override an option so the credentials are wrong\n"
+            "  --secret TEXT            no error message may contain TEXT (repeatable; option\n"
+            "                           values named like password, token, secret or key,\n"
+            "                           and passwords in DSNs and URIs, are checked anyway)\n"
             "  --slow-timeout-ms N      budget for the timeout case (default 500)\n"
             "  --timeout-ms N           budget for every other query (default 10000)\n"
             "  --connect-timeout-ms N   connect budget (default 5000)\n"
@@ -178,17 +193,44 @@ static int load_config(options *o, char *err, size_t errsz)
             }
             *dst = o->owned[slow];
         } else if (!strcmp(key, "options") || !strcmp(key, "unreachable_options") ||
-                   !strcmp(key, "slow_options")) {
-            rg_conf_source *dst = !strcmp(key, "options")       ? &o->source
-                                  : !strcmp(key, "slow_options") ? &o->slow
-                                                                 : &o->unreachable;
+                   !strcmp(key, "slow_options") || !strcmp(key, "auth_options") ||
+                   !strcmp(key, "stalled_options")) {
+            rg_conf_source *dst = !strcmp(key, "options")          ? &o->source
+                                  : !strcmp(key, "slow_options")    ? &o->slow
+                                  : !strcmp(key, "auth_options")    ? &o->auth
+                                  : !strcmp(key, "stalled_options") ? &o->stalled
+                                                                    : &o->unreachable;
             if (rg_conf_source_set_json(dst, val, err, errsz) != 0)
                 goto out;
             o->have_slow |= dst == &o->slow;
             o->have_unreachable |= dst == &o->unreachable;
+            o->have_auth |= dst == &o->auth;
+            o->have_stalled |= dst == &o->stalled;
+        } else if (!strcmp(key, "secrets")) {
+            size_t i;
+            json_t *one;
+            if (!json_is_array(val)) {
+                snprintf(err, errsz, "%s: \"secrets\" must be an array of strings", o->config_path);
+                goto out;
+            }
+            json_array_foreach(val, i, one) {
+                const char *text = json_string_value(one);
+                if (!text || o->nsecrets == MAX_SECRETS) {
+                    snprintf(err, errsz, "%s: \"secrets\": at most %d strings", o->config_path,
+                             MAX_SECRETS);
+                    goto out;
+                }
+                if (!(o->owned_secrets[o->nsecrets] = strdup(text))) {
+                    snprintf(err, errsz, "out of memory");
+                    goto out;
+                }
+                o->secrets[o->nsecrets] = o->owned_secrets[o->nsecrets];
+                o->nsecrets++;
+            }
         } else {
             snprintf(err, errsz, "%s: unknown key \"%s\"; expected target, options, "
-                     "unreachable_options, slow_target, slow_options", o->config_path, key);
+                     "unreachable_options, slow_target, slow_options, stalled_options, "
+                     "auth_options, secrets", o->config_path, key);
             goto out;
         }
     }
@@ -222,7 +264,8 @@ static int derive_source(const rg_conf_source *base, const rg_conf_source *overr
 static int parse_args(int argc, char **argv, options *o)
 {
     /* Flags are applied after the config file whatever their position. */
-    rg_conf_source flag_opts = {0}, flag_unreach = {0}, flag_slow = {0};
+    rg_conf_source flag_opts = {0}, flag_unreach = {0}, flag_slow = {0}, flag_auth = {0},
+                   flag_stalled = {0};
     int rc = -1;
     o->timeout_ms = 10000;
     o->slow_timeout_ms = 500;
@@ -255,6 +298,15 @@ static int parse_args(int argc, char **argv, options *o)
             o->cases_dir = v;
         } else if (!strcmp(a, "--collection")) {
             o->collection_path = v;
+        } else if (!strcmp(a, "--errors")) {
+            o->errors_dir = v;
+        } else if (!strcmp(a, "--secret")) {
+            if (o->nsecrets == MAX_SECRETS || !*v) {
+                fprintf(stderr, "readgate-conformance: --secret: 1 to %d non-empty texts\n",
+                        MAX_SECRETS);
+                goto out;
+            }
+            o->secrets[o->nsecrets++] = v;
         } else if (!strcmp(a, "--target")) {
             o->target = v;
         } else if (!strcmp(a, "--slow-target")) {
@@ -272,16 +324,21 @@ static int parse_args(int argc, char **argv, options *o)
             }
             o->patterns[o->npatterns++] = v;
         } else if (!strcmp(a, "--option") || !strcmp(a, "--unreachable-option") ||
-                   !strcmp(a, "--slow-option")) {
-            rg_conf_source *dst = !strcmp(a, "--option")        ? &flag_opts
-                                  : !strcmp(a, "--slow-option") ? &flag_slow
-                                                                : &flag_unreach;
+                   !strcmp(a, "--slow-option") || !strcmp(a, "--auth-option") ||
+                   !strcmp(a, "--stalled-option")) {
+            rg_conf_source *dst = !strcmp(a, "--option")           ? &flag_opts
+                                  : !strcmp(a, "--slow-option")    ? &flag_slow
+                                  : !strcmp(a, "--auth-option")    ? &flag_auth
+                                  : !strcmp(a, "--stalled-option") ? &flag_stalled
+                                                                   : &flag_unreach;
             if (rg_conf_source_set_pair(dst, v) != 0) {
                 fprintf(stderr, "readgate-conformance: %s expects KEY=VALUE, got '%s'\n", a, v);
                 goto out;
             }
             o->have_slow |= dst == &flag_slow;
             o->have_unreachable |= dst == &flag_unreach;
+            o->have_auth |= dst == &flag_auth;
+            o->have_stalled |= dst == &flag_stalled;
         } else if (!strcmp(a, "--timeout-ms") || !strcmp(a, "--slow-timeout-ms") ||
                    !strcmp(a, "--connect-timeout-ms") || !strcmp(a, "--threads")) {
             uint32_t n;
@@ -316,21 +373,25 @@ static int parse_args(int argc, char **argv, options *o)
             goto out;
         }
     }
-    rg_conf_source cfg_unreach = o->unreachable, cfg_slow = o->slow;
-    memset(&o->unreachable, 0, sizeof o->unreachable);
-    memset(&o->slow, 0, sizeof o->slow);
-    if (derive_source(&o->source, &flag_opts, &o->source) != 0 ||
-        derive_source(&o->source, &cfg_unreach, &o->unreachable) != 0 ||
-        derive_source(&o->unreachable, &flag_unreach, &o->unreachable) != 0 ||
-        derive_source(&o->source, &cfg_slow, &o->slow) != 0 ||
-        derive_source(&o->slow, &flag_slow, &o->slow) != 0) {
-        rg_conf_source_free(&cfg_unreach);
-        rg_conf_source_free(&cfg_slow);
+    /* Each failing configuration is the working one with its overrides: the
+       config file's first, then the flags'. */
+    rg_conf_source *derived[] = {&o->unreachable, &o->slow, &o->auth, &o->stalled};
+    rg_conf_source *flags[] = {&flag_unreach, &flag_slow, &flag_auth, &flag_stalled};
+    if (derive_source(&o->source, &flag_opts, &o->source) != 0) {
         fprintf(stderr, "readgate-conformance: out of memory\n");
         goto out;
     }
-    rg_conf_source_free(&cfg_unreach);
-    rg_conf_source_free(&cfg_slow);
+    for (size_t k = 0; k < sizeof derived / sizeof derived[0]; k++) {
+        rg_conf_source cfg = *derived[k];
+        memset(derived[k], 0, sizeof *derived[k]);
+        int bad = derive_source(&o->source, &cfg, derived[k]) != 0 ||
+                  derive_source(derived[k], flags[k], derived[k]) != 0;
+        rg_conf_source_free(&cfg);
+        if (bad) {
+            fprintf(stderr, "readgate-conformance: out of memory\n");
+            goto out;
+        }
+    }
     if (!o->adapter_path && !o->list) {
         usage(stderr);
         goto out;
@@ -340,6 +401,8 @@ out:
     rg_conf_source_free(&flag_opts);
     rg_conf_source_free(&flag_unreach);
     rg_conf_source_free(&flag_slow);
+    rg_conf_source_free(&flag_auth);
+    rg_conf_source_free(&flag_stalled);
     return rc;
 }
 
@@ -362,6 +425,9 @@ static void verdict(tally *t, const char *name, rg_conf_verdict v, const char *m
     } else if (v == RG_CONF_NA) {
         t->na++;
         printf("n/a %s (not applicable: %s)\n", name, msg);
+    } else if (v == RG_CONF_SKIP) {
+        t->skipped++;
+        printf("skip %s (does not apply to %s)\n", name, msg);
     } else {
         t->failed++;
         printf("FAIL %s\n    %s\n", name, msg);
@@ -477,21 +543,74 @@ static rg_conf_case *load_cases(const options *o, const char *dir, const rg_conf
     return cases;
 }
 
+/* Load every error case file in dir, sorted by name; failed loads are
+   reported. A missing default directory (an older copy of the cases) means
+   no error cases; *ncases is 0 then and NULL is returned only on a usage
+   error. */
+static rg_conf_error_case *load_errors(const options *o, const char *dir, int required,
+                                       const rg_conf_collection *coll, size_t *ncases, tally *t,
+                                       int report)
+{
+    struct dirent **names = NULL;
+    *ncases = 0;
+    rg_conf_error_case *cases = NULL;
+    int n = dir_exists(dir) ? scandir(dir, &names, is_case_file, alphasort) : -1;
+    if (n < 0) {
+        if (required) {
+            fprintf(stderr, "readgate-conformance: cannot read error cases from %s: %s\n", dir,
+                    dir_exists(dir) ? strerror(errno) : "no such directory");
+            return NULL;
+        }
+        n = 0;
+    }
+    cases = calloc((size_t)n + 1, sizeof *cases);
+    for (int i = 0; i < n; i++) {
+        char path[PATH_MAX + 256], err[512];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+        rg_conf_error_case *c = cases ? &cases[*ncases] : NULL;
+        if (c && rg_conf_error_load(path, coll, o->timeout_ms, c, err, sizeof err) == 0) {
+            (*ncases)++;
+        } else if (c) {
+            char fallback[300];
+            snprintf(fallback, sizeof fallback, "error/%s", names[i]->d_name);
+            const char *nm = c->name ? c->name : fallback;
+            if (report && selected(o, nm)) {
+                t->failed++;
+                printf("FAIL %s\n    error case file %s is invalid: %s\n", nm, path, err);
+            }
+            rg_conf_error_free(c);
+        }
+        free(names[i]);
+    }
+    free(names);
+    if (!cases)
+        fprintf(stderr, "readgate-conformance: out of memory\n");
+    return cases;
+}
+
 static const char *const builtin_names[] = {
     "adapter/load", "adapter/check_options", "adapter/connect", "adapter/ping",
-    "behaviour/sink_abort", "behaviour/unreachable", "behaviour/timeout", "behaviour/concurrent",
+    "behaviour/sink_abort", "behaviour/concurrent",
 };
 
-static void release(options *o, rg_conf_case *cases, size_t ncases, rg_conf_collection *coll)
+static void release(options *o, rg_conf_case *cases, size_t ncases, rg_conf_collection *coll,
+                    rg_conf_error_case *errors, size_t nerrors)
 {
     for (size_t i = 0; i < ncases; i++)
         rg_conf_case_free(&cases[i]);
     free(cases);
+    for (size_t i = 0; i < nerrors; i++)
+        rg_conf_error_free(&errors[i]);
+    free(errors);
     if (coll)
         rg_conf_collection_free(coll);
     rg_conf_source_free(&o->source);
     rg_conf_source_free(&o->unreachable);
     rg_conf_source_free(&o->slow);
+    rg_conf_source_free(&o->auth);
+    rg_conf_source_free(&o->stalled);
+    for (size_t i = 0; i < o->nsecrets; i++)
+        free(o->owned_secrets[i]);
     free(o->owned[0]);
     free(o->owned[1]);
 }
@@ -506,11 +625,11 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     json_object_seed(0); /* before any thread creates objects */
     if (parse_args(argc, argv, &o) != 0) {
-        release(&o, NULL, 0, NULL);
+        release(&o, NULL, 0, NULL, NULL, 0);
         return 2;
     }
 
-    char cases_dir[PATH_MAX], coll_path[PATH_MAX + 32];
+    char cases_dir[PATH_MAX], coll_path[PATH_MAX + 32], errors_dir[PATH_MAX + 32];
     if (o.cases_dir)
         snprintf(cases_dir, sizeof cases_dir, "%s", o.cases_dir);
     else if (installed_cases_dir(cases_dir, sizeof cases_dir) == 0)
@@ -523,12 +642,22 @@ int main(int argc, char **argv)
         snprintf(coll_path, sizeof coll_path, "%s", o.collection_path);
     else
         snprintf(coll_path, sizeof coll_path, "%s/../collection.json", cases_dir);
+    if (o.errors_dir)
+        snprintf(errors_dir, sizeof errors_dir, "%s", o.errors_dir);
+    else {
+        /* Beside the cases; shown without the "..", as the cases are. */
+        char joined[PATH_MAX + 32], *real;
+        snprintf(joined, sizeof joined, "%s/../errors", cases_dir);
+        real = realpath(joined, NULL);
+        snprintf(errors_dir, sizeof errors_dir, "%s", real && strlen(real) < sizeof errors_dir ? real : joined);
+        free(real);
+    }
 
     char err[512], msg[1024];
     rg_conf_collection coll;
     if (rg_conf_collection_load(coll_path, o.target, &coll, err, sizeof err) != 0) {
         fprintf(stderr, "readgate-conformance: %s\n", err);
-        release(&o, NULL, 0, &coll);
+        release(&o, NULL, 0, &coll, NULL, 0);
         return 2;
     }
     tally t = {0};
@@ -540,9 +669,18 @@ int main(int argc, char **argv)
                o.stored_as);
     rg_conf_case *cases = load_cases(&o, cases_dir, &coll, &ncases, &t, !o.list);
     if (!cases) {
-        release(&o, NULL, 0, &coll);
+        release(&o, NULL, 0, &coll, NULL, 0);
         return 2;
     }
+    size_t nerrors = 0;
+    rg_conf_error_case *errors = load_errors(&o, errors_dir, o.errors_dir != NULL, &coll,
+                                             &nerrors, &t, !o.list);
+    if (!errors) {
+        release(&o, cases, ncases, &coll, NULL, 0);
+        return 2;
+    }
+    if (!o.list)
+        printf("# errors: %s%s\n", errors_dir, nerrors ? "" : " (no error cases there)");
     if (o.list) {
         for (size_t i = 0; i < sizeof builtin_names / sizeof builtin_names[0]; i++)
             if (selected(&o, builtin_names[i]))
@@ -550,6 +688,9 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < ncases; i++)
             if (selected(&o, cases[i].name))
                 printf("%s\n", cases[i].name);
+        for (size_t i = 0; i < nerrors; i++)
+            if (selected(&o, errors[i].name))
+                printf("%s\n", errors[i].name);
         goto done;
     }
 
@@ -559,13 +700,16 @@ int main(int argc, char **argv)
         any |= selected(&o, builtin_names[i]);
     for (size_t i = 0; i < ncases && !any; i++)
         any |= selected(&o, cases[i].name);
+    for (size_t i = 0; i < nerrors && !any; i++)
+        any |= selected(&o, errors[i].name);
     if (!any && !t.failed) {
         fprintf(stderr, "readgate-conformance: no case matches the --case patterns (see --list)\n");
-        release(&o, cases, ncases, &coll);
+        release(&o, cases, ncases, &coll, errors, nerrors);
         return 2;
     }
 
     void *dl = NULL, *conn = NULL;
+    rg_conf_stall stall = {.fd = -1, .port = 0};
     const rg_adapter *ad = load_adapter(o.adapter_path, &dl, msg, sizeof msg);
     if (!ad) {
         verdict(&t, "adapter/load", RG_CONF_FAIL, msg);
@@ -604,6 +748,8 @@ int main(int argc, char **argv)
         .ad = ad, .coll = &coll, .source = &o.source,
         .unreachable = o.have_unreachable ? &o.unreachable : NULL,
         .slow = o.have_slow ? &o.slow : NULL, .slow_target = o.slow_target,
+        .auth = o.have_auth ? &o.auth : NULL, .stalled = o.have_stalled ? &o.stalled : NULL,
+        .secrets = o.secrets, .nsecrets = o.nsecrets, .stall = &stall,
         .slow_timeout_ms = o.slow_timeout_ms, .timeout_ms = o.timeout_ms,
         .connect_timeout_ms = o.connect_timeout_ms, .nthreads = o.threads,
         .cases = cases, .ncases = ncases,
@@ -616,10 +762,11 @@ int main(int argc, char **argv)
     if (selected(&o, "behaviour/sink_abort"))
         verdict(&t, "behaviour/sink_abort", rg_conf_check_sink_abort(&env, conn, msg, sizeof msg),
                 msg);
-    if (selected(&o, "behaviour/unreachable"))
-        verdict(&t, "behaviour/unreachable", rg_conf_check_unreachable(&env, msg, sizeof msg), msg);
-    if (selected(&o, "behaviour/timeout"))
-        verdict(&t, "behaviour/timeout", rg_conf_check_timeout(&env, msg, sizeof msg), msg);
+    for (size_t i = 0; i < nerrors; i++)
+        if (selected(&o, errors[i].name))
+            verdict(&t, errors[i].name, rg_conf_error_run(&env, conn, &errors[i], msg, sizeof msg),
+                    msg);
+    rg_conf_stall_close(&stall);
     if (selected(&o, "behaviour/concurrent"))
         verdict(&t, "behaviour/concurrent", rg_conf_check_concurrent(&env, msg, sizeof msg), msg);
 
@@ -630,8 +777,10 @@ unload:
         dlclose(dl);
     if (t.na)
         printf("# %zu not applicable\n", t.na);
+    if (t.skipped)
+        printf("# %zu skipped: their files say they do not apply to this adapter\n", t.skipped);
     printf("%zu passed, %zu failed\n", t.passed, t.failed);
 done:
-    release(&o, cases, ncases, &coll);
+    release(&o, cases, ncases, &coll, errors, nerrors);
     return t.failed ? 1 : 0;
 }
