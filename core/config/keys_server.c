@@ -97,7 +97,7 @@ static const rg_key rows[] = {
     [RG_SRVK_LIMITS] = {
         .path = "limits", .type = RG_KEY_MAP, .flags = RG_KEY_DOC_TABLE,
         .doc_default = "see [limits](#limits)",
-        .doc = "Limits of requests, connections and work in progress; see [limits](#limits)."},
+        .doc = "Limits of requests, connections and work in progress."},
     LIMIT(MAX_BODY_BYTES, "max_body_bytes", max_body_bytes, 1024, 16777216, 16384,
           "Larger request bodies get `413`."),
     LIMIT(MAX_JSON_DEPTH, "max_json_depth", max_json_depth, 2, 64, 8,
@@ -152,8 +152,7 @@ static const rg_key rows[] = {
     [RG_SRVK_RATE_LIMITS] = {
         .path = "rate_limits", .type = RG_KEY_BLOCK, .block = &rg_rate_limit_keys,
         .doc_default = "see [rate_limits](#rate_limits)",
-        .doc = "Per-route rate limits; a site file may override them. See "
-               "[Rate limits](#rate_limits)."},
+        .doc = "Per-route rate limits; a site file may override them."},
     [RG_SRVK_CACHE] = {
         .path = "cache", .type = RG_KEY_MAP,
         .doc = "The result cache of collections with `cache_ttl_s` above 0."},
