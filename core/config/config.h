@@ -254,8 +254,8 @@ const rg_collection *rg_site_find_collection(const rg_site *site, const char *na
 int rg_collection_find_field(const rg_collection *c, const char *name);
 
 /* Names used in config and API, and back. NULL / 0 when unknown. */
-/* Every type's and operator's name, NULL-terminated, in the order of rg_type
-   and rg_op from 1. */
+/* Every type's and operator's name, indexed by rg_type and rg_op: [0] and
+   the entry after the last are NULL, so &names[1] lists them all. */
 extern const char *const rg_type_names[];
 extern const char *const rg_op_names[];
 const char *rg_type_name(rg_type t);

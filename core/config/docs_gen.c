@@ -149,8 +149,8 @@ static void key_table(FILE *out, const rg_key_table *t, const rg_key *parent)
 {
     char id[128];
     section_id(t, parent, id, sizeof id);
-    fprintf(out, "<!-- keys:%s:begin -->\n\n| key | type | default | meaning |\n|---|---|---|---|\n",
-            id);
+    fprintf(out, "<!-- keys:%s:begin -->\n\n| key | type | default | meaning |\n", id);
+    fprintf(out, "|---|---|---|---|\n");
     rows(out, t, parent, "");
     fprintf(out, "\n<!-- keys:%s:end -->\n\n", id);
 }

@@ -44,7 +44,8 @@ enum rg_key_flag {
 struct rg_key_table;
 
 typedef struct rg_key {
-    const char *path;          /* "limits.max_body_bytes"; "*" stands for a name: "sources.*.adapter" */
+    const char *path;          /* "limits.max_body_bytes"; "*" stands for a name, as in
+                                  "sources.*.adapter" */
     rg_key_type type;
     unsigned flags;            /* enum rg_key_flag */
     long long min, max;        /* RG_KEY_INT */
@@ -72,7 +73,8 @@ typedef struct rg_key_table {
 } rg_key_table;
 
 /* Where storage goes in a row: the member's offset and size in its struct. */
-#define RG_KEY_STORE(type, member) .offset = offsetof(type, member), .size = sizeof(((type *)0)->member)
+#define RG_KEY_STORE(type, member)                                                                  \
+    .offset = offsetof(type, member), .size = sizeof(((type *)0)->member)
 
 /* ---- readgate.yaml ------------------------------------------------------ */
 

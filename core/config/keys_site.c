@@ -189,7 +189,7 @@ static const rg_key rows[] = {
                "kept: it is the default order of returned fields. See [Fields](#fields)."},
     K(FIELD_TYPE) = {
         .path = "collections.*.fields.*.type", .type = RG_KEY_ENUM, .flags = RG_KEY_REQUIRED,
-        .values = rg_type_names,
+        .values = &rg_type_names[1],
         .doc = "The type of the values: `date` is `YYYY-MM-DD`, `datetime` RFC 3339; an `enum` "
                "field lists its `values`."},
     K(FIELD_COLUMN) = {
@@ -203,7 +203,8 @@ static const rg_key rows[] = {
         RG_KEY_STORE(rg_field, display),
         .doc = "May be returned in rows."},
     K(FIELD_FILTERABLE) = {
-        .path = "collections.*.fields.*.filterable", .type = RG_KEY_LIST, .values = rg_op_names,
+        .path = "collections.*.fields.*.filterable", .type = RG_KEY_LIST,
+        .values = &rg_op_names[1],
         .doc_type = "list of operators",
         .doc = "Operators a query may use on this field (see below)."},
     K(FIELD_SEARCHABLE) = {

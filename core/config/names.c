@@ -6,53 +6,51 @@
 
 #include <string.h>
 
-/* Indexed from 1, as the enums are: [t - 1] is the name of t. */
+/* Indexed by the enums, which start at 1: [0] is NULL, and so is the entry
+   after the last, so that &names[1] is a NULL-terminated list of them all. */
 const char *const rg_type_names[] = {
-    [RG_TYPE_STRING - 1] = "string", [RG_TYPE_INTEGER - 1] = "integer",
-    [RG_TYPE_NUMBER - 1] = "number", [RG_TYPE_BOOLEAN - 1] = "boolean",
-    [RG_TYPE_DATE - 1] = "date",     [RG_TYPE_DATETIME - 1] = "datetime",
-    [RG_TYPE_ENUM - 1] = "enum",     [RG_TYPE_ENUM] = NULL,
+    [RG_TYPE_STRING] = "string", [RG_TYPE_INTEGER] = "integer",   [RG_TYPE_NUMBER] = "number",
+    [RG_TYPE_BOOLEAN] = "boolean", [RG_TYPE_DATE] = "date",       [RG_TYPE_DATETIME] = "datetime",
+    [RG_TYPE_ENUM] = "enum",       [RG_TYPE_ENUM + 1] = NULL,
 };
 
 const char *const rg_op_names[] = {
-    [RG_OP_EQ - 1] = "eq",           [RG_OP_NE - 1] = "ne",
-    [RG_OP_LT - 1] = "lt",           [RG_OP_LTE - 1] = "lte",
-    [RG_OP_GT - 1] = "gt",           [RG_OP_GTE - 1] = "gte",
-    [RG_OP_IN - 1] = "in",           [RG_OP_BETWEEN - 1] = "between",
-    [RG_OP_PREFIX - 1] = "prefix",   [RG_OP_CONTAINS - 1] = "contains",
-    [RG_OP_CONTAINS] = NULL,
+    [RG_OP_EQ] = "eq",       [RG_OP_NE] = "ne",          [RG_OP_LT] = "lt",
+    [RG_OP_LTE] = "lte",     [RG_OP_GT] = "gt",          [RG_OP_GTE] = "gte",
+    [RG_OP_IN] = "in",       [RG_OP_BETWEEN] = "between", [RG_OP_PREFIX] = "prefix",
+    [RG_OP_CONTAINS] = "contains", [RG_OP_CONTAINS + 1] = NULL,
 };
 
-#define NTYPES ((unsigned)RG_TYPE_ENUM)
-#define NOPS ((unsigned)RG_OP_CONTAINS)
+#define NTYPES ((unsigned)RG_TYPE_ENUM + 1)
+#define NOPS ((unsigned)RG_OP_CONTAINS + 1)
 
 const char *rg_type_name(rg_type t)
 {
-    if ((unsigned)t < 1 || (unsigned)t > NTYPES)
+    if ((unsigned)t >= NTYPES)
         return NULL;
-    return rg_type_names[t - 1];
+    return rg_type_names[t];
 }
 
 rg_type rg_type_from_name(const char *name)
 {
-    for (unsigned i = 0; name && i < NTYPES; i++)
+    for (size_t i = 1; name && i < NTYPES; i++)
         if (strcmp(rg_type_names[i], name) == 0)
-            return (rg_type)(i + 1);
+            return (rg_type)i;
     return (rg_type)0;
 }
 
 const char *rg_op_name(rg_op op)
 {
-    if ((unsigned)op < 1 || (unsigned)op > NOPS)
+    if ((unsigned)op >= NOPS)
         return NULL;
-    return rg_op_names[op - 1];
+    return rg_op_names[op];
 }
 
 rg_op rg_op_from_name(const char *name)
 {
-    for (unsigned i = 0; name && i < NOPS; i++)
+    for (size_t i = 1; name && i < NOPS; i++)
         if (strcmp(rg_op_names[i], name) == 0)
-            return (rg_op)(i + 1);
+            return (rg_op)i;
     return (rg_op)0;
 }
 

@@ -26,7 +26,8 @@ static const struct {
     rg_oauth_provider provider;
     const char *token_url, *revoke_url;
 } providers[] = {
-    {RG_OAUTH_GOOGLE, "https://oauth2.googleapis.com/token", "https://oauth2.googleapis.com/revoke"},
+    {RG_OAUTH_GOOGLE, "https://oauth2.googleapis.com/token",
+     "https://oauth2.googleapis.com/revoke"},
     {RG_OAUTH_AIRTABLE, "https://airtable.com/oauth2/v1/token",
      "https://airtable.com/oauth2/v1/revoke"},
     {RG_OAUTH_SHOPIFY, NULL, NULL},

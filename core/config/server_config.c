@@ -213,8 +213,8 @@ static void load_stores(rg_cfgctx *c, const rg_cfgmap *top, rg_config *cfg, cons
     } else if (strncmp(s, "postgres://", 11) == 0 || strncmp(s, "postgresql://", 13) == 0) {
         set_str(c, &cfg->state_store, s);
     } else {
-        rg_cfg_error(c, line, "state_store: expected \"sqlite:PATH\" or \"postgres://...\", got '%s'",
-                     s);
+        rg_cfg_error(c, line,
+                     "state_store: expected \"sqlite:PATH\" or \"postgres://...\", got '%s'", s);
     }
     r = rg_cfg_key_string(c, top, SK(RATE_LIMIT), &s);
     line = r == 0 ? rg_cfg_key_line(top, SK(RATE_LIMIT)) : 0;

@@ -185,7 +185,8 @@ static void load_source(rg_cfgctx *c, const rg_config *cfg, const rg_cfgmap *sou
     if (!(src->name = strdup(p->key)))
         rg_cfg_error(c, 0, "out of memory");
     if (!rg_cfg_name_ok(p->key, rg_cfg_is_lower_alpha, rg_cfg_is_lower_alnum_us, 64))
-        rg_cfg_error(c, p->line, "sources: '%s' is not a valid source name; expected [a-z][a-z0-9_]{0,63}",
+        rg_cfg_error(c, p->line,
+                     "sources: '%s' is not a valid source name; expected [a-z][a-z0-9_]{0,63}",
                      p->key);
     rg_cfgmap m;
     if (rg_cfg_key_element(c, &rg_site_keys, K(SOURCES), sources->where, p, where, sizeof where,
@@ -196,7 +197,8 @@ static void load_source(rg_cfgctx *c, const rg_config *cfg, const rg_cfgmap *sou
     if (rg_cfg_key_string(c, &m, K(SOURCE_ADAPTER), &s) == 0) {
         if (!rg_cfg_name_ok(s, adapter_char, adapter_char, 64))
             rg_cfg_error(c, rg_cfg_key_line(&m, K(SOURCE_ADAPTER)),
-                         "%s.adapter: '%s' is not a valid adapter name; expected [a-z0-9_]+, e.g. postgres",
+                         "%s.adapter: '%s' is not a valid adapter name; expected [a-z0-9_]+, "
+                         "e.g. postgres",
                          where, s);
         else if (!(src->adapter = strdup(s)))
             rg_cfg_error(c, 0, "out of memory");
