@@ -8,7 +8,9 @@
 //  3. every key readgate refuses as unknown, misplaced or missing in
 //     tests/config/bad/*/expected is refused by the schema too, for that
 //     key, so an editor shows the same error;
-//  4. the shipped example readgate.yaml states the schema's defaults.
+//  4. the valid configurations use every key of the schemas (so ajv shows
+//     that the schemas accept a value readgate accepts for each);
+//  5. the shipped example readgate.yaml states the schema's defaults.
 // Run with: node --test tests/schemas/validate.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -106,6 +108,43 @@ test('keys readgate refuses are refused by the schemas too', () => {
     }
   }
   assert.ok(checked >= 15, `${checked} refusals checked`);
+});
+
+// Every key path of a schema ("sources.*.adapter"), and those a document uses.
+function schemaKeys(s, pre, out) {
+  for (const [k, v] of Object.entries(s.properties ?? {})) {
+    out.add(pre + k);
+    schemaKeys(v, `${pre}${k}.`, out);
+  }
+  if (s.additionalProperties?.properties) schemaKeys(s.additionalProperties, `${pre}*.`, out);
+  return out;
+}
+
+function usedKeys(doc, s, pre, out) {
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return out;
+  for (const [k, v] of Object.entries(doc)) {
+    if (s.properties?.[k]) {
+      out.add(pre + k);
+      usedKeys(v, s.properties[k], `${pre}${k}.`, out);
+    } else if (s.additionalProperties?.properties) {
+      usedKeys(v, s.additionalProperties, `${pre}*.`, out);
+    }
+  }
+  return out;
+}
+
+test('the valid configurations use every key of the schemas', () => {
+  const files = [...configs(join(repo, 'config')), ...configs(join(repo, 'tests', 'config', 'good'))];
+  // A source signs in one way: with a service account (used) or with these.
+  const unused = new Set(['sources.*.oauth.client_id', 'sources.*.oauth.client_secret',
+    'sources.*.oauth.token_url']);
+  for (const [name, isSiteSchema] of [['readgate.schema.json', false], ['site.schema.json', true]]) {
+    const s = schema(name);
+    const used = new Set();
+    for (const f of files.filter((f) => isSite(f) === isSiteSchema)) usedKeys(load(f), s, '', used);
+    const missing = [...schemaKeys(s, '', new Set())].filter((k) => !used.has(k) && !unused.has(k));
+    assert.deepEqual(missing, [], `${name}: keys no valid configuration sets`);
+  }
 });
 
 // Every value of `doc` that its schema has a default for, against the default.
