@@ -178,7 +178,14 @@ static int check_row(const rg_key_table *t, size_t i, char *why, size_t whylen)
         if (k->size && k->size != sizeof(bool))
             WHY("%s keys: '%s' does not fit its storage place", t->name, p);
         break;
+    case RG_KEY_STRING:
+        /* The loaders read such a key's default as a string. */
+        if (has_default && !k->sdef)
+            WHY("%s keys: '%s' has no default; give one or mark it as having none", t->name, p);
+        break;
     case RG_KEY_ENUM:
+        if (has_default && !k->sdef)
+            WHY("%s keys: '%s' has no default; give one or mark it as having none", t->name, p);
         if (!k->values || !k->values[0])
             WHY("%s keys: '%s' has no values", t->name, p);
         if (k->sdef && rg_key_value_index(k, k->sdef) < 0)

@@ -90,7 +90,8 @@ static const rg_key rows[] = {
         .doc = "Who issues the tokens; it decides the default endpoints and how the client "
                "authenticates (table below)."},
     K(OAUTH_CLIENT_ID) = {
-        .path = "sources.*.oauth.client_id", .type = RG_KEY_STRING, .flags = RG_KEY_NONEMPTY,
+        .path = "sources.*.oauth.client_id", .type = RG_KEY_STRING,
+        .flags = RG_KEY_NONEMPTY | RG_KEY_NO_DEFAULT,
         .pattern = "^[^\\s\"\\\\:]+$",
         .doc_default = "— (required without `service_account`)",
         .doc = "The OAuth client's id: no spaces, quotes or `:`. Required, except with "
