@@ -38,8 +38,9 @@ static json_t *description(const char *doc)
         if (doc[i] == '\\' && doc[i + 1] == '|')
             continue;
         if (doc[i] == '[') {
-            const char *close = strstr(doc + i, "](");
-            const char *end = close ? strchr(close, ')') : NULL;
+            /* A link is "[text](target)": its first ']' opens the target. */
+            const char *close = strchr(doc + i, ']');
+            const char *end = close && close[1] == '(' ? strchr(close, ')') : NULL;
             if (end) {
                 size_t tl = (size_t)(close - (doc + i + 1));
                 memcpy(out + o, doc + i + 1, tl);
