@@ -37,9 +37,10 @@ step "fuzzing (tests/fuzz/run.sh)" tests/fuzz/run.sh
 # generated classic build being up to date.
 step "JavaScript client (clients/js)" node --test clients/js/test/
 
-# The JSON Schemas against every example and test configuration (ajv) and
-# against the key lists of the C loaders.
-step "config schemas (tests/schemas)" tests/schemas/run.sh
+# The JSON Schemas against every example and test configuration (ajv), and
+# the schemas and documented key tables against the key tables of the C
+# loaders they are generated from.
+step "config schemas (tests/schemas)" env RG_BUILD_DIR="$build" tests/schemas/run.sh
 
 # The fake Shopify, Airtable and Google servers the SaaS adapter tests run
 # against: their own shapes, parsers, throttles and OAuth endpoints.

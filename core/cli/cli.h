@@ -11,5 +11,7 @@ int rg_cli_secret(int argc, char **argv);  /* secret encrypt --site S --field PA
 int rg_cli_query(int argc, char **argv);   /* query ...: the signing client */
 int rg_cli_oauth(int argc, char **argv);   /* oauth import ... | oauth status ... */
 int rg_cli_site(int argc, char **argv);    /* site delete SITE [-c FILE] */
+int rg_cli_config_schema(int argc, char **argv); /* config-schema server|site */
+int rg_cli_config_docs(int argc, char **argv);   /* config-docs */
 
 #endif

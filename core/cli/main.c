@@ -26,6 +26,8 @@ static void usage(FILE *f)
             "commands:\n"
             "  serve [-c FILE]                     run the gateway (default config %s)\n"
             "  check [-c FILE]                     validate readgate.yaml and every site file\n"
+            "  config-schema server|site           print the JSON Schema of readgate.yaml or a site file\n"
+            "  config-docs                         print the configuration key tables (Markdown)\n"
             "  keys generate [--kid KID]           print a new master key line\n"
             "  secret encrypt --site S --field P   encrypt stdin for a site file field\n"
             "  query --site S [options]            sign and send a query (see readgate query --help)\n"
@@ -159,6 +161,10 @@ int main(int argc, char **argv)
         return rg_cli_serve(sub_argc, sub_argv);
     if (strcmp(cmd, "check") == 0)
         return rg_cli_check(sub_argc, sub_argv);
+    if (strcmp(cmd, "config-schema") == 0)
+        return rg_cli_config_schema(sub_argc, sub_argv);
+    if (strcmp(cmd, "config-docs") == 0)
+        return rg_cli_config_docs(sub_argc, sub_argv);
     if (strcmp(cmd, "keys") == 0)
         return rg_cli_keys(sub_argc, sub_argv);
     if (strcmp(cmd, "secret") == 0)

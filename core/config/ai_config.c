@@ -9,19 +9,25 @@
 #include <string.h>
 
 #include "crypto/secret.h"
-#include "node.h"
+#include "keys.h"
+#include "load.h"
 
-static const char *const ai_keys[] = {"provider", "api_key",    "expires_after_s",
-                                      "tools",    "options",    "timeout_ms",
-                                      "connect_timeout_ms",     NULL};
+#define K(id) (&rg_site_keys.keys[RG_SITEK_##id])
+
+/* As written in site files, and the mode each stands for. */
+const char *const rg_ai_tools_names[] = {"functions", "mcp", "none", NULL};
+static const rg_ai_tools tools_modes[] = {RG_AI_TOOLS_FUNCTIONS, RG_AI_TOOLS_MCP,
+                                          RG_AI_TOOLS_NONE};
+_Static_assert(sizeof tools_modes / sizeof tools_modes[0] ==
+                   sizeof rg_ai_tools_names / sizeof rg_ai_tools_names[0] - 1,
+               "a mode for every name");
 
 const char *rg_ai_tools_name(rg_ai_tools t)
 {
-    switch (t) {
-    case RG_AI_TOOLS_FUNCTIONS: return "functions";
-    case RG_AI_TOOLS_MCP: return "mcp";
-    default: return "none";
-    }
+    for (size_t i = 0; i < sizeof tools_modes / sizeof tools_modes[0]; i++)
+        if (tools_modes[i] == t)
+            return rg_ai_tools_names[i];
+    return "none";
 }
 
 static bool provider_char(int ch)
@@ -29,9 +35,11 @@ static bool provider_char(int ch)
     return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
 }
 
-void rg_ai_config_load(rg_cfgctx *c, const rg_node_pair *p, rg_site *site)
+void rg_ai_config_load(rg_cfgctx *c, const rg_cfgmap *top, rg_site *site)
 {
-    if (rg_cfg_kind(c, p->value, "ai", RG_NODE_MAP) != 0)
+    char where[8];
+    rg_cfgmap m;
+    if (rg_cfg_key_map(c, top, K(AI), where, sizeof where, &m) != 0)
         return;
     rg_ai_config *ai = calloc(1, sizeof *ai);
     if (!ai) {
@@ -39,32 +47,26 @@ void rg_ai_config_load(rg_cfgctx *c, const rg_node_pair *p, rg_site *site)
         return;
     }
     site->ai = ai;
-    ai->line = p->line;
-    ai->expires_after_s = 600;
-    ai->timeout_ms = 10000;
-    ai->connect_timeout_ms = 3000;
-    const rg_node *m = p->value;
-    rg_cfg_check_keys(c, m, "ai", ai_keys);
+    ai->line = m.line;
+    rg_key_defaults(&rg_site_keys, K(AI), ai);
 
     const char *s;
-    const rg_node_pair *k = rg_cfg_require(c, m, p->line, "ai", "provider");
-    if (k && rg_cfg_string(c, k->value, "ai.provider", true, &s) == 0) {
-        ai->provider_line = k->value->line;
+    if (rg_cfg_key_string(c, &m, K(AI_PROVIDER), &s) == 0) {
+        ai->provider_line = rg_cfg_key_line(&m, K(AI_PROVIDER));
         if (!rg_cfg_name_ok(s, rg_cfg_is_lower_alpha, provider_char, 64))
-            rg_cfg_error(c, k->value->line,
+            rg_cfg_error(c, ai->provider_line,
                          "ai.provider: '%s' is not a valid provider name; expected [a-z][a-z0-9_-]*, "
                          "e.g. openai-realtime, retell, vapi, elevenlabs",
                          s);
         else if (!(ai->provider = strdup(s)))
             rg_cfg_error(c, 0, "out of memory");
     }
-    k = rg_cfg_require(c, m, p->line, "ai", "api_key");
-    if (k && rg_cfg_string(c, k->value, "ai.api_key", true, &s) == 0) {
-        ai->api_key_line = k->value->line;
+    if (rg_cfg_key_string(c, &m, K(AI_API_KEY), &s) == 0) {
+        ai->api_key_line = rg_cfg_key_line(&m, K(AI_API_KEY));
         /* A provider key in clear text would sit in every backup and diff of
            the site file: only the encrypted form is accepted. */
         if (!rg_secret_is_encrypted(s))
-            rg_cfg_error(c, k->value->line,
+            rg_cfg_error(c, ai->api_key_line,
                          "ai.api_key: must be encrypted (enc:v1:...); make it with: readgate "
                          "secret encrypt --site %s --field ai.api_key",
                          site->site_id ? site->site_id : "SITE_ID");
@@ -72,35 +74,33 @@ void rg_ai_config_load(rg_cfgctx *c, const rg_node_pair *p, rg_site *site)
             rg_cfg_error(c, 0, "out of memory");
     }
     long long v;
-    k = rg_node_find(m, "expires_after_s");
-    if (k && rg_cfg_int(c, k->value, "ai.expires_after_s", 10, 86400, &v) == 0) {
+    if (rg_cfg_key_int(c, &m, K(AI_EXPIRES_AFTER_S), &v) == 0) {
         ai->expires_after_s = (uint32_t)v;
-        ai->expires_after_line = k->value->line;
+        ai->expires_after_line = rg_cfg_key_line(&m, K(AI_EXPIRES_AFTER_S));
     }
-    k = rg_node_find(m, "timeout_ms");
-    if (k && rg_cfg_int(c, k->value, "ai.timeout_ms", 100, 60000, &v) == 0)
+    if (rg_cfg_key_int(c, &m, K(AI_TIMEOUT_MS), &v) == 0)
         ai->timeout_ms = (uint32_t)v;
-    k = rg_node_find(m, "connect_timeout_ms");
-    if (k && rg_cfg_int(c, k->value, "ai.connect_timeout_ms", 100, 60000, &v) == 0)
+    if (rg_cfg_key_int(c, &m, K(AI_CONNECT_TIMEOUT_MS), &v) == 0)
         ai->connect_timeout_ms = (uint32_t)v;
-    k = rg_node_find(m, "tools");
-    if (k && rg_cfg_string(c, k->value, "ai.tools", true, &s) == 0) {
-        ai->tools_line = k->value->line;
+    int mode;
+    if (rg_cfg_key_enum(c, &m, K(AI_TOOLS), &s, &mode) == 0) {
+        ai->tools_line = rg_cfg_key_line(&m, K(AI_TOOLS));
         ai->tools_set = true;
-        if (strcmp(s, "functions") == 0)
-            ai->tools = RG_AI_TOOLS_FUNCTIONS;
-        else if (strcmp(s, "mcp") == 0)
-            ai->tools = RG_AI_TOOLS_MCP;
-        else if (strcmp(s, "none") == 0)
-            ai->tools = RG_AI_TOOLS_NONE;
-        else
-            rg_cfg_error(c, k->value->line, "ai.tools: '%s' is not a tools mode; expected "
-                         "functions, mcp or none", s);
+        if (mode >= 0) {
+            ai->tools = tools_modes[mode];
+        } else {
+            char list[64];
+            rg_key_values_text(K(AI_TOOLS), ", ", " or ", list, sizeof list);
+            rg_cfg_error(c, ai->tools_line, "ai.tools: '%s' is not a tools mode; expected %s", s,
+                         list);
+        }
     }
-    k = rg_node_find(m, "options");
-    if (k && rg_cfg_kind(c, k->value, "ai.options", RG_NODE_MAP) == 0) {
+    const rg_node_pair *k;
+    if (rg_cfg_key_names(c, &m, K(AI_OPTIONS), &k) == 0) {
+        char path[32];
+        rg_cfg_key_path(&m, K(AI_OPTIONS), path, sizeof path);
         ai->options_line = k->line;
-        rg_cfg_scalar_options(c, k->value, "ai.options", &ai->options, &ai->noptions);
+        rg_cfg_scalar_options(c, k->value, path, &ai->options, &ai->noptions);
         /* ai.options reach the plugin in clear and may be logged by it:
            secrets belong in ai.api_key only. */
         for (size_t i = 0; i < ai->noptions; i++)

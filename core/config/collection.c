@@ -3,17 +3,14 @@
  * against. Operator masks, key index and the adapter-facing desc view are
  * computed here once, so the request path only looks things up.
  */
-#include "node.h"
+#include "keys.h"
+#include "load.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const collection_keys[] = {"source", "target",      "key",   "limit",
-                                              "cache_ttl_s", "fields", NULL};
-static const char *const limit_keys[] = {"default", "max", NULL};
-static const char *const field_keys[] = {"type",       "column",   "display", "filterable",
-                                         "searchable", "sortable", "values",  NULL};
+#define K(id) (&rg_site_keys.keys[RG_SITEK_##id])
 
 /* "a, b, c" of the operators in a mask. */
 static void ops_list(uint32_t mask, char *buf, size_t len)
@@ -30,14 +27,16 @@ static void ops_list(uint32_t mask, char *buf, size_t len)
     }
 }
 
-static void load_filterable(rg_cfgctx *c, const rg_node *l, const char *path, rg_field *f,
-                            bool type_known)
+static void load_filterable(rg_cfgctx *c, const rg_cfgmap *fm, rg_field *f, bool type_known)
 {
-    if (rg_cfg_kind(c, l, path, RG_NODE_LIST) != 0)
+    const rg_node *l;
+    if (rg_cfg_key_list(c, fm, K(FIELD_FILTERABLE), &l) != 0)
         return;
+    char path[360];
+    rg_cfg_key_path(fm, K(FIELD_FILTERABLE), path, sizeof path);
     uint32_t valid = type_known ? rg_ops_valid_for_type(f->type) : ~0u;
     for (size_t i = 0; i < l->n; i++) {
-        char ipath[360], list[120];
+        char ipath[400], list[120];
         const char *s;
         snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
         if (rg_cfg_string(c, l->items[i], ipath, false, &s) != 0)
@@ -60,27 +59,31 @@ static void load_filterable(rg_cfgctx *c, const rg_node *l, const char *path, rg
     }
 }
 
-static void load_enum_values(rg_cfgctx *c, const rg_node *l, const char *path, rg_field *f)
+static void load_enum_values(rg_cfgctx *c, const rg_cfgmap *fm, rg_field *f)
 {
-    if (rg_cfg_kind(c, l, path, RG_NODE_LIST) != 0)
+    const rg_key *k = K(FIELD_VALUES);
+    const rg_node *l;
+    if (rg_cfg_key_list(c, fm, k, &l) != 0)
         return;
-    if (l->n == 0) {
+    char path[360];
+    rg_cfg_key_path(fm, k, path, sizeof path);
+    if (l->n == 0 && (k->flags & RG_KEY_NONEMPTY)) {
         rg_cfg_error(c, l->line, "%s: must list at least one value", path);
         return;
     }
-    f->enum_values = calloc(l->n, sizeof *f->enum_values);
+    f->enum_values = calloc(l->n ? l->n : 1, sizeof *f->enum_values);
     if (!f->enum_values) {
         rg_cfg_error(c, 0, "out of memory");
         return;
     }
     for (size_t i = 0; i < l->n; i++) {
-        char ipath[360];
+        char ipath[400];
         const char *s;
         snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
-        if (rg_cfg_string(c, l->items[i], ipath, true, &s) != 0)
+        if (rg_cfg_string(c, l->items[i], ipath, k->flags & RG_KEY_ITEMS_NONEMPTY, &s) != 0)
             continue;
         bool dup = false;
-        for (size_t j = 0; j < f->nenum && !dup; j++)
+        for (size_t j = 0; j < f->nenum && !dup && (k->flags & RG_KEY_UNIQUE); j++)
             dup = strcmp(f->enum_values[j], s) == 0;
         if (dup) {
             rg_cfg_error(c, l->items[i]->line, "%s: '%s' is listed twice", path, s);
@@ -97,75 +100,63 @@ static void load_enum_values(rg_cfgctx *c, const rg_node *l, const char *path, r
 static void load_field(rg_cfgctx *c, const char *where, const rg_node_pair *p, rg_field *f)
 {
     char fpath[256], path[300];
-    snprintf(fpath, sizeof fpath, "%s.%s", where, p->key);
     f->line = p->line;
     f->name = strdup(p->key);
     if (!f->name)
         rg_cfg_error(c, 0, "out of memory");
+    rg_key_defaults(&rg_site_keys, K(COLLECTION_FIELDS), f);
     if (!rg_cfg_name_ok(p->key, rg_cfg_is_ident_first, rg_cfg_is_ident_rest, 64))
         rg_cfg_error(c, p->line,
                      "%s: '%s' is not a valid field name; expected [A-Za-z_][A-Za-z0-9_]{0,63}",
                      where, p->key);
-    if (rg_cfg_kind(c, p->value, fpath, RG_NODE_MAP) != 0)
+    rg_cfgmap fm;
+    if (rg_cfg_key_element(c, &rg_site_keys, K(COLLECTION_FIELDS), where, p, fpath, sizeof fpath,
+                           &fm) != 0)
         return;
-    const rg_node *m = p->value;
-    rg_cfg_check_keys(c, m, fpath, field_keys);
 
     bool type_known = false;
     const char *s;
-    const rg_node_pair *t = rg_cfg_require(c, m, p->line, fpath, "type");
-    snprintf(path, sizeof path, "%s.type", fpath);
-    if (t && rg_cfg_string(c, t->value, path, false, &s) == 0) {
-        f->type = rg_type_from_name(s);
-        if (f->type)
+    int t;
+    if (rg_cfg_key_enum(c, &fm, K(FIELD_TYPE), &s, &t) == 0) {
+        f->type = t >= 0 ? rg_type_from_name(s) : (rg_type)0;
+        if (f->type) {
             type_known = true;
-        else
-            rg_cfg_error(c, t->value->line,
-                         "%s: unknown type '%s'; expected one of string, integer, number, "
-                         "boolean, date, datetime, enum",
-                         path, s);
+        } else {
+            char list[120];
+            rg_key_values_text(K(FIELD_TYPE), ", ", ", ", list, sizeof list);
+            rg_cfg_key_path(&fm, K(FIELD_TYPE), path, sizeof path);
+            rg_cfg_error(c, rg_cfg_key_line(&fm, K(FIELD_TYPE)),
+                         "%s: unknown type '%s'; expected one of %s", path, s, list);
+        }
     }
-    const rg_node_pair *col = rg_node_find(m, "column");
-    snprintf(path, sizeof path, "%s.column", fpath);
     const char *column = p->key;
-    if (col && rg_cfg_string(c, col->value, path, true, &s) == 0)
+    if (rg_cfg_key_string(c, &fm, K(FIELD_COLUMN), &s) == 0)
         column = s;
     if (!(f->column = strdup(column)))
         rg_cfg_error(c, 0, "out of memory");
 
-    const rg_node_pair *b;
-    if ((b = rg_node_find(m, "display"))) {
-        snprintf(path, sizeof path, "%s.display", fpath);
-        (void)rg_cfg_bool(c, b->value, path, &f->display);
+    (void)rg_cfg_key_bool(c, &fm, K(FIELD_DISPLAY), &f->display);
+    (void)rg_cfg_key_bool(c, &fm, K(FIELD_SORTABLE), &f->sortable);
+    if (rg_cfg_key_bool(c, &fm, K(FIELD_SEARCHABLE), &f->searchable) == 0 && f->searchable &&
+        type_known && f->type != RG_TYPE_STRING) {
+        rg_cfg_key_path(&fm, K(FIELD_SEARCHABLE), path, sizeof path);
+        rg_cfg_error(c, rg_cfg_key_line(&fm, K(FIELD_SEARCHABLE)),
+                     "%s: only string fields can be searchable; '%s' is of type %s", path,
+                     p->key, rg_type_name(f->type));
+        f->searchable = false;
     }
-    if ((b = rg_node_find(m, "sortable"))) {
-        snprintf(path, sizeof path, "%s.sortable", fpath);
-        (void)rg_cfg_bool(c, b->value, path, &f->sortable);
-    }
-    if ((b = rg_node_find(m, "searchable"))) {
-        snprintf(path, sizeof path, "%s.searchable", fpath);
-        if (rg_cfg_bool(c, b->value, path, &f->searchable) == 0 && f->searchable && type_known &&
-            f->type != RG_TYPE_STRING) {
-            rg_cfg_error(c, b->value->line,
-                         "%s: only string fields can be searchable; '%s' is of type %s", path,
-                         p->key, rg_type_name(f->type));
-            f->searchable = false;
-        }
-    }
-    if ((b = rg_node_find(m, "filterable"))) {
-        snprintf(path, sizeof path, "%s.filterable", fpath);
-        load_filterable(c, b->value, path, f, type_known);
-    }
-    const rg_node_pair *vals = rg_node_find(m, "values");
-    snprintf(path, sizeof path, "%s.values", fpath);
+    load_filterable(c, &fm, f, type_known);
+    const rg_node_pair *vals = rg_cfg_key_find(c, &fm, K(FIELD_VALUES));
+    rg_cfg_key_path(&fm, K(FIELD_VALUES), path, sizeof path);
     if (type_known && f->type == RG_TYPE_ENUM) {
         if (!vals)
             rg_cfg_error(c, p->line, "%s: missing required key 'values' (a field of type enum lists its values)",
                          fpath);
         else
-            load_enum_values(c, vals->value, path, f);
+            load_enum_values(c, &fm, f);
     } else if (vals && type_known) {
-        rg_cfg_error(c, vals->line, "%s: only fields of type enum have values; '%s' is of type %s",
+        rg_cfg_error(c, vals->line,
+                     "%s: only fields of type enum have values; '%s' is of type %s",
                      path, p->key, rg_type_name(f->type));
     }
 }
@@ -195,23 +186,26 @@ static void fields_list(const rg_collection *col, char *buf, size_t len)
     }
 }
 
-static void load_key(rg_cfgctx *c, const char *where, const rg_node_pair *k, rg_collection *col)
+static void load_key(rg_cfgctx *c, const rg_cfgmap *cm, rg_collection *col)
 {
     char path[200], list[400];
     const char *s;
-    snprintf(path, sizeof path, "%s.key", where);
-    if (rg_cfg_string(c, k->value, path, false, &s) != 0)
+    /* Without fields there is nothing to look the key up in. */
+    if (!rg_cfg_key_find(c, cm, K(COLLECTION_KEY)) || !col->nfields ||
+        rg_cfg_key_string(c, cm, K(COLLECTION_KEY), &s) != 0)
         return;
+    rg_cfg_key_path(cm, K(COLLECTION_KEY), path, sizeof path);
+    int line = rg_cfg_key_line(cm, K(COLLECTION_KEY));
     int idx = rg_collection_find_field(col, s);
     if (idx < 0) {
         fields_list(col, list, sizeof list);
-        rg_cfg_error(c, k->value->line, "%s: '%s' is not a field of collection '%s'; fields: %s",
+        rg_cfg_error(c, line, "%s: '%s' is not a field of collection '%s'; fields: %s",
                      path, s, col->name ? col->name : "?", list);
         return;
     }
     rg_type t = col->fields[idx].type;
     if (t && t != RG_TYPE_INTEGER && t != RG_TYPE_STRING) {
-        rg_cfg_error(c, k->value->line,
+        rg_cfg_error(c, line,
                      "%s: field '%s' is of type %s; the key must be an integer or string field",
                      path, s, rg_type_name(t));
         return;
@@ -219,26 +213,19 @@ static void load_key(rg_cfgctx *c, const char *where, const rg_node_pair *k, rg_
     col->key_index = (size_t)idx;
 }
 
-static void load_limit(rg_cfgctx *c, const char *where, const rg_node_pair *l, rg_collection *col)
+static void load_limit(rg_cfgctx *c, const rg_cfgmap *cm, rg_collection *col)
 {
-    char path[200];
-    snprintf(path, sizeof path, "%s.limit", where);
-    if (rg_cfg_kind(c, l->value, path, RG_NODE_MAP) != 0)
+    char where[200];
+    rg_cfgmap lm;
+    if (rg_cfg_key_map(c, cm, K(COLLECTION_LIMIT), where, sizeof where, &lm) != 0)
         return;
-    rg_cfg_check_keys(c, l->value, path, limit_keys);
-    long long v;
-    const rg_node_pair *d = rg_node_find(l->value, "default");
-    const rg_node_pair *m = rg_node_find(l->value, "max");
-    snprintf(path, sizeof path, "%s.limit.default", where);
-    if (d && rg_cfg_int(c, d->value, path, 1, 1000, &v) == 0)
-        col->limit_default = (uint32_t)v;
-    snprintf(path, sizeof path, "%s.limit.max", where);
-    if (m && rg_cfg_int(c, m->value, path, 1, 1000, &v) == 0)
-        col->limit_max = (uint32_t)v;
-    if (col->limit_default > col->limit_max)
-        rg_cfg_error(c, d ? d->value->line : l->line,
-                     "%s.limit: default (%u) must not be larger than max (%u)", where,
+    rg_cfg_key_values(c, &lm, col);
+    if (col->limit_default > col->limit_max) {
+        int line = rg_cfg_key_line(&lm, K(LIMIT_DEFAULT));
+        rg_cfg_error(c, line ? line : lm.line,
+                     "%s: default (%u) must not be larger than max (%u)", where,
                      col->limit_default, col->limit_max);
+    }
 }
 
 static void build_desc(rg_cfgctx *c, rg_collection *col)
@@ -261,27 +248,25 @@ static void build_desc(rg_cfgctx *c, rg_collection *col)
     col->desc.key_field = col->key_index;
 }
 
-static void load_collection(rg_cfgctx *c, const rg_node_pair *p, rg_site *site, rg_collection *col)
+static void load_collection(rg_cfgctx *c, const char *named_where, const rg_node_pair *p,
+                            rg_site *site, rg_collection *col)
 {
-    char where[128], path[200];
-    snprintf(where, sizeof where, "collections.%s", p->key);
-    col->limit_default = 20;
-    col->limit_max = 100;
+    char where[128];
+    rg_key_defaults(&rg_site_keys, K(COLLECTIONS), col);
+    rg_key_defaults(&rg_site_keys, K(COLLECTION_LIMIT), col);
     if (!(col->name = strdup(p->key)))
         rg_cfg_error(c, 0, "out of memory");
     if (!rg_cfg_name_ok(p->key, rg_cfg_is_lower_alpha, rg_cfg_is_lower_alnum_us, 64))
         rg_cfg_error(c, p->line,
                      "collections: '%s' is not a valid collection name; expected [a-z][a-z0-9_]{0,63}",
                      p->key);
-    if (rg_cfg_kind(c, p->value, where, RG_NODE_MAP) != 0)
+    rg_cfgmap cm;
+    if (rg_cfg_key_element(c, &rg_site_keys, K(COLLECTIONS), named_where, p, where, sizeof where,
+                           &cm) != 0)
         return;
-    const rg_node *m = p->value;
-    rg_cfg_check_keys(c, m, where, collection_keys);
     const char *s;
 
-    const rg_node_pair *src = rg_cfg_require(c, m, p->line, where, "source");
-    snprintf(path, sizeof path, "%s.source", where);
-    if (src && rg_cfg_string(c, src->value, path, false, &s) == 0) {
+    if (rg_cfg_key_string(c, &cm, K(COLLECTION_SOURCE), &s) == 0) {
         if (!(col->source_name = strdup(s)))
             rg_cfg_error(c, 0, "out of memory");
         for (size_t i = 0; i < site->nsources && !col->source; i++)
@@ -290,20 +275,20 @@ static void load_collection(rg_cfgctx *c, const rg_node_pair *p, rg_site *site, 
         if (!col->source) {
             char list[400];
             names_list(site, list, sizeof list);
-            rg_cfg_error(c, src->value->line,
+            rg_cfg_error(c, rg_cfg_key_line(&cm, K(COLLECTION_SOURCE)),
                          "collection '%s' uses source '%s', which is not defined; sources: %s",
                          p->key, s, list);
         }
     }
-    const rg_node_pair *t = rg_cfg_require(c, m, p->line, where, "target");
-    snprintf(path, sizeof path, "%s.target", where);
-    if (t && rg_cfg_string(c, t->value, path, true, &s) == 0 && !(col->target = strdup(s)))
+    if (rg_cfg_key_string(c, &cm, K(COLLECTION_TARGET), &s) == 0 && !(col->target = strdup(s)))
         rg_cfg_error(c, 0, "out of memory");
 
-    const rg_node_pair *fl = rg_cfg_require(c, m, p->line, where, "fields");
-    snprintf(path, sizeof path, "%s.fields", where);
-    if (fl && rg_cfg_kind(c, fl->value, path, RG_NODE_MAP) == 0) {
-        if (fl->value->n == 0)
+    const rg_key *fk = K(COLLECTION_FIELDS);
+    const rg_node_pair *fl;
+    char path[200];
+    rg_cfg_key_path(&cm, fk, path, sizeof path);
+    if (rg_cfg_key_names(c, &cm, fk, &fl) == 0) {
+        if (fl->value->n == 0 && (fk->flags & RG_KEY_NONEMPTY))
             rg_cfg_error(c, fl->line, "%s: must define at least one field", path);
         col->fields = calloc(fl->value->n ? fl->value->n : 1, sizeof *col->fields);
         if (!col->fields)
@@ -311,17 +296,11 @@ static void load_collection(rg_cfgctx *c, const rg_node_pair *p, rg_site *site, 
         for (size_t i = 0; col->fields && i < fl->value->n; i++)
             load_field(c, path, &fl->value->pairs[i], &col->fields[col->nfields++]);
     }
-    const rg_node_pair *k = rg_cfg_require(c, m, p->line, where, "key");
-    if (k && col->nfields)
-        load_key(c, where, k, col);
-    const rg_node_pair *l = rg_node_find(m, "limit");
-    if (l)
-        load_limit(c, where, l, col);
-    const rg_node_pair *ttl = rg_node_find(m, "cache_ttl_s");
-    snprintf(path, sizeof path, "%s.cache_ttl_s", where);
+    load_key(c, &cm, col);
+    load_limit(c, &cm, col);
     long long v;
-    if (ttl && rg_cfg_int(c, ttl->value, path, 0, 86400, &v) == 0)
-        col->cache_ttl_s = (uint32_t)v;
+    (void)rg_cfg_key_int(c, &cm, K(COLLECTION_CACHE_TTL_S), &v);
+    col->cache_ttl_s = (uint32_t)v;
     build_desc(c, col);
 }
 
@@ -331,9 +310,10 @@ static int cmp_collection(const void *a, const void *b)
     return strcmp(x->name ? x->name : "", y->name ? y->name : "");
 }
 
-void rg_collections_load(rg_cfgctx *c, const rg_node_pair *p, rg_site *site)
+void rg_collections_load(rg_cfgctx *c, const rg_cfgmap *m, rg_site *site)
 {
-    if (rg_cfg_kind(c, p->value, "collections", RG_NODE_MAP) != 0)
+    const rg_node_pair *p;
+    if (rg_cfg_key_names(c, m, K(COLLECTIONS), &p) != 0)
         return;
     site->collections = calloc(p->value->n ? p->value->n : 1, sizeof *site->collections);
     if (!site->collections) {
@@ -341,7 +321,8 @@ void rg_collections_load(rg_cfgctx *c, const rg_node_pair *p, rg_site *site)
         return;
     }
     for (size_t i = 0; i < p->value->n; i++)
-        load_collection(c, &p->value->pairs[i], site, &site->collections[site->ncollections++]);
+        load_collection(c, rg_key_name(K(COLLECTIONS)), &p->value->pairs[i], site,
+                        &site->collections[site->ncollections++]);
     /* sorted for rg_site_find_collection; desc points at heap memory, so moving is fine */
     qsort(site->collections, site->ncollections, sizeof *site->collections, cmp_collection);
 }

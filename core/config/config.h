@@ -16,15 +16,9 @@
 #include <stdint.h>
 
 #include "../util/diag.h"
+#include "origin.h"
 
 #define RG_OP_MASK(op) (1u << (op))
-
-/* One origin pattern from allowed_origins, parsed (see query/origin.h). */
-typedef struct rg_origin_pattern {
-    char *host;     /* lower case; for wildcards the suffix without "*." */
-    bool wildcard;  /* "*.example.com" */
-    int port;       /* 0 = no port given */
-} rg_origin_pattern;
 
 typedef struct rg_field {
     char *name;   /* public name */
@@ -248,6 +242,10 @@ void rg_ai_config_free(rg_ai_config *ai);
 const char *rg_ai_tools_name(rg_ai_tools t);
 /* "google", "airtable", "shopify". */
 const char *rg_oauth_provider_name(rg_oauth_provider p);
+/* The values of `ai.tools` and of `oauth.provider` as written in site files,
+   NULL-terminated; providers in the order of rg_oauth_provider from 1. */
+extern const char *const rg_ai_tools_names[];
+extern const char *const rg_oauth_provider_names[];
 
 /* Binary search; NULL if unknown. Thread-safe (config is immutable). */
 const rg_site *rg_config_find_site(const rg_config *cfg, const char *site_id);
@@ -256,6 +254,10 @@ const rg_collection *rg_site_find_collection(const rg_site *site, const char *na
 int rg_collection_find_field(const rg_collection *c, const char *name);
 
 /* Names used in config and API, and back. NULL / 0 when unknown. */
+/* Every type's and operator's name, indexed by rg_type and rg_op: [0] and
+   the entry after the last are NULL, so &names[1] lists them all. */
+extern const char *const rg_type_names[];
+extern const char *const rg_op_names[];
 const char *rg_type_name(rg_type t);
 rg_type rg_type_from_name(const char *name);
 const char *rg_op_name(rg_op op);

@@ -6,33 +6,35 @@
 
 #include <string.h>
 
-static const char *const type_names[] = {
+/* Indexed by the enums, which start at 1: [0] is NULL, and so is the entry
+   after the last, so that &names[1] is a NULL-terminated list of them all. */
+const char *const rg_type_names[] = {
     [RG_TYPE_STRING] = "string", [RG_TYPE_INTEGER] = "integer",   [RG_TYPE_NUMBER] = "number",
     [RG_TYPE_BOOLEAN] = "boolean", [RG_TYPE_DATE] = "date",       [RG_TYPE_DATETIME] = "datetime",
-    [RG_TYPE_ENUM] = "enum",
+    [RG_TYPE_ENUM] = "enum",       [RG_TYPE_ENUM + 1] = NULL,
 };
 
-static const char *const op_names[] = {
+const char *const rg_op_names[] = {
     [RG_OP_EQ] = "eq",       [RG_OP_NE] = "ne",          [RG_OP_LT] = "lt",
     [RG_OP_LTE] = "lte",     [RG_OP_GT] = "gt",          [RG_OP_GTE] = "gte",
     [RG_OP_IN] = "in",       [RG_OP_BETWEEN] = "between", [RG_OP_PREFIX] = "prefix",
-    [RG_OP_CONTAINS] = "contains",
+    [RG_OP_CONTAINS] = "contains", [RG_OP_CONTAINS + 1] = NULL,
 };
 
-#define NTYPES (sizeof type_names / sizeof type_names[0])
-#define NOPS (sizeof op_names / sizeof op_names[0])
+#define NTYPES ((unsigned)RG_TYPE_ENUM + 1)
+#define NOPS ((unsigned)RG_OP_CONTAINS + 1)
 
 const char *rg_type_name(rg_type t)
 {
     if ((unsigned)t >= NTYPES)
         return NULL;
-    return type_names[t];
+    return rg_type_names[t];
 }
 
 rg_type rg_type_from_name(const char *name)
 {
     for (size_t i = 1; name && i < NTYPES; i++)
-        if (type_names[i] && strcmp(type_names[i], name) == 0)
+        if (strcmp(rg_type_names[i], name) == 0)
             return (rg_type)i;
     return (rg_type)0;
 }
@@ -41,13 +43,13 @@ const char *rg_op_name(rg_op op)
 {
     if ((unsigned)op >= NOPS)
         return NULL;
-    return op_names[op];
+    return rg_op_names[op];
 }
 
 rg_op rg_op_from_name(const char *name)
 {
     for (size_t i = 1; name && i < NOPS; i++)
-        if (op_names[i] && strcmp(op_names[i], name) == 0)
+        if (strcmp(rg_op_names[i], name) == 0)
             return (rg_op)i;
     return (rg_op)0;
 }

@@ -4,27 +4,33 @@
  * to refresh. The block is for readgate itself; the adapter only ever sees the
  * current access token.
  */
-#include "node.h"
+#include "keys.h"
+#include "load.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const oauth_keys[] = {"provider",   "client_id",        "client_secret",
-                                         "token_url",  "revoke_url",       "refresh_margin_s",
-                                         "service_account", NULL};
-static const char *const sa_keys[] = {"client_email", "private_key", "token_uri", "scopes", NULL};
+#define K(id) (&rg_site_keys.keys[RG_SITEK_##id])
 
+/* As written in site files, in the order of rg_oauth_provider from 1. */
+const char *const rg_oauth_provider_names[] = {
+    [RG_OAUTH_GOOGLE - 1] = "google",
+    [RG_OAUTH_AIRTABLE - 1] = "airtable",
+    [RG_OAUTH_SHOPIFY - 1] = "shopify",
+    [RG_OAUTH_SHOPIFY] = NULL,
+};
+
+/* The default endpoints; NULL: built from the shop. */
 static const struct {
-    const char *name;
     rg_oauth_provider provider;
-    const char *token_url, *revoke_url; /* NULL: built from the shop */
+    const char *token_url, *revoke_url;
 } providers[] = {
-    {"google", RG_OAUTH_GOOGLE, "https://oauth2.googleapis.com/token",
+    {RG_OAUTH_GOOGLE, "https://oauth2.googleapis.com/token",
      "https://oauth2.googleapis.com/revoke"},
-    {"airtable", RG_OAUTH_AIRTABLE, "https://airtable.com/oauth2/v1/token",
+    {RG_OAUTH_AIRTABLE, "https://airtable.com/oauth2/v1/token",
      "https://airtable.com/oauth2/v1/revoke"},
-    {"shopify", RG_OAUTH_SHOPIFY, NULL, NULL},
+    {RG_OAUTH_SHOPIFY, NULL, NULL},
 };
 #define NPROVIDERS (sizeof providers / sizeof providers[0])
 
@@ -78,34 +84,34 @@ static void dup_into(rg_cfgctx *c, char **dst, const char *s)
 
 /* An encrypted string value; plain text is refused so a secret is never
    written to a site file in the clear. */
-static int enc_value(rg_cfgctx *c, const rg_node *v, const char *path, char **dst, int *line)
+static int enc_value(rg_cfgctx *c, const rg_cfgmap *m, const rg_key *k, char **dst, int *line)
 {
     const char *s;
-    if (rg_cfg_string(c, v, path, true, &s) != 0)
+    if (rg_cfg_key_string(c, m, k, &s) != 0)
         return -1;
     if (strncmp(s, "enc:", 4) != 0) {
-        rg_cfg_error(c, v->line,
+        char path[240];
+        rg_cfg_key_path(m, k, path, sizeof path);
+        rg_cfg_error(c, rg_cfg_key_line(m, k),
                      "%s: expected an encrypted value (enc:v1:...); make one with readgate secret "
                      "encrypt --site SITE --field %s",
                      path, path);
         return -1;
     }
     dup_into(c, dst, s);
-    *line = v->line;
+    *line = rg_cfg_key_line(m, k);
     return 0;
 }
 
-static void url_value(rg_cfgctx *c, const rg_node *m, const char *where, const char *key,
-                      char **dst)
+static void url_value(rg_cfgctx *c, const rg_cfgmap *m, const rg_key *k, char **dst)
 {
-    const rg_node_pair *p = rg_node_find(m, key);
-    char path[192];
     const char *s;
-    snprintf(path, sizeof path, "%s.%s", where, key);
-    if (!p || rg_cfg_string(c, p->value, path, true, &s) != 0)
+    if (rg_cfg_key_string(c, m, k, &s) != 0)
         return;
     if (!rg_cfg_url_ok(s)) {
-        rg_cfg_error(c, p->value->line,
+        char path[240];
+        rg_cfg_key_path(m, k, path, sizeof path);
+        rg_cfg_error(c, rg_cfg_key_line(m, k),
                      "%s: '%s' is not a usable URL; expected https://host/path (plain http only to "
                      "127.0.0.1, localhost or [::1]), without user or password",
                      path, s);
@@ -114,40 +120,34 @@ static void url_value(rg_cfgctx *c, const rg_node *m, const char *where, const c
     dup_into(c, dst, s);
 }
 
-static void load_service_account(rg_cfgctx *c, const rg_node_pair *p, const char *where,
-                                 rg_oauth_config *o)
+static void load_service_account(rg_cfgctx *c, const rg_cfgmap *m, rg_oauth_config *o)
 {
     char sw[192], path[240];
-    snprintf(sw, sizeof sw, "%s.service_account", where);
-    if (rg_cfg_kind(c, p->value, sw, RG_NODE_MAP) != 0)
+    rg_cfgmap sa;
+    if (rg_cfg_key_map(c, m, K(OAUTH_SERVICE_ACCOUNT), sw, sizeof sw, &sa) != 0)
         return;
-    const rg_node *m = p->value;
-    rg_cfg_check_keys(c, m, sw, sa_keys);
     o->service_account = true;
-    const rg_node_pair *e = rg_cfg_require(c, m, p->line, sw, "client_email");
     const char *s;
-    snprintf(path, sizeof path, "%s.client_email", sw);
-    if (e && rg_cfg_string(c, e->value, path, true, &s) == 0) {
-        if (!strchr(s, '@') || strpbrk(s, " \t\r\n\"\\"))
-            rg_cfg_error(c, e->value->line,
+    if (rg_cfg_key_string(c, &sa, K(SA_CLIENT_EMAIL), &s) == 0) {
+        if (!strchr(s, '@') || strpbrk(s, " \t\r\n\"\\")) {
+            rg_cfg_key_path(&sa, K(SA_CLIENT_EMAIL), path, sizeof path);
+            rg_cfg_error(c, rg_cfg_key_line(&sa, K(SA_CLIENT_EMAIL)),
                          "%s: '%s' is not an e-mail address; expected the service account's "
                          "client_email, e.g. reader@project.iam.gserviceaccount.com",
                          path, s);
-        else
+        } else {
             dup_into(c, &o->sa_client_email, s);
+        }
     }
-    const rg_node_pair *k = rg_cfg_require(c, m, p->line, sw, "private_key");
-    snprintf(path, sizeof path, "%s.private_key", sw);
-    if (k)
-        (void)enc_value(c, k->value, path, &o->sa_private_key, &o->sa_private_key_line);
-    url_value(c, m, sw, "token_uri", &o->token_url);
+    (void)enc_value(c, &sa, K(SA_PRIVATE_KEY), &o->sa_private_key, &o->sa_private_key_line);
+    url_value(c, &sa, K(SA_TOKEN_URI), &o->token_url);
 
-    const rg_node_pair *sc = rg_cfg_require(c, m, p->line, sw, "scopes");
-    snprintf(path, sizeof path, "%s.scopes", sw);
-    if (!sc || rg_cfg_kind(c, sc->value, path, RG_NODE_LIST) != 0)
+    const rg_key *sk = K(SA_SCOPES);
+    const rg_node *l;
+    if (rg_cfg_key_list(c, &sa, sk, &l) != 0)
         return;
-    const rg_node *l = sc->value;
-    if (l->n == 0) {
+    rg_cfg_key_path(&sa, sk, path, sizeof path);
+    if (l->n == 0 && (sk->flags & RG_KEY_NONEMPTY)) {
         rg_cfg_error(c, l->line, "%s: expected at least one scope, e.g. "
                                  "\"https://www.googleapis.com/auth/spreadsheets.readonly\"",
                      path);
@@ -164,7 +164,7 @@ static void load_service_account(rg_cfgctx *c, const rg_node_pair *p, const char
     for (size_t i = 0; i < l->n; i++) {
         char ip[264];
         snprintf(ip, sizeof ip, "%s[%zu]", path, i);
-        if (rg_cfg_string(c, l->items[i], ip, true, &s) != 0)
+        if (rg_cfg_string(c, l->items[i], ip, sk->flags & RG_KEY_ITEMS_NONEMPTY, &s) != 0)
             continue;
         if (strpbrk(s, " \t\r\n\"\\")) {
             rg_cfg_error(c, l->items[i]->line, "%s: a scope has no spaces or quotes; got '%s'",
@@ -232,12 +232,11 @@ static void resolve_defaults(rg_cfgctx *c, const char *where, int line, const rg
     }
 }
 
-void rg_oauth_config_load(rg_cfgctx *c, const rg_node_pair *p, const char *source_where,
-                          rg_source *src)
+void rg_oauth_config_load(rg_cfgctx *c, const rg_cfgmap *sm, rg_source *src)
 {
     char where[160], path[192];
-    snprintf(where, sizeof where, "%s.oauth", source_where);
-    if (rg_cfg_kind(c, p->value, where, RG_NODE_MAP) != 0)
+    rg_cfgmap m;
+    if (rg_cfg_key_map(c, sm, K(SOURCE_OAUTH), where, sizeof where, &m) != 0)
         return;
     rg_oauth_config *o = calloc(1, sizeof *o);
     if (!o) {
@@ -245,26 +244,25 @@ void rg_oauth_config_load(rg_cfgctx *c, const rg_node_pair *p, const char *sourc
         return;
     }
     src->oauth = o;
-    o->line = p->line;
-    o->refresh_margin_s = 300;
-    const rg_node *m = p->value;
-    rg_cfg_check_keys(c, m, where, oauth_keys);
+    o->line = m.line;
+    rg_key_defaults(&rg_site_keys, K(SOURCE_OAUTH), o);
 
-    const rg_node_pair *pv = rg_cfg_require(c, m, p->line, where, "provider");
     const char *s;
-    snprintf(path, sizeof path, "%s.provider", where);
-    if (pv && rg_cfg_string(c, pv->value, path, true, &s) == 0) {
-        for (size_t i = 0; i < NPROVIDERS; i++)
-            if (strcmp(s, providers[i].name) == 0)
-                o->provider = providers[i].provider;
-        if (!o->provider)
-            rg_cfg_error(c, pv->value->line,
-                         "%s: unknown provider '%s'; expected one of google, airtable, shopify",
-                         path, s);
+    int index;
+    if (rg_cfg_key_enum(c, &m, K(OAUTH_PROVIDER), &s, &index) == 0) {
+        if (index >= 0) {
+            o->provider = (rg_oauth_provider)(index + 1);
+        } else {
+            char list[64];
+            rg_key_values_text(K(OAUTH_PROVIDER), ", ", ", ", list, sizeof list);
+            rg_cfg_key_path(&m, K(OAUTH_PROVIDER), path, sizeof path);
+            rg_cfg_error(c, rg_cfg_key_line(&m, K(OAUTH_PROVIDER)),
+                         "%s: unknown provider '%s'; expected one of %s", path, s, list);
+        }
     }
-    const rg_node_pair *sa = rg_node_find(m, "service_account");
-    const rg_node_pair *cid = rg_node_find(m, "client_id");
-    const rg_node_pair *sec = rg_node_find(m, "client_secret");
+    const rg_node_pair *sa = rg_cfg_key_find(c, &m, K(OAUTH_SERVICE_ACCOUNT));
+    const rg_node_pair *cid = rg_cfg_key_find(c, &m, K(OAUTH_CLIENT_ID));
+    const rg_node_pair *sec = rg_cfg_key_find(c, &m, K(OAUTH_CLIENT_SECRET));
     if (sa) {
         if (o->provider && o->provider != RG_OAUTH_GOOGLE)
             rg_cfg_error(c, sa->line,
@@ -276,52 +274,54 @@ void rg_oauth_config_load(rg_cfgctx *c, const rg_node_pair *p, const char *sourc
                          "%s: service_account and client_id/client_secret exclude each other; "
                          "keep one way of signing in",
                          where);
-        load_service_account(c, sa, where, o);
-        if (rg_node_find(m, "token_url"))
-            rg_cfg_error(c, rg_node_find(m, "token_url")->line,
+        load_service_account(c, &m, o);
+        const rg_node_pair *tu = rg_cfg_key_find(c, &m, K(OAUTH_TOKEN_URL));
+        if (tu)
+            rg_cfg_error(c, tu->line,
                          "%s.token_url: a service account takes its token endpoint from "
                          "service_account.token_uri",
                          where);
     } else {
-        cid = rg_cfg_require(c, m, p->line, where, "client_id");
-        snprintf(path, sizeof path, "%s.client_id", where);
-        if (cid && rg_cfg_string(c, cid->value, path, true, &s) == 0) {
-            if (strpbrk(s, " \t\r\n\"\\:"))
-                rg_cfg_error(c, cid->value->line,
+        /* Required unless a service account signs in instead. */
+        if (rg_cfg_key_require(c, &m, K(OAUTH_CLIENT_ID)) &&
+            rg_cfg_key_string(c, &m, K(OAUTH_CLIENT_ID), &s) == 0) {
+            if (strpbrk(s, " \t\r\n\"\\:")) {
+                rg_cfg_key_path(&m, K(OAUTH_CLIENT_ID), path, sizeof path);
+                rg_cfg_error(c, rg_cfg_key_line(&m, K(OAUTH_CLIENT_ID)),
                              "%s: a client id has no spaces, quotes or ':'; got '%s'", path, s);
-            else
+            } else {
                 dup_into(c, &o->client_id, s);
+            }
         }
-        snprintf(path, sizeof path, "%s.client_secret", where);
+        rg_cfg_key_path(&m, K(OAUTH_CLIENT_SECRET), path, sizeof path);
         if (sec)
-            (void)enc_value(c, sec->value, path, &o->client_secret, &o->client_secret_line);
+            (void)enc_value(c, &m, K(OAUTH_CLIENT_SECRET), &o->client_secret,
+                            &o->client_secret_line);
         else if (o->provider && o->provider != RG_OAUTH_AIRTABLE)
-            rg_cfg_error(c, p->line,
+            rg_cfg_error(c, m.line,
                          "%s: missing required key 'client_secret' (encrypted with readgate "
                          "secret encrypt --field %s)",
                          where, path);
-        url_value(c, m, where, "token_url", &o->token_url);
+        url_value(c, &m, K(OAUTH_TOKEN_URL), &o->token_url);
     }
-    url_value(c, m, where, "revoke_url", &o->revoke_url);
+    url_value(c, &m, K(OAUTH_REVOKE_URL), &o->revoke_url);
 
-    const rg_node_pair *mg = rg_node_find(m, "refresh_margin_s");
     long long v;
-    snprintf(path, sizeof path, "%s.refresh_margin_s", where);
-    if (mg && rg_cfg_int(c, mg->value, path, 5, 86400, &v) == 0)
-        o->refresh_margin_s = (uint32_t)v;
+    (void)rg_cfg_key_int(c, &m, K(OAUTH_REFRESH_MARGIN_S), &v);
+    o->refresh_margin_s = (uint32_t)v;
     /* Storefront tokens are created in the shop's admin, never expire and
        have no OAuth grant to refresh or revoke: an oauth block would put an
        Admin API token where Shopify expects a Storefront one. */
     const char *api = option_value(src, "api");
     if (o->provider == RG_OAUTH_SHOPIFY && api && strcmp(api, "storefront") == 0) {
-        rg_cfg_error(c, p->line,
+        rg_cfg_error(c, m.line,
                      "%s: a Shopify source with api: storefront takes its Storefront access "
                      "token as options.access_token (encrypted); remove the oauth block",
                      where);
         return;
     }
     if (o->provider)
-        resolve_defaults(c, where, p->line, src, o);
+        resolve_defaults(c, where, m.line, src, o);
 }
 
 void rg_oauth_config_free(rg_oauth_config *o)
@@ -340,8 +340,7 @@ void rg_oauth_config_free(rg_oauth_config *o)
 
 const char *rg_oauth_provider_name(rg_oauth_provider p)
 {
-    for (size_t i = 0; i < NPROVIDERS; i++)
-        if (providers[i].provider == p)
-            return providers[i].name;
-    return "unknown";
+    if (p < RG_OAUTH_GOOGLE || p > RG_OAUTH_SHOPIFY)
+        return "unknown";
+    return rg_oauth_provider_names[p - 1];
 }

@@ -13,7 +13,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
+/* One pattern of a site's allowed_origins, parsed. */
+typedef struct rg_origin_pattern {
+    char *host;     /* lower case; for wildcards the suffix without "*." */
+    bool wildcard;  /* "*.example.com" */
+    int port;       /* 0 = no port given */
+} rg_origin_pattern;
 
 /* Parse a configured pattern. 0 on success; -1 with a message saying what is expected. */
 int rg_origin_pattern_parse(const char *text, rg_origin_pattern *out, char *err, size_t errlen);

@@ -6,13 +6,13 @@
 #ifndef RG_RATELIMIT_CONFIG_H
 #define RG_RATELIMIT_CONFIG_H
 
-#include "node.h"
+#include "check.h"
+#include "config.h"
 
-/* docs/configuration.md and SECURITY.md: token 60/min per IP, 200/min per site, 20/s burst; query
-   (and collections, session) 300/min per site, 30/s burst. */
+/* The defaults of every window (keys_rate_limits.c). */
 void rg_rate_limits_defaults(rg_rate_limits *rl);
-/* Apply the `rate_limits` pair (if any) of a document over *rl. */
-void rg_rate_limits_load(rg_cfgctx *c, const rg_node *root, rg_rate_limits *rl);
+/* Apply the block `k` of the document read as `m` (if it has it) over *rl. */
+void rg_rate_limits_load(rg_cfgctx *c, const rg_cfgmap *m, const rg_key *k, rg_rate_limits *rl);
 /* "redis://host[:port]" (host a name, an IPv4 address or [IPv6]); port 6379
    unless given. 0, or -1 if malformed. */
 int rg_redis_url_parse(const char *s, char **host, int *port);

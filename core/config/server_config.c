@@ -2,7 +2,8 @@
  * readgate.yaml: the server settings, then every site file in sites_dir.
  * Every key has a default, so an empty file is a valid configuration.
  */
-#include "node.h"
+#include "keys.h"
+#include "load.h"
 #include "ratelimit_config.h"
 
 #include <arpa/inet.h>
@@ -24,58 +25,7 @@
 #define RG_ADAPTERS_DIR_FROM_BINDIR "../lib/readgate/adapters"
 #endif
 
-static const char *const root_keys[] = {
-    "listen",       "admin_listen", "loop_threads", "workers",         "sites_dir", "adapters_dir",
-    "keys",         "state_store",  "rate_limit",   "trusted_proxies", "log_level", "limits",
-    "audit_log",    "rate_limits",  "cache",  "public_url", NULL};
-static const char *const keys_keys[] = {"env", "file", NULL};
-static const char *const cache_keys[] = {"max_bytes", NULL};
-#define CACHE_MAX_BYTES_DEFAULT (64LL << 20)
-#define CACHE_MAX_BYTES_MAX (1LL << 40)
-
-typedef enum { L_SIZE, L_INT, L_U32 } limit_kind;
-
-/* One table drives defaults, ranges and the allowed key list of `limits`. */
-static const struct limit_def {
-    const char *name;
-    size_t offset;
-    limit_kind kind;
-    long long min, max, def;
-} limit_defs[] = {
-    {"max_body_bytes", offsetof(rg_limits, max_body_bytes), L_SIZE, 1024, 16777216, 16384},
-    {"max_json_depth", offsetof(rg_limits, max_json_depth), L_INT, 2, 64, 8},
-    {"max_filters", offsetof(rg_limits, max_filters), L_SIZE, 1, 100, 20},
-    {"max_string_bytes", offsetof(rg_limits, max_string_bytes), L_SIZE, 1, 65536, 256},
-    {"max_search_bytes", offsetof(rg_limits, max_search_bytes), L_SIZE, 1, 4096, 200},
-    {"max_in_values", offsetof(rg_limits, max_in_values), L_SIZE, 1, 1000, 50},
-    {"max_sort", offsetof(rg_limits, max_sort), L_SIZE, 1, 3, 3}, /* docs/http-api.md: at most 3 */
-    {"request_timeout_ms", offsetof(rg_limits, request_timeout_ms), L_U32, 1, 600000, 5000},
-    {"timestamp_window_s", offsetof(rg_limits, timestamp_window_s), L_INT, 1, 3600, 300},
-    {"max_connections", offsetof(rg_limits, max_connections), L_SIZE, 1, 1000000, 10000},
-    {"max_inflight_per_site", offsetof(rg_limits, max_inflight_per_site), L_U32, 1, 100000, 64},
-    {"ratelimit_entries", offsetof(rg_limits, ratelimit_entries), L_SIZE, 1000, 100000000, 100000},
-    {"ratelimit_timeout_ms", offsetof(rg_limits, ratelimit_timeout_ms), L_U32, 1, 10000, 50},
-    /* Slowloris: request line and headers, then the body, each within a deadline. */
-    {"header_timeout_ms", offsetof(rg_limits, header_timeout_ms), L_U32, 100, 600000, 10000},
-    {"body_timeout_ms", offsetof(rg_limits, body_timeout_ms), L_U32, 100, 600000, 10000},
-};
-#define NLIMITS (sizeof limit_defs / sizeof limit_defs[0])
-
-static void limit_set(rg_limits *l, const struct limit_def *def, long long v)
-{
-    char *p = (char *)l + def->offset;
-    switch (def->kind) {
-    case L_SIZE:
-        *(size_t *)(void *)p = (size_t)v;
-        break;
-    case L_INT:
-        *(int *)(void *)p = (int)v;
-        break;
-    case L_U32:
-        *(uint32_t *)(void *)p = (uint32_t)v;
-        break;
-    }
-}
+#define SK(id) (&rg_server_keys.keys[RG_SRVK_##id])
 
 static int cores(void)
 {
@@ -212,223 +162,147 @@ static void set_default_adapters_dir(rg_cfgctx *c, char **dst)
     free(found);
 }
 
-static void load_listen(rg_cfgctx *c, const rg_node *root, rg_config *cfg)
+static void load_listen(rg_cfgctx *c, const rg_cfgmap *top, rg_config *cfg)
 {
-    const rg_node_pair *p = rg_node_find(root, "listen");
     const char *s;
-    if (p && rg_cfg_string(c, p->value, "listen", true, &s) == 0) {
-        free(cfg->listen_host);
-        cfg->listen_host = NULL;
-        if (parse_hostport(s, &cfg->listen_host, &cfg->listen_port) != 0)
-            rg_cfg_error(c, p->value->line,
-                         "listen: '%s' is not host:port; expected e.g. \"127.0.0.1:8080\" or "
-                         "\"[::1]:8080\" with a port from 1 to 65535",
-                         s);
-    }
-    p = rg_node_find(root, "admin_listen");
-    if (p && rg_cfg_string(c, p->value, "admin_listen", false, &s) == 0) {
-        free(cfg->admin_host);
-        cfg->admin_host = NULL;
-        cfg->admin_port = 0;
-        if (*s && parse_hostport(s, &cfg->admin_host, &cfg->admin_port) != 0)
-            rg_cfg_error(c, p->value->line,
-                         "admin_listen: '%s' is not host:port; expected e.g. \"127.0.0.1:8081\", "
-                         "or \"\" for no admin listener",
-                         s);
-    }
+    int r = rg_cfg_key_string(c, top, SK(LISTEN), &s);
+    if (parse_hostport(s, &cfg->listen_host, &cfg->listen_port) != 0)
+        rg_cfg_error(c, r == 0 ? rg_cfg_key_line(top, SK(LISTEN)) : 0,
+                     "listen: '%s' is not host:port; expected e.g. \"127.0.0.1:8080\" or "
+                     "\"[::1]:8080\" with a port from 1 to 65535",
+                     s);
+    r = rg_cfg_key_string(c, top, SK(ADMIN_LISTEN), &s);
+    if (*s && parse_hostport(s, &cfg->admin_host, &cfg->admin_port) != 0)
+        rg_cfg_error(c, r == 0 ? rg_cfg_key_line(top, SK(ADMIN_LISTEN)) : 0,
+                     "admin_listen: '%s' is not host:port; expected e.g. \"127.0.0.1:8081\", "
+                     "or \"\" for no admin listener",
+                     s);
 }
 
-static void load_keys(rg_cfgctx *c, const rg_node *root, rg_config *cfg, const char *dir)
+static void load_keys(rg_cfgctx *c, const rg_cfgmap *top, rg_config *cfg, const char *dir)
 {
-    const rg_node_pair *p = rg_node_find(root, "keys");
-    if (!p || rg_cfg_kind(c, p->value, "keys", RG_NODE_MAP) != 0)
-        return;
-    rg_cfg_check_keys(c, p->value, "keys", keys_keys);
-    const rg_node_pair *e = rg_node_find(p->value, "env");
+    char where[16];
+    rg_cfgmap keys;
+    (void)rg_cfg_key_map(c, top, SK(KEYS), where, sizeof where, &keys);
     const char *s;
-    if (e && rg_cfg_string(c, e->value, "keys.env", true, &s) == 0) {
-        if (!env_name_ok(s))
-            rg_cfg_error(c, e->value->line,
-                         "keys.env: '%s' is not an environment variable name; expected "
-                         "[A-Za-z_][A-Za-z0-9_]*",
-                         s);
-        else
-            set_str(c, &cfg->keys_env, s);
+    if (rg_cfg_key_string(c, &keys, SK(KEYS_ENV), &s) == 0 && !env_name_ok(s)) {
+        rg_cfg_error(c, rg_cfg_key_line(&keys, SK(KEYS_ENV)),
+                     "keys.env: '%s' is not an environment variable name; expected "
+                     "[A-Za-z_][A-Za-z0-9_]*",
+                     s);
+        s = SK(KEYS_ENV)->sdef;
     }
-    const rg_node_pair *f = rg_node_find(p->value, "file");
-    if (f && rg_cfg_string(c, f->value, "keys.file", false, &s) == 0 && *s)
+    set_str(c, &cfg->keys_env, s);
+    (void)rg_cfg_key_string(c, &keys, SK(KEYS_FILE), &s);
+    if (*s)
         set_path(c, &cfg->keys_file, dir, s);
 }
 
-static void load_stores(rg_cfgctx *c, const rg_node *root, rg_config *cfg, const char *dir)
+static void load_stores(rg_cfgctx *c, const rg_cfgmap *top, rg_config *cfg, const char *dir)
 {
-    const rg_node_pair *p = rg_node_find(root, "state_store");
     const char *s;
-    if (p && rg_cfg_string(c, p->value, "state_store", true, &s) == 0) {
-        if (strncmp(s, "sqlite:", 7) == 0 && s[7]) {
-            char *path = resolve_path(dir, s + 7);
-            free(cfg->state_store);
+    int r = rg_cfg_key_string(c, top, SK(STATE_STORE), &s);
+    int line = r == 0 ? rg_cfg_key_line(top, SK(STATE_STORE)) : 0;
+    if (strncmp(s, "sqlite:", 7) == 0 && s[7]) {
+        char *path = resolve_path(dir, s + 7);
+        if (!path || asprintf(&cfg->state_store, "sqlite:%s", path) < 0) {
             cfg->state_store = NULL;
-            if (!path || asprintf(&cfg->state_store, "sqlite:%s", path) < 0) {
-                cfg->state_store = NULL;
-                rg_cfg_error(c, 0, "out of memory");
-            }
-            free(path);
-        } else if (strncmp(s, "postgres://", 11) == 0 || strncmp(s, "postgresql://", 13) == 0) {
-            set_str(c, &cfg->state_store, s);
-        } else {
-            rg_cfg_error(c, p->value->line,
-                         "state_store: expected \"sqlite:PATH\" or \"postgres://...\", got '%s'", s);
-        }
-    }
-    p = rg_node_find(root, "rate_limit");
-    if (p && rg_cfg_string(c, p->value, "rate_limit", true, &s) == 0) {
-        free(cfg->redis_host);
-        cfg->redis_host = NULL;
-        if (strcmp(s, "memory") == 0)
-            set_str(c, &cfg->rate_limit, s);
-        else if (strncmp(s, "redis://", 8) != 0)
-            rg_cfg_error(c, p->value->line,
-                         "rate_limit: expected \"memory\" or \"redis://host:port\", got '%s'", s);
-        else if (rg_redis_url_parse(s, &cfg->redis_host, &cfg->redis_port) != 0)
-            rg_cfg_error(c, p->value->line,
-                         "rate_limit: '%s' is not redis://host[:port]; expected e.g. "
-                         "\"redis://127.0.0.1:6379\" (no user, password, path or options)",
-                         s);
-        else
-            set_str(c, &cfg->rate_limit, s);
-    }
-    p = rg_node_find(root, "trusted_proxies");
-    if (p && rg_cfg_kind(c, p->value, "trusted_proxies", RG_NODE_LIST) == 0) {
-        const rg_node *l = p->value;
-        cfg->trusted_proxies = calloc(l->n ? l->n : 1, sizeof *cfg->trusted_proxies);
-        if (!cfg->trusted_proxies) {
             rg_cfg_error(c, 0, "out of memory");
-            return;
         }
-        for (size_t i = 0; i < l->n; i++) {
-            char path[64];
-            snprintf(path, sizeof path, "trusted_proxies[%zu]", i);
-            if (rg_cfg_string(c, l->items[i], path, true, &s) != 0)
-                continue;
-            if (!cidr_ok(s)) {
-                rg_cfg_error(c, l->items[i]->line,
-                             "%s: '%s' is not an IP address or CIDR; expected e.g. "
-                             "\"10.0.0.0/8\" or \"::1\"",
-                             path, s);
-                continue;
-            }
-            set_str(c, &cfg->trusted_proxies[cfg->ntrusted_proxies], s);
-            if (cfg->trusted_proxies[cfg->ntrusted_proxies])
-                cfg->ntrusted_proxies++;
-        }
+        free(path);
+    } else if (strncmp(s, "postgres://", 11) == 0 || strncmp(s, "postgresql://", 13) == 0) {
+        set_str(c, &cfg->state_store, s);
+    } else {
+        rg_cfg_error(c, line,
+                     "state_store: expected \"sqlite:PATH\" or \"postgres://...\", got '%s'", s);
     }
-}
-
-static void load_limits(rg_cfgctx *c, const rg_node *root, rg_config *cfg)
-{
-    for (size_t i = 0; i < NLIMITS; i++)
-        limit_set(&cfg->limits, &limit_defs[i], limit_defs[i].def);
-    const rg_node_pair *p = rg_node_find(root, "limits");
-    if (!p || rg_cfg_kind(c, p->value, "limits", RG_NODE_MAP) != 0)
+    r = rg_cfg_key_string(c, top, SK(RATE_LIMIT), &s);
+    line = r == 0 ? rg_cfg_key_line(top, SK(RATE_LIMIT)) : 0;
+    if (strcmp(s, "memory") == 0)
+        set_str(c, &cfg->rate_limit, s);
+    else if (strncmp(s, "redis://", 8) != 0)
+        rg_cfg_error(c, line, "rate_limit: expected \"memory\" or \"redis://host:port\", got '%s'",
+                     s);
+    else if (rg_redis_url_parse(s, &cfg->redis_host, &cfg->redis_port) != 0)
+        rg_cfg_error(c, line,
+                     "rate_limit: '%s' is not redis://host[:port]; expected e.g. "
+                     "\"redis://127.0.0.1:6379\" (no user, password, path or options)",
+                     s);
+    else
+        set_str(c, &cfg->rate_limit, s);
+    const rg_node *l;
+    if (rg_cfg_key_list(c, top, SK(TRUSTED_PROXIES), &l) != 0)
         return;
-    const char *names[NLIMITS + 1];
-    for (size_t i = 0; i < NLIMITS; i++)
-        names[i] = limit_defs[i].name;
-    names[NLIMITS] = NULL;
-    rg_cfg_check_keys(c, p->value, "limits", names);
-    for (size_t i = 0; i < NLIMITS; i++) {
-        const rg_node_pair *v = rg_node_find(p->value, limit_defs[i].name);
-        char path[64];
-        long long x;
-        snprintf(path, sizeof path, "limits.%s", limit_defs[i].name);
-        if (v && rg_cfg_int(c, v->value, path, limit_defs[i].min, limit_defs[i].max, &x) == 0)
-            limit_set(&cfg->limits, &limit_defs[i], x);
-    }
-}
-
-/* cache: {max_bytes: N}: the result cache's memory budget; 0 turns
-   caching off for every collection (coalescing stays). */
-static void load_cache(rg_cfgctx *c, const rg_node *root, rg_config *cfg)
-{
-    cfg->cache_max_bytes = (size_t)CACHE_MAX_BYTES_DEFAULT;
-    const rg_node_pair *p = rg_node_find(root, "cache");
-    if (!p || rg_cfg_kind(c, p->value, "cache", RG_NODE_MAP) != 0)
-        return;
-    rg_cfg_check_keys(c, p->value, "cache", cache_keys);
-    const rg_node_pair *m = rg_node_find(p->value, "max_bytes");
-    long long v;
-    if (m && rg_cfg_int(c, m->value, "cache.max_bytes", 0, CACHE_MAX_BYTES_MAX, &v) == 0)
-        cfg->cache_max_bytes = (size_t)v;
-}
-
-static void load_settings(rg_cfgctx *c, const rg_node *root, rg_config *cfg, const char *dir)
-{
-    set_str(c, &cfg->listen_host, "127.0.0.1");
-    cfg->listen_port = 8080;
-    set_str(c, &cfg->admin_host, "127.0.0.1");
-    cfg->admin_port = 8081;
-    set_str(c, &cfg->keys_env, "READGATE_KEYS");
-    set_str(c, &cfg->rate_limit, "memory");
-    rg_rate_limits_defaults(&cfg->rate_limits);
-    set_str(c, &cfg->log_level, "info");
-    set_path(c, &cfg->sites_dir, dir, "sites");
-    set_default_adapters_dir(c, &cfg->adapters_dir);
-    char *state = resolve_path(dir, "state.db");
-    if (!state || asprintf(&cfg->state_store, "sqlite:%s", state) < 0) {
-        cfg->state_store = NULL;
+    cfg->trusted_proxies = calloc(l->n ? l->n : 1, sizeof *cfg->trusted_proxies);
+    if (!cfg->trusted_proxies) {
         rg_cfg_error(c, 0, "out of memory");
-    }
-    free(state);
-
-    if (root->kind != RG_NODE_NULL && rg_cfg_kind(c, root, "the top level", RG_NODE_MAP) != 0)
         return;
-    rg_cfg_check_keys(c, root, "", root_keys);
-    load_listen(c, root, cfg);
-    load_keys(c, root, cfg, dir);
-    load_stores(c, root, cfg, dir);
+    }
+    bool nonempty = SK(TRUSTED_PROXIES)->flags & RG_KEY_ITEMS_NONEMPTY;
+    for (size_t i = 0; i < l->n; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "%s[%zu]", rg_key_name(SK(TRUSTED_PROXIES)), i);
+        if (rg_cfg_string(c, l->items[i], path, nonempty, &s) != 0)
+            continue;
+        if (!cidr_ok(s)) {
+            rg_cfg_error(c, l->items[i]->line,
+                         "%s: '%s' is not an IP address or CIDR; expected e.g. "
+                         "\"10.0.0.0/8\" or \"::1\"",
+                         path, s);
+            continue;
+        }
+        set_str(c, &cfg->trusted_proxies[cfg->ntrusted_proxies], s);
+        if (cfg->trusted_proxies[cfg->ntrusted_proxies])
+            cfg->ntrusted_proxies++;
+    }
+}
+
+/* A mapping of integers only (limits, cache): every default, then the values. */
+static void load_ints(rg_cfgctx *c, const rg_cfgmap *top, const rg_key *k, void *base)
+{
+    char where[16];
+    rg_cfgmap m;
+    rg_key_defaults(&rg_server_keys, k, base);
+    if (rg_cfg_key_map(c, top, k, where, sizeof where, &m) == 0)
+        rg_cfg_key_values(c, &m, base);
+}
+
+static void load_settings(rg_cfgctx *c, const rg_cfgmap *top, rg_config *cfg, const char *dir)
+{
+    rg_rate_limits_defaults(&cfg->rate_limits);
+    load_listen(c, top, cfg);
+    load_keys(c, top, cfg, dir);
+    load_stores(c, top, cfg, dir);
 
     long long v;
-    const rg_node_pair *p = rg_node_find(root, "loop_threads");
-    cfg->loop_threads = 0;
-    if (p && rg_cfg_int(c, p->value, "loop_threads", 0, 1024, &v) == 0)
-        cfg->loop_threads = (int)v;
-    if (cfg->loop_threads == 0)
-        cfg->loop_threads = cores();
-    p = rg_node_find(root, "workers");
-    cfg->workers = 0;
-    if (p && rg_cfg_int(c, p->value, "workers", 0, 1024, &v) == 0)
-        cfg->workers = (int)v;
-    if (cfg->workers == 0)
-        cfg->workers = 2 * cores();
+    (void)rg_cfg_key_int(c, top, SK(LOOP_THREADS), &v);
+    cfg->loop_threads = v ? (int)v : cores();
+    (void)rg_cfg_key_int(c, top, SK(WORKERS), &v);
+    cfg->workers = v ? (int)v : 2 * cores();
 
     const char *s;
-    p = rg_node_find(root, "sites_dir");
-    if (p && rg_cfg_string(c, p->value, "sites_dir", true, &s) == 0)
-        set_path(c, &cfg->sites_dir, dir, s);
-    p = rg_node_find(root, "adapters_dir");
-    if (p && rg_cfg_string(c, p->value, "adapters_dir", true, &s) == 0)
+    (void)rg_cfg_key_string(c, top, SK(SITES_DIR), &s);
+    set_path(c, &cfg->sites_dir, dir, s);
+    if (rg_cfg_key_string(c, top, SK(ADAPTERS_DIR), &s) == 0)
         set_path(c, &cfg->adapters_dir, dir, s);
+    else
+        set_default_adapters_dir(c, &cfg->adapters_dir);
     /* "-" (the default) writes audit lines to stderr with the log; a path
      * (relative to this file) appends them to that file. */
-    set_str(c, &cfg->audit_log, "-");
-    p = rg_node_find(root, "audit_log");
-    if (p && rg_cfg_string(c, p->value, "audit_log", true, &s) == 0) {
-        if (strcmp(s, "-") == 0)
-            set_str(c, &cfg->audit_log, s);
-        else
-            set_path(c, &cfg->audit_log, dir, s);
-    }
+    (void)rg_cfg_key_string(c, top, SK(AUDIT_LOG), &s);
+    if (strcmp(s, "-") == 0)
+        set_str(c, &cfg->audit_log, s);
+    else
+        set_path(c, &cfg->audit_log, dir, s);
     /* Where clients reach this gateway: the MCP endpoint's address in its
        protected-resource metadata and in the mcp tool handed to an AI
        provider. Without it they are taken from the request's Host. */
-    p = rg_node_find(root, "public_url");
-    if (p && rg_cfg_string(c, p->value, "public_url", true, &s) == 0) {
+    if (rg_cfg_key_string(c, top, SK(PUBLIC_URL), &s) == 0) {
         size_t n = strlen(s);
         while (n > 0 && s[n - 1] == '/')
             n--;
         if (!rg_cfg_url_ok(s) || strpbrk(s, "?#"))
-            rg_cfg_error(c, p->value->line,
+            rg_cfg_error(c, rg_cfg_key_line(top, SK(PUBLIC_URL)),
                          "public_url: '%s' is not usable; expected https://host[:port][/path] "
                          "(plain http only to 127.0.0.1, localhost or [::1]), without user, "
                          "query or fragment",
@@ -436,16 +310,17 @@ static void load_settings(rg_cfgctx *c, const rg_node *root, rg_config *cfg, con
         else if (!(cfg->public_url = strndup(s, n)))
             rg_cfg_error(c, 0, "out of memory");
     }
-    p = rg_node_find(root, "log_level");
-    if (p && rg_cfg_string(c, p->value, "log_level", true, &s) == 0) {
-        if (strcmp(s, "debug") && strcmp(s, "info") && strcmp(s, "warn") && strcmp(s, "error"))
-            rg_cfg_error(c, p->value->line,
-                         "log_level: expected one of debug, info, warn, error; got '%s'", s);
-        else
-            set_str(c, &cfg->log_level, s);
+    int level;
+    if (rg_cfg_key_enum(c, top, SK(LOG_LEVEL), &s, &level) == 0 && level < 0) {
+        char list[64];
+        rg_key_values_text(SK(LOG_LEVEL), ", ", ", ", list, sizeof list);
+        rg_cfg_error(c, rg_cfg_key_line(top, SK(LOG_LEVEL)),
+                     "log_level: expected one of %s; got '%s'", list, s);
+        s = SK(LOG_LEVEL)->sdef;
     }
-    rg_rate_limits_load(c, root, &cfg->rate_limits);
-    load_cache(c, root, cfg);
+    set_str(c, &cfg->log_level, s);
+    rg_rate_limits_load(c, top, SK(RATE_LIMITS), &cfg->rate_limits);
+    load_ints(c, top, SK(CACHE), cfg);
 }
 
 static bool site_file_name(const char *name)
@@ -472,8 +347,8 @@ static int cmp_site(const void *a, const void *b)
 /* Every site file, in name order so messages come out in a stable order. */
 static void load_sites(rg_cfgctx *c, const rg_node *root, rg_config *cfg)
 {
-    const rg_node_pair *sd = rg_node_find(root, "sites_dir");
-    int sdline = sd ? sd->value->line : 0;
+    const rg_cfgmap top = {.node = root, .where = "", .table = &rg_server_keys};
+    int sdline = rg_cfg_key_line(&top, SK(SITES_DIR));
     DIR *dir = opendir(cfg->sites_dir);
     if (!dir) {
         rg_cfg_error(c, sdline, "sites_dir: cannot open directory '%s': %s", cfg->sites_dir,
@@ -534,8 +409,14 @@ static void load_sites(rg_cfgctx *c, const rg_node *root, rg_config *cfg)
 
 void rg_config_settings_load(rg_cfgctx *c, const rg_node *root, rg_config *cfg, const char *dir)
 {
-    load_settings(c, root, cfg, dir);
-    load_limits(c, root, cfg);
+    /* Every key has a default: a document that is not a mapping is
+       reported, and read as if it were empty. */
+    rg_cfgmap top = {.node = root, .where = "", .table = &rg_server_keys};
+    if (root->kind != RG_NODE_NULL && rg_cfg_kind(c, root, "the top level", RG_NODE_MAP) != 0)
+        top.node = NULL;
+    rg_cfg_check_keys(c, &top);
+    load_settings(c, &top, cfg, dir);
+    load_ints(c, &top, SK(LIMITS), &cfg->limits);
 }
 
 rg_config *rg_config_load(const char *path, rg_diags *d)

@@ -2,7 +2,8 @@
  * One site file (docs/configuration.md): identity, origins, API key hashes, session
  * lifetime and sources. Collections are in collection.c.
  */
-#include "node.h"
+#include "keys.h"
+#include "load.h"
 #include "origin.h"
 #include "ratelimit_config.h"
 
@@ -10,12 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const site_keys[] = {"site_id",       "allowed_origins", "allow_localhost",
-                                        "api_keys",      "session_ttl_s",   "sources",
-                                        "collections",   "rate_limits",     "ai",
-                                        NULL};
-static const char *const source_keys[] = {"adapter", "options", "timeout_ms", "connect_timeout_ms",
-                                          "workers", "oauth", NULL};
+#define K(id) (&rg_site_keys.keys[RG_SITEK_##id])
 
 static int hexval(int ch)
 {
@@ -59,22 +55,22 @@ static void check_file_name(rg_cfgctx *c, const char *path, const char *id, int 
                      id, id, dot ? dot : ".yaml");
 }
 
-static void load_origins(rg_cfgctx *c, const rg_node *root, rg_site *site)
+static void load_origins(rg_cfgctx *c, const rg_cfgmap *top, rg_site *site)
 {
-    const rg_node_pair *p = rg_node_find(root, "allowed_origins");
-    if (!p || rg_cfg_kind(c, p->value, "allowed_origins", RG_NODE_LIST) != 0)
+    const rg_node *l;
+    if (rg_cfg_key_list(c, top, K(ALLOWED_ORIGINS), &l) != 0)
         return;
-    const rg_node *l = p->value;
     site->origins = calloc(l->n ? l->n : 1, sizeof *site->origins);
     if (!site->origins) {
         rg_cfg_error(c, 0, "out of memory");
         return;
     }
+    bool nonempty = K(ALLOWED_ORIGINS)->flags & RG_KEY_ITEMS_NONEMPTY;
     for (size_t i = 0; i < l->n; i++) {
         char path[64], err[300];
         const char *s;
-        snprintf(path, sizeof path, "allowed_origins[%zu]", i);
-        if (rg_cfg_string(c, l->items[i], path, false, &s) != 0)
+        snprintf(path, sizeof path, "%s[%zu]", rg_key_name(K(ALLOWED_ORIGINS)), i);
+        if (rg_cfg_string(c, l->items[i], path, nonempty, &s) != 0)
             continue;
         if (rg_origin_pattern_parse(s, &site->origins[site->norigins], err, sizeof err) != 0) {
             rg_cfg_error(c, l->items[i]->line, "%s: %s", path, err);
@@ -84,22 +80,22 @@ static void load_origins(rg_cfgctx *c, const rg_node *root, rg_site *site)
     }
 }
 
-static void load_api_keys(rg_cfgctx *c, const rg_node *root, rg_site *site)
+static void load_api_keys(rg_cfgctx *c, const rg_cfgmap *top, rg_site *site)
 {
-    const rg_node_pair *p = rg_node_find(root, "api_keys");
-    if (!p || rg_cfg_kind(c, p->value, "api_keys", RG_NODE_LIST) != 0)
+    const rg_node *l;
+    if (rg_cfg_key_list(c, top, K(API_KEYS), &l) != 0)
         return;
-    const rg_node *l = p->value;
     site->api_key_hashes = calloc(l->n ? l->n : 1, sizeof *site->api_key_hashes);
     if (!site->api_key_hashes) {
         rg_cfg_error(c, 0, "out of memory");
         return;
     }
+    bool nonempty = K(API_KEYS)->flags & RG_KEY_ITEMS_NONEMPTY;
     for (size_t i = 0; i < l->n; i++) {
         char path[64];
         const char *s;
-        snprintf(path, sizeof path, "api_keys[%zu]", i);
-        if (rg_cfg_string(c, l->items[i], path, false, &s) != 0)
+        snprintf(path, sizeof path, "%s[%zu]", rg_key_name(K(API_KEYS)), i);
+        if (rg_cfg_string(c, l->items[i], path, nonempty, &s) != 0)
             continue;
         if (parse_key_hash(s, site->api_key_hashes[site->napi_keys]) != 0) {
             rg_cfg_error(c, l->items[i]->line,
@@ -146,27 +142,30 @@ void rg_cfg_scalar_options(rg_cfgctx *c, const rg_node *m, const char *where,
     }
 }
 
+/* Is `name` a key read by readgate next to `options` (a source setting)? */
+static bool is_setting(const rg_key *options, const char *name)
+{
+    const rg_key *k = rg_key_child(&rg_site_keys, rg_key_parent(&rg_site_keys, options), name);
+    return k && (k->flags & RG_KEY_SETTING);
+}
+
 static void load_options(rg_cfgctx *c, const rg_node *m, const char *where, rg_source *src)
 {
     /* These are read by readgate itself one level up; an adapter never
      * sees them. Accepting them here would silently ignore a timeout the
      * customer believes is in force. */
-    static const char *const settings[] = {"timeout_ms", "connect_timeout_ms", "workers"};
+    const rg_key *options = K(SOURCE_OPTIONS);
     for (size_t i = 0; i < m->n; i++)
-        for (size_t k = 0; k < sizeof settings / sizeof settings[0]; k++)
-            if (strcmp(m->pairs[i].key, settings[k]) == 0)
-                rg_cfg_error(c, m->pairs[i].line,
-                             "%s.%s: '%s' is a source setting, not an adapter option; move it up "
-                             "one level, next to 'adapter'",
-                             where, settings[k], settings[k]);
+        if (is_setting(options, m->pairs[i].key))
+            rg_cfg_error(c, m->pairs[i].line,
+                         "%s.%s: '%s' is a source setting, not an adapter option; move it up "
+                         "one level, next to 'adapter'",
+                         where, m->pairs[i].key, m->pairs[i].key);
     rg_cfg_scalar_options(c, m, where, &src->options, &src->noptions);
     /* Drop the misplaced settings reported above. */
     size_t n = 0;
     for (size_t i = 0; i < src->noptions; i++) {
-        bool setting = false;
-        for (size_t k = 0; k < sizeof settings / sizeof settings[0]; k++)
-            setting |= src->options[i].key && strcmp(src->options[i].key, settings[k]) == 0;
-        if (setting) {
+        if (src->options[i].key && is_setting(options, src->options[i].key)) {
             free(src->options[i].key);
             free(src->options[i].value);
         } else {
@@ -176,44 +175,44 @@ static void load_options(rg_cfgctx *c, const rg_node *m, const char *where, rg_s
     src->noptions = n;
 }
 
-static void load_source(rg_cfgctx *c, const rg_config *cfg, const rg_node_pair *p, rg_source *src)
+static void load_source(rg_cfgctx *c, const rg_config *cfg, const rg_cfgmap *sources,
+                        const rg_node_pair *p, rg_source *src)
 {
     char where[128], path[192];
-    snprintf(where, sizeof where, "sources.%s", p->key);
     src->timeout_ms = cfg->limits.request_timeout_ms;
-    src->connect_timeout_ms = 2000;
     src->workers = cfg->workers > 0 ? (uint32_t)cfg->workers : 1;
+    rg_key_defaults(&rg_site_keys, K(SOURCES), src);
     if (!(src->name = strdup(p->key)))
         rg_cfg_error(c, 0, "out of memory");
     if (!rg_cfg_name_ok(p->key, rg_cfg_is_lower_alpha, rg_cfg_is_lower_alnum_us, 64))
-        rg_cfg_error(c, p->line, "sources: '%s' is not a valid source name; expected [a-z][a-z0-9_]{0,63}",
+        rg_cfg_error(c, p->line,
+                     "sources: '%s' is not a valid source name; expected [a-z][a-z0-9_]{0,63}",
                      p->key);
-    if (rg_cfg_kind(c, p->value, where, RG_NODE_MAP) != 0)
+    rg_cfgmap m;
+    if (rg_cfg_key_element(c, &rg_site_keys, K(SOURCES), sources->where, p, where, sizeof where,
+                           &m) != 0)
         return;
-    const rg_node *m = p->value;
-    rg_cfg_check_keys(c, m, where, source_keys);
 
-    const rg_node_pair *a = rg_cfg_require(c, m, p->line, where, "adapter");
     const char *s;
-    snprintf(path, sizeof path, "%s.adapter", where);
-    if (a && rg_cfg_string(c, a->value, path, true, &s) == 0) {
+    if (rg_cfg_key_string(c, &m, K(SOURCE_ADAPTER), &s) == 0) {
         if (!rg_cfg_name_ok(s, adapter_char, adapter_char, 64))
-            rg_cfg_error(c, a->value->line,
-                         "%s: '%s' is not a valid adapter name; expected [a-z0-9_]+, e.g. postgres",
-                         path, s);
+            rg_cfg_error(c, rg_cfg_key_line(&m, K(SOURCE_ADAPTER)),
+                         "%s.adapter: '%s' is not a valid adapter name; expected [a-z0-9_]+, "
+                         "e.g. postgres",
+                         where, s);
         else if (!(src->adapter = strdup(s)))
             rg_cfg_error(c, 0, "out of memory");
     }
-    const rg_node_pair *o = rg_node_find(m, "options");
+    const rg_node_pair *o;
     snprintf(path, sizeof path, "%s.options", where);
-    if (o && rg_cfg_kind(c, o->value, path, RG_NODE_MAP) == 0)
+    if (rg_cfg_key_names(c, &m, K(SOURCE_OPTIONS), &o) == 0)
         load_options(c, o->value, path, src);
-    const rg_node_pair *oa = rg_node_find(m, "oauth");
-    if (oa)
-        rg_oauth_config_load(c, oa, where, src);
+    bool oauth = rg_cfg_key_find(c, &m, K(SOURCE_OAUTH)) != NULL;
+    if (oauth)
+        rg_oauth_config_load(c, &m, src);
     /* With an oauth block the core supplies access_token at connect; a
        configured one would be silently replaced. */
-    for (size_t i = 0; oa && i < src->noptions; i++)
+    for (size_t i = 0; oauth && i < src->noptions; i++)
         if (strcmp(src->options[i].key, "access_token") == 0)
             rg_cfg_error(c, src->options[i].line,
                          "%s.options.access_token: set by readgate from the oauth block (the "
@@ -221,38 +220,33 @@ static void load_source(rg_cfgctx *c, const rg_config *cfg, const rg_node_pair *
                          where);
 
     long long v;
-    const rg_node_pair *t = rg_node_find(m, "timeout_ms");
-    snprintf(path, sizeof path, "%s.timeout_ms", where);
-    if (t && rg_cfg_int(c, t->value, path, 1, 600000, &v) == 0)
+    if (rg_cfg_key_int(c, &m, K(SOURCE_TIMEOUT_MS), &v) == 0)
         src->timeout_ms = (uint32_t)v;
-    t = rg_node_find(m, "connect_timeout_ms");
-    snprintf(path, sizeof path, "%s.connect_timeout_ms", where);
-    if (t && rg_cfg_int(c, t->value, path, 1, 600000, &v) == 0)
+    if (rg_cfg_key_int(c, &m, K(SOURCE_CONNECT_TIMEOUT_MS), &v) == 0)
         src->connect_timeout_ms = (uint32_t)v;
-    t = rg_node_find(m, "workers");
-    snprintf(path, sizeof path, "%s.workers", where);
-    if (t && rg_cfg_int(c, t->value, path, 1, 1024, &v) == 0)
+    if (rg_cfg_key_int(c, &m, K(SOURCE_WORKERS), &v) == 0)
         src->workers = (uint32_t)v;
 }
 
-static void load_sources(rg_cfgctx *c, const rg_config *cfg, const rg_node *root, rg_site *site)
+static void load_sources(rg_cfgctx *c, const rg_config *cfg, const rg_cfgmap *top, rg_site *site)
 {
-    const rg_node_pair *p = rg_node_find(root, "sources");
-    if (!p || rg_cfg_kind(c, p->value, "sources", RG_NODE_MAP) != 0)
+    const rg_node_pair *p;
+    if (rg_cfg_key_names(c, top, K(SOURCES), &p) != 0)
         return;
     site->sources = calloc(p->value->n ? p->value->n : 1, sizeof *site->sources);
     if (!site->sources) {
         rg_cfg_error(c, 0, "out of memory");
         return;
     }
+    const rg_cfgmap sources = {.node = p->value, .where = rg_key_name(K(SOURCES)), .line = p->line,
+                               .table = &rg_site_keys, .key = K(SOURCES)};
     for (size_t i = 0; i < p->value->n; i++)
-        load_source(c, cfg, &p->value->pairs[i], &site->sources[site->nsources++]);
+        load_source(c, cfg, &sources, &p->value->pairs[i], &site->sources[site->nsources++]);
 }
 
 int rg_site_load(rg_cfgctx *c, const rg_config *cfg, const char *path, rg_site *site)
 {
-    site->allow_localhost = true;
-    site->session_ttl_s = 600;
+    rg_key_defaults(&rg_site_keys, NULL, site);
     if (!(site->file = strdup(path))) {
         rg_cfg_error(c, 0, "out of memory");
         return 0;
@@ -272,8 +266,7 @@ int rg_site_load(rg_cfgctx *c, const rg_config *cfg, const char *path, rg_site *
 int rg_site_load_node(rg_cfgctx *c, const rg_config *cfg, const char *path, const rg_node *root,
                       rg_site *site)
 {
-    site->allow_localhost = true;
-    site->session_ttl_s = 600;
+    rg_key_defaults(&rg_site_keys, NULL, site);
     if (!site->file && !(site->file = strdup(path))) {
         rg_cfg_error(c, 0, "out of memory");
         return 0;
@@ -284,12 +277,12 @@ int rg_site_load_node(rg_cfgctx *c, const rg_config *cfg, const char *path, cons
                      rg_node_kind_name(root->kind));
         return 0;
     }
-    rg_cfg_check_keys(c, root, "", site_keys);
+    const rg_cfgmap top = {.node = root, .where = "", .table = &rg_site_keys};
+    rg_cfg_check_keys(c, &top);
 
-    const rg_node_pair *p = rg_cfg_require(c, root, 0, "", "site_id");
     const char *s;
-    if (p && rg_cfg_string(c, p->value, "site_id", false, &s) == 0) {
-        idline = p->value->line;
+    if (rg_cfg_key_string(c, &top, K(SITE_ID), &s) == 0) {
+        idline = rg_cfg_key_line(&top, K(SITE_ID));
         if (!rg_site_id_valid(s)) {
             rg_cfg_error(c, idline, "site_id: '%s' is not a valid site id; expected 8 to 32 of [a-z0-9]",
                          s);
@@ -299,25 +292,18 @@ int rg_site_load_node(rg_cfgctx *c, const rg_config *cfg, const char *path, cons
                 rg_cfg_error(c, 0, "out of memory");
         }
     }
-    load_origins(c, root, site);
-    p = rg_node_find(root, "allow_localhost");
-    if (p)
-        (void)rg_cfg_bool(c, p->value, "allow_localhost", &site->allow_localhost);
-    load_api_keys(c, root, site);
-    p = rg_node_find(root, "session_ttl_s");
+    load_origins(c, &top, site);
+    (void)rg_cfg_key_bool(c, &top, K(ALLOW_LOCALHOST), &site->allow_localhost);
+    load_api_keys(c, &top, site);
     long long v;
-    if (p && rg_cfg_int(c, p->value, "session_ttl_s", 60, 86400, &v) == 0)
-        site->session_ttl_s = (uint32_t)v;
-    load_sources(c, cfg, root, site);
+    (void)rg_cfg_key_int(c, &top, K(SESSION_TTL_S), &v);
+    site->session_ttl_s = (uint32_t)v;
+    load_sources(c, cfg, &top, site);
     /* The server's limits, with whatever this file sets on top. */
     site->rate_limits = cfg->rate_limits;
-    rg_rate_limits_load(c, root, &site->rate_limits);
-    p = rg_node_find(root, "collections");
-    if (p)
-        rg_collections_load(c, p, site);
-    p = rg_node_find(root, "ai");
-    if (p)
-        rg_ai_config_load(c, p, site);
+    rg_rate_limits_load(c, &top, K(RATE_LIMITS), &site->rate_limits);
+    rg_collections_load(c, &top, site);
+    rg_ai_config_load(c, &top, site);
     return idline;
 }
 

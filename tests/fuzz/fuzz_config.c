@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/node.h"
+#include "config/load.h"
 #include "fuzz_common.h"
 #include "query/describe.h"
 

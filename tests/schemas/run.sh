@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The JSON Schemas of schemas/ against the configuration files and the C
-# loaders' key lists (validate.mjs), with ajv installed from package-lock.json
-# into tests/schemas/node_modules when it is missing or stale.
+# The JSON Schemas of schemas/ against the configuration files, and against
+# the key tables they are generated from (validate.mjs; it runs
+# scripts/gen-config-docs.sh --check with $RG_BUILD_DIR/readgate, else
+# build/readgate), with ajv installed from package-lock.json into
+# tests/schemas/node_modules when it is missing or stale.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 stamp="$here/node_modules/.readgate-lock.sha256"

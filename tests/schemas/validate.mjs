@@ -1,16 +1,21 @@
 // The JSON Schemas of schemas/ against what readgate really accepts:
-//  1. every example and test configuration (config/, tests/config/good) is
+//  1. the schemas and the key tables of docs/configuration.md are exactly
+//     what the configuration key tables (core/config/keys_*.c) print
+//     (scripts/gen-config-docs.sh --check, with the readgate binary of
+//     $RG_BUILD_DIR, else build/);
+//  2. every example and test configuration (config/, tests/config/good) is
 //     valid under its schema, with ajv (JSON Schema 2020-12);
-//  2. the files readgate refuses for an unknown or misplaced key
-//     (tests/config/bad/unknown_key, source_setting_in_options, ai_block) are
-//     refused by the schema too, so an editor shows the same error;
-//  3. the key lists of the C loaders (core/config/*.c) and the schemas name
-//     the same keys, and every `limits` key has the schema's bounds and
-//     default, so neither can gain a key the other lacks.
+//  3. every key readgate refuses as unknown, misplaced or missing in
+//     tests/config/bad/*/expected is refused by the schema too, for that
+//     key, so an editor shows the same error;
+//  4. the valid configurations use every key of the schemas (so ajv shows
+//     that the schemas accept a value readgate accepts for each);
+//  5. the shipped example readgate.yaml states the schema's defaults.
 // Run with: node --test tests/schemas/validate.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, dirname, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv2020 from 'ajv/dist/2020.js';
@@ -19,7 +24,8 @@ import YAML from 'yaml';
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const schema = (name) => JSON.parse(readFileSync(join(repo, 'schemas', name), 'utf8'));
 const ajv = new Ajv2020({ allErrors: true, strict: false });
-const validateServer = ajv.compile(schema('readgate.schema.json'));
+const serverSchema = schema('readgate.schema.json');
+const validateServer = ajv.compile(serverSchema);
 const validateSite = ajv.compile(schema('site.schema.json'));
 
 function load(path) {
@@ -39,78 +45,120 @@ function configs(dir) {
 
 const isSite = (p) => /\/sites\/[^/]+$/.test(p);
 
-function check(path) {
-  const doc = load(path);
+function errors(path) {
   const v = isSite(path) ? validateSite : validateServer;
-  return v(doc) ? [] : v.errors.map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
+  return v(load(path)) ? [] : v.errors;
 }
+
+const show = (errs) => errs.map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
+
+test('the schemas and the documented key tables are generated from the key tables', () => {
+  const build = process.env.RG_BUILD_DIR || join(repo, 'build');
+  const readgate = join(build, 'readgate');
+  assert.ok(existsSync(readgate), `no readgate binary at ${readgate}: build it or set RG_BUILD_DIR`);
+  const r = spawnSync('sh', [join(repo, 'scripts', 'gen-config-docs.sh'), '--check', readgate], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr || r.stdout);
+});
 
 test('every example and good test configuration is valid under its schema', () => {
   const files = [...configs(join(repo, 'config')), ...configs(join(repo, 'tests', 'config', 'good'))];
   assert.ok(files.length >= 6, files.join(', '));
   let sites = 0;
   for (const f of files) {
-    assert.deepEqual(check(f), [], f);
+    assert.deepEqual(show(errors(f)), [], f);
     sites += isSite(f) ? 1 : 0;
   }
   assert.ok(sites >= 4, 'site files were validated');
 });
 
-test('configurations readgate refuses for their keys are refused by the schemas', () => {
-  for (const c of ['unknown_key', 'source_setting_in_options', 'ai_block']) {
-    const dir = join(repo, 'tests', 'config', 'bad', c);
-    const files = configs(dir);
-    const refused = files.filter((f) => check(f).length > 0);
-    assert.ok(refused.length > 0, `${c}: the schemas accept every file readgate refuses`);
+// What the schema says for a key readgate refuses: the same key named.
+const refusals = [
+  {
+    re: /unknown key '([^']+)'/,
+    match: (e, key) => e.keyword === 'additionalProperties' && e.params.additionalProperty === key,
+  },
+  {
+    re: /options\.([A-Za-z0-9_]+): '[^']+' is a source setting/,
+    match: (e, key) => e.keyword === 'propertyNames' && e.params.propertyName === key,
+  },
+  {
+    re: /missing required key '([^']+)'/,
+    match: (e, key) => e.keyword === 'required' && e.params.missingProperty === key,
+  },
+];
+
+test('keys readgate refuses are refused by the schemas too', () => {
+  const bad = join(repo, 'tests', 'config', 'bad');
+  let checked = 0;
+  for (const c of readdirSync(bad)) {
+    const lines = readFileSync(join(bad, c, 'expected'), 'utf8').split('\n');
+    for (const line of lines) {
+      const file = line.match(/^([^:#]+\.(?:ya?ml|json))(?::\d+)?: /);
+      if (!file) continue;
+      for (const { re, match } of refusals) {
+        const m = line.match(re);
+        if (!m) continue;
+        const errs = errors(join(bad, c, file[1]));
+        assert.ok(errs.some((e) => match(e, m[1])), `${c}: the schema accepts what readgate refuses: ${line}\n` +
+          show(errs).join('\n'));
+        checked++;
+      }
+    }
   }
+  assert.ok(checked >= 15, `${checked} refusals checked`);
 });
 
-// ---- the C loaders' key lists --------------------------------------------------
-
-const csrc = (f) => readFileSync(join(repo, 'core', 'config', f), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
-
-function cKeys(file, name) {
-  const m = csrc(file).match(new RegExp(`static const char \\*const ${name}\\[\\] = \\{([^}]*)\\}`));
-  assert.ok(m, `${name} in core/config/${file}`);
-  return [...m[1].matchAll(/"([a-z_]+)"/g)].map((x) => x[1]).sort();
+// Every key path of a schema ("sources.*.adapter"), and those a document uses.
+function schemaKeys(s, pre, out) {
+  for (const [k, v] of Object.entries(s.properties ?? {})) {
+    out.add(pre + k);
+    schemaKeys(v, `${pre}${k}.`, out);
+  }
+  if (s.additionalProperties?.properties) schemaKeys(s.additionalProperties, `${pre}*.`, out);
+  return out;
 }
 
-const props = (s) => Object.keys(s.properties ?? {}).sort();
-const server = schema('readgate.schema.json');
-const site = schema('site.schema.json');
-const deref = (root, s) => (s && s.$ref ? s.$ref.replace('#/', '').split('/').reduce((o, k) => o[k], root) : s);
+function usedKeys(doc, s, pre, out) {
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return out;
+  for (const [k, v] of Object.entries(doc)) {
+    if (s.properties?.[k]) {
+      out.add(pre + k);
+      usedKeys(v, s.properties[k], `${pre}${k}.`, out);
+    } else if (s.additionalProperties?.properties) {
+      usedKeys(v, s.additionalProperties, `${pre}*.`, out);
+    }
+  }
+  return out;
+}
 
-test('readgate.yaml: the loader and the schema name the same keys', () => {
-  assert.deepEqual(props(server), cKeys('server_config.c', 'root_keys'));
-  assert.deepEqual(props(deref(server, server.properties.keys)), cKeys('server_config.c', 'keys_keys'));
-  assert.deepEqual(props(deref(server, server.properties.cache)), cKeys('server_config.c', 'cache_keys'));
-});
-
-test('limits: every key with the loader\'s bounds and default', () => {
-  const table = csrc('server_config.c').match(/limit_defs\[\] = \{([\s\S]*?)\n\};/);
-  assert.ok(table, 'limit_defs in server_config.c');
-  const rows = [...table[1].matchAll(/\{"([a-z_]+)",\s*offsetof\([^)]*\),\s*L_[A-Z0-9]+,\s*(\d+),\s*(\d+),\s*(\d+)\}/g)];
-  assert.ok(rows.length >= 15, `${rows.length} limits parsed`);
-  const lim = deref(server, server.properties.limits).properties;
-  assert.deepEqual(Object.keys(lim).sort(), rows.map((r) => r[1]).sort());
-  for (const [, name, min, max, def] of rows) {
-    assert.equal(lim[name].minimum, Number(min), `${name}: minimum`);
-    assert.equal(lim[name].maximum, Number(max), `${name}: maximum`);
-    assert.equal(lim[name].default, Number(def), `${name}: default`);
+test('the valid configurations use every key of the schemas', () => {
+  const files = [...configs(join(repo, 'config')), ...configs(join(repo, 'tests', 'config', 'good'))];
+  // A source signs in one way: with a service account (used) or with these.
+  const unused = new Set(['sources.*.oauth.client_id', 'sources.*.oauth.client_secret',
+    'sources.*.oauth.token_url']);
+  for (const [name, isSiteSchema] of [['readgate.schema.json', false], ['site.schema.json', true]]) {
+    const s = schema(name);
+    const used = new Set();
+    for (const f of files.filter((f) => isSite(f) === isSiteSchema)) usedKeys(load(f), s, '', used);
+    const missing = [...schemaKeys(s, '', new Set())].filter((k) => !used.has(k) && !unused.has(k));
+    assert.deepEqual(missing, [], `${name}: keys no valid configuration sets`);
   }
 });
 
-test('rate_limits: the same routes in the loader and both schemas', () => {
-  const routes = cKeys('ratelimit_config.c', 'route_keys');
-  assert.deepEqual(props(deref(server, server.properties.rate_limits)), routes);
-  assert.deepEqual(props(deref(site, site.properties.rate_limits)), routes);
-});
+// Every value of `doc` that its schema has a default for, against the default.
+function defaultsDiffer(s, doc, path, out) {
+  for (const [k, v] of Object.entries(doc ?? {})) {
+    const p = s.properties?.[k];
+    if (!p) continue;
+    if (p.type === 'object' && v && typeof v === 'object' && !Array.isArray(v)) defaultsDiffer(p, v, `${path}${k}.`, out);
+    else if ('default' in p && JSON.stringify(p.default) !== JSON.stringify(v)) out.push(`${path}${k}: ${JSON.stringify(v)}, default ${JSON.stringify(p.default)}`);
+  }
+  return out;
+}
 
-test('site files: the loader and the schema name the same keys', () => {
-  assert.deepEqual(props(site), cKeys('site_config.c', 'site_keys'));
-  assert.deepEqual(props(deref(site, site.properties.ai)), cKeys('ai_config.c', 'ai_keys'));
-  const source = deref(site, site.properties.sources.additionalProperties);
-  assert.deepEqual(props(source), cKeys('site_config.c', 'source_keys'));
-  const coll = deref(site, site.properties.collections.additionalProperties);
-  assert.deepEqual(props(coll), cKeys('collection.c', 'collection_keys'));
+test('the example readgate.yaml states the defaults', () => {
+  const example = load(join(repo, 'config', 'readgate.example.yaml'));
+  assert.deepEqual(defaultsDiffer(serverSchema, example, '', []), []);
 });
