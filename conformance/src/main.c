@@ -15,6 +15,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -566,8 +567,9 @@ static rg_conf_error_case *load_errors(const options *o, const char *dir, int re
     cases = calloc((size_t)n + 1, sizeof *cases);
     for (int i = 0; i < n; i++) {
         char path[PATH_MAX + 256], err[512];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
-        rg_conf_error_case *c = cases ? &cases[*ncases] : NULL;
+        int plen = snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+        bool fits = plen > 0 && (size_t)plen < sizeof path;
+        rg_conf_error_case *c = cases && fits ? &cases[*ncases] : NULL;
         if (c && rg_conf_error_load(path, coll, o->timeout_ms, c, err, sizeof err) == 0) {
             (*ncases)++;
         } else if (c) {

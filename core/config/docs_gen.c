@@ -118,7 +118,8 @@ static void default_text(const rg_key *k, char *buf, size_t len)
         snprintf(buf, len, "%s", k->doc_default);
     } else if (has_value(k)) {
         value_text(k, v, sizeof v);
-        snprintf(buf, len, "`%s`", v);
+        if (snprintf(buf, len, "`%s`", v) < 0) /* a cut value is still readable */
+            buf[0] = '\0';
     } else {
         snprintf(buf, len, "none");
     }
