@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/thread.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <signal.h>
@@ -246,6 +247,13 @@ int rg_server_run(const char *config_path)
         goto out;
     }
     srv->nloops = cfg->loop_threads > 0 ? cfg->loop_threads : 1;
+    /* By default every thread that allocates gets a malloc arena of its own
+       (up to eight per core), and an arena keeps what was freed in it: with
+       the loops, the source workers and the service threads, resident memory
+       grew to several times what was in use. The loops do nearly all the
+       allocating: an arena each, and one for every other thread. */
+    if (mallopt(M_ARENA_MAX, srv->nloops + 1) != 1)
+        rg_warn("could not limit malloc arenas; memory use may grow");
     srv->loops = calloc((size_t)srv->nloops, sizeof *srv->loops);
     if (!srv->loops)
         goto out;
