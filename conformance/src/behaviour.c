@@ -225,3 +225,65 @@ rg_conf_verdict rg_conf_check_ping(const rg_conf_env *env, void *conn, char *msg
     say(msg, msgsz, "ping returned RG_OK");
     return RG_CONF_PASS;
 }
+
+/* ---- non-blocking queries ------------------------------------------------------ */
+
+/*
+ * An adapter with the 1.1 non-blocking entries must give, through them,
+ * exactly what its blocking query gives for every case (readgate runs such
+ * a source's queries on its event loops with them), and a sink that stops
+ * must end the query with RG_ERR_ABORTED there too.
+ */
+rg_conf_verdict rg_conf_check_nonblocking(const rg_conf_env *env, void *conn, char *msg,
+                                          size_t msgsz)
+{
+    const rg_adapter *ad = env->ad;
+    int has = ad->struct_size >= RG_ADAPTER_SIZE_1_1;
+    int n = has ? !!ad->query_start + !!ad->query_resume + !!ad->socket : 0;
+    if (n == 0) {
+        say(msg, msgsz, "the adapter has no non-blocking queries (optional)");
+        return RG_CONF_NA;
+    }
+    if (n != 3) {
+        say(msg, msgsz, "query_start, query_resume and socket go together: the adapter sets %d of "
+            "the three", n);
+        return RG_CONF_FAIL;
+    }
+    for (size_t i = 0; i < env->ncases; i++) {
+        const rg_conf_case *c = &env->cases[i];
+        rg_conf_result res = {0};
+        rg_conf_run_nonblocking(ad, conn, &c->plan, &res);
+        json_t *got = rg_conf_project(c, res.rows);
+        int ok = res.status == RG_OK && !res.problem[0] && rg_conf_rows_equal(c, c->expected, got);
+        if (!ok)
+            say(msg, msgsz, "%s through query_start/query_resume: %s (%s)%s%s", c->name,
+                rg_conf_status_name(res.status), res.err.message, res.problem[0] ? "; " : "",
+                res.problem[0] ? res.problem : (res.status == RG_OK ? "; other rows" : ""));
+        json_decref(got);
+        rg_conf_result_free(&res);
+        if (!ok)
+            return RG_CONF_FAIL;
+    }
+    rg_query_plan p;
+    rg_sort_key key;
+    size_t cols[64];
+    if (env->coll->desc.nfields > 64) {
+        say(msg, msgsz, "collection has too many fields");
+        return RG_CONF_FAIL;
+    }
+    simple_plan(env, &env->coll->desc, &p, &key, cols, 1000);
+    rg_conf_result stopped = {0};
+    stopped.stop_after = 1;
+    rg_conf_run_nonblocking(ad, conn, &p, &stopped);
+    rg_status st = stopped.status;
+    size_t calls = stopped.calls;
+    rg_conf_result_free(&stopped);
+    if (st != RG_ERR_ABORTED || calls != 1) {
+        say(msg, msgsz, "the sink asked to stop after the first row: the adapter returned %s after "
+            "%zu calls, expected RG_ERR_ABORTED after 1", rg_conf_status_name(st), calls);
+        return RG_CONF_FAIL;
+    }
+    say(msg, msgsz, "%zu cases and a stopping sink through query_start/query_resume",
+        env->ncases);
+    return RG_CONF_PASS;
+}

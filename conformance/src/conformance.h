@@ -106,6 +106,10 @@ typedef struct rg_conf_result {
 } rg_conf_result;
 
 /* Run `plan` on `conn`; res->rows is always an array afterwards. */
+/* The same through the adapter's non-blocking entries (query_start,
+   query_resume, socket), which it must have. */
+void rg_conf_run_nonblocking(const rg_adapter *ad, void *conn, const rg_query_plan *plan,
+                             rg_conf_result *res);
 void rg_conf_run(const rg_adapter *ad, void *conn, const rg_query_plan *plan,
                  rg_conf_result *res);
 void rg_conf_result_free(rg_conf_result *res);
@@ -163,6 +167,8 @@ rg_conf_verdict rg_conf_check_concurrent(const rg_conf_env *env, char *msg, size
 rg_conf_verdict rg_conf_check_sink_abort(const rg_conf_env *env, void *conn, char *msg,
                                          size_t msgsz);
 rg_conf_verdict rg_conf_check_ping(const rg_conf_env *env, void *conn, char *msg, size_t msgsz);
+rg_conf_verdict rg_conf_check_nonblocking(const rg_conf_env *env, void *conn, char *msg,
+                                          size_t msgsz);
 
 /* ---- error cases (errors.c) ------------------------------------------------ */
 

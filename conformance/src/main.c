@@ -592,7 +592,7 @@ static rg_conf_error_case *load_errors(const options *o, const char *dir, int re
 
 static const char *const builtin_names[] = {
     "adapter/load", "adapter/check_options", "adapter/connect", "adapter/ping",
-    "behaviour/sink_abort", "behaviour/concurrent",
+    "behaviour/sink_abort", "behaviour/nonblocking", "behaviour/concurrent",
 };
 
 static void release(options *o, rg_conf_case *cases, size_t ncases, rg_conf_collection *coll,
@@ -763,6 +763,9 @@ int main(int argc, char **argv)
             run_case(&o, ad, conn, &cases[i], &t);
     if (selected(&o, "behaviour/sink_abort"))
         verdict(&t, "behaviour/sink_abort", rg_conf_check_sink_abort(&env, conn, msg, sizeof msg),
+                msg);
+    if (selected(&o, "behaviour/nonblocking"))
+        verdict(&t, "behaviour/nonblocking", rg_conf_check_nonblocking(&env, conn, msg, sizeof msg),
                 msg);
     for (size_t i = 0; i < nerrors; i++)
         if (selected(&o, errors[i].name))

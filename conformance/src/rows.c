@@ -8,6 +8,8 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <poll.h>
 #include <string.h>
 
 #include "conformance.h"
@@ -119,6 +121,45 @@ void rg_conf_run(const rg_adapter *ad, void *conn, const rg_query_plan *plan,
     sink_ctx ctx = {plan, res};
     rg_row_sink sink = {on_row, &ctx};
     res->status = ad->query(conn, plan, &sink, &res->err);
+    res->err.message[sizeof res->err.message - 1] = '\0';
+}
+
+/* The adapter's non-blocking entries (adapter ABI 1.1), waited on with
+   poll() as readgate's event loop would; a wait longer than the plan's
+   budget plus 5 s is a failure (the adapter asked for a readiness that
+   never came). */
+void rg_conf_run_nonblocking(const rg_adapter *ad, void *conn, const rg_query_plan *plan,
+                             rg_conf_result *res)
+{
+    size_t stop_after = res->stop_after;
+    memset(res, 0, sizeof *res);
+    res->stop_after = stop_after;
+    res->rows = json_array();
+    sink_ctx ctx = {plan, res};
+    rg_row_sink sink = {on_row, &ctx};
+    int wait = 0;
+    rg_status st = ad->query_start(conn, plan, &sink, &wait, &res->err);
+    while (st == RG_OK && wait) {
+        int fd = ad->socket(conn);
+        if (fd < 0 || !(wait & (RG_WAIT_READ | RG_WAIT_WRITE))) {
+            problem(res, "the adapter asked to wait%s without a socket or a direction%s", "",
+                    NULL);
+            break;
+        }
+        struct pollfd pfd = {.fd = fd,
+                             .events = (short)(((wait & RG_WAIT_READ) ? POLLIN : 0) |
+                                               ((wait & RG_WAIT_WRITE) ? POLLOUT : 0))};
+        int n = poll(&pfd, 1, (int)plan->timeout_ms + 5000);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            problem(res, "the socket never became ready as query_start/query_resume asked%s%s",
+                    NULL, NULL);
+            break;
+        }
+        st = ad->query_resume(conn, &wait, &res->err);
+    }
+    res->status = st;
     res->err.message[sizeof res->err.message - 1] = '\0';
 }
 
