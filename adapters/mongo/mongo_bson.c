@@ -83,11 +83,12 @@ rg_status rg_mg_check_collection(const mongo_conn *c, const rg_collection_desc *
     if (coll->key_field >= coll->nfields)
         return rg_adapter_fail(err, RG_ERR_CONFIG, "collection key index out of range");
     for (size_t i = 0; i < coll->nfields; i++) {
-        const char *col = rg_mg_column_of(&coll->fields[i]);
+        const rg_field_desc *fd = rg_field_at(coll->fields, i);
+        const char *col = rg_mg_column_of(fd);
         const char *why = field_name_problem(col, c->allow_dotted);
         if (why)
             return rg_adapter_fail(err, RG_ERR_CONFIG, "column '%s' of field '%s' %s", col ? col : "",
-                           coll->fields[i].name ? coll->fields[i].name : "", why);
+                           fd->name ? fd->name : "", why);
     }
     return RG_OK;
 }

@@ -77,7 +77,7 @@ static rg_status parse_options(const rg_source_info *src, mongo_options *o, rg_e
 {
     memset(o, 0, sizeof *o);
     for (size_t i = 0; i < src->noptions; i++) {
-        const rg_option *opt = &src->options[i];
+        const rg_option *opt = rg_option_at(src->options, i);
         const char *v = opt->value ? opt->value : "";
         if (!strcmp(opt->key, "uri")) {
             o->uri = v;

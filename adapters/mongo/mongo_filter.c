@@ -25,7 +25,7 @@ static void append_nothing(builder *b, bson_t *cond)
 static void append_op(builder *b, bson_t *cond, size_t field, const char *op, const rg_value *v)
 {
     bson_t sub;
-    if (rg_mg_open_doc(b, cond, rg_mg_column_of(&b->coll->fields[field]), &sub)) {
+    if (rg_mg_open_doc(b, cond, rg_mg_column_of(rg_field_at(b->coll->fields, field)), &sub)) {
         rg_mg_append_value(b, &sub, op, v);
         rg_mg_close_doc(b, cond, &sub);
     }
@@ -35,7 +35,7 @@ static void append_op(builder *b, bson_t *cond, size_t field, const char *op, co
 static void append_op_date(builder *b, bson_t *cond, size_t field, const char *op, int64_t ms)
 {
     bson_t sub;
-    if (rg_mg_open_doc(b, cond, rg_mg_column_of(&b->coll->fields[field]), &sub)) {
+    if (rg_mg_open_doc(b, cond, rg_mg_column_of(rg_field_at(b->coll->fields, field)), &sub)) {
         rg_mg_check(b, bson_append_date_time(&sub, op, -1, ms));
         rg_mg_close_doc(b, cond, &sub);
     }
@@ -45,7 +45,7 @@ static void append_op_date(builder *b, bson_t *cond, size_t field, const char *o
 static void append_is_null(builder *b, bson_t *cond, size_t field, int negate)
 {
     bson_t sub;
-    if (rg_mg_open_doc(b, cond, rg_mg_column_of(&b->coll->fields[field]), &sub)) {
+    if (rg_mg_open_doc(b, cond, rg_mg_column_of(rg_field_at(b->coll->fields, field)), &sub)) {
         rg_mg_check(b, bson_append_null(&sub, negate ? "$ne" : "$eq", 3));
         rg_mg_close_doc(b, cond, &sub);
     }
@@ -91,7 +91,7 @@ static void append_cmp(builder *b, bson_t *cond, size_t field, rg_op op, const r
         /* SQL semantics: NULL/missing never matches, `ne` included; plain
            $ne would match them. {column: {$nin: [value, null]}} */
         bson_t sub, arr;
-        if (rg_mg_open_doc(b, cond, rg_mg_column_of(&b->coll->fields[field]), &sub)) {
+        if (rg_mg_open_doc(b, cond, rg_mg_column_of(rg_field_at(b->coll->fields, field)), &sub)) {
             if (rg_mg_open_array(b, &sub, "$nin", &arr)) {
                 rg_mg_append_value(b, &arr, "0", v);
                 rg_mg_check(b, bson_append_null(&arr, "1", 1));
@@ -151,7 +151,7 @@ static void append_regex(builder *b, bson_t *cond, size_t field, const char *s, 
         return;
     }
     bson_t sub;
-    if (rg_mg_open_doc(b, cond, rg_mg_column_of(&b->coll->fields[field]), &sub)) {
+    if (rg_mg_open_doc(b, cond, rg_mg_column_of(rg_field_at(b->coll->fields, field)), &sub)) {
         rg_mg_check(b, bson_append_utf8(&sub, "$regex", 6, pat, -1));
         rg_mg_check(b, bson_append_utf8(&sub, "$options", 8, "i", 1));
         rg_mg_close_doc(b, cond, &sub);
@@ -180,18 +180,18 @@ void rg_mg_append_filter(builder *b, bson_t *cond, const rg_filter *f)
     case RG_OP_LTE:
     case RG_OP_GT:
     case RG_OP_GTE:
-        append_cmp(b, cond, f->field, f->op, &f->values[0]);
+        append_cmp(b, cond, f->field, f->op, rg_value_at(f->values, 0));
         break;
     case RG_OP_BETWEEN: {
         /* Two conditions on one field: an $and keeps them apart. */
         bson_t and, c;
         if (rg_mg_open_array(b, cond, "$and", &and)) {
             if (rg_mg_open_doc(b, &and, "0", &c)) {
-                append_cmp(b, &c, f->field, RG_OP_GTE, &f->values[0]);
+                append_cmp(b, &c, f->field, RG_OP_GTE, rg_value_at(f->values, 0));
                 rg_mg_close_doc(b, &and, &c);
             }
             if (rg_mg_open_doc(b, &and, "1", &c)) {
-                append_cmp(b, &c, f->field, RG_OP_LTE, &f->values[1]);
+                append_cmp(b, &c, f->field, RG_OP_LTE, rg_value_at(f->values, 1));
                 rg_mg_close_doc(b, &and, &c);
             }
             rg_mg_close_array(b, cond, &and);
@@ -201,11 +201,11 @@ void rg_mg_append_filter(builder *b, bson_t *cond, const rg_filter *f)
     case RG_OP_IN: {
         bson_t sub, arr;
         uint32_t n = 0;
-        if (!rg_mg_open_doc(b, cond, rg_mg_column_of(&b->coll->fields[f->field]), &sub))
+        if (!rg_mg_open_doc(b, cond, rg_mg_column_of(rg_field_at(b->coll->fields, f->field)), &sub))
             break;
         if (rg_mg_open_array(b, &sub, "$in", &arr)) {
             for (size_t i = 0; i < f->nvalues && b->st == RG_OK; i++) {
-                const rg_value *v = &f->values[i];
+                const rg_value *v = rg_value_at(f->values, i);
                 if (v->type == RG_TYPE_DATETIME && !v->is_null) {
                     int64_t ms;
                     int subms;
@@ -227,7 +227,7 @@ void rg_mg_append_filter(builder *b, bson_t *cond, const rg_filter *f)
     }
     case RG_OP_PREFIX:
     case RG_OP_CONTAINS: {
-        const rg_value *v = &f->values[0];
+        const rg_value *v = rg_value_at(f->values, 0);
         if (v->is_null || !is_text_type(v->type) || !v->u.str.ptr) {
             rg_mg_fail(b, RG_ERR_CONFIG, "prefix/contains need a string value");
             return;
@@ -271,8 +271,8 @@ void rg_mg_append_search(builder *b, bson_t *cond, const char *word)
 /* Term j of keyset clause i (see rg_mg_append_after). */
 static void append_after_term(builder *b, bson_t *term, size_t i, size_t j)
 {
-    const rg_sort_key *k = &b->plan->sort[j];
-    const rg_value *a = &b->plan->after[j];
+    const rg_sort_key *k = rg_sort_key_at(b->plan->sort, j);
+    const rg_value *a = rg_value_at(b->plan->after, j);
     if (j < i) {
         /* an earlier key: equal to the position's value */
         if (a->is_null)
@@ -310,7 +310,7 @@ void rg_mg_append_after(builder *b, bson_t *cond)
 {
     const rg_query_plan *p = b->plan;
     for (size_t i = 0; i < p->nsort; i++)
-        if (!rg_mg_field_ok(b, p->sort[i].field))
+        if (!rg_mg_field_ok(b, rg_sort_key_at(p->sort, i)->field))
             return;
     bson_t or, clause, and, term;
     uint32_t nclauses = 0;
@@ -318,7 +318,7 @@ void rg_mg_append_after(builder *b, bson_t *cond)
         return;
     for (size_t i = 0; i < p->nsort && b->st == RG_OK; i++) {
         /* Ascending with NULLs last: nothing sorts after a NULL. */
-        if (!p->sort[i].desc && p->after[i].is_null)
+        if (!rg_sort_key_at(p->sort, i)->desc && rg_value_at(p->after, i)->is_null)
             continue;
         idx_key k;
         if (!rg_mg_open_doc(b, &or, rg_mg_index_key(&k, nclauses++), &clause))

@@ -21,12 +21,12 @@ static void sort_key_names(size_t i, char *flag, char *value, size_t sz)
  */
 static int column_covered(const rg_query_plan *p, size_t i)
 {
-    const char *col = rg_mg_column_of(&p->collection->fields[p->columns[i]]);
+    const char *col = rg_mg_column_of(rg_field_at(p->collection->fields, p->columns[i]));
     size_t len = strlen(col);
     for (size_t j = 0; j < p->ncolumns; j++) {
         if (j == i)
             continue;
-        const char *other = rg_mg_column_of(&p->collection->fields[p->columns[j]]);
+        const char *other = rg_mg_column_of(rg_field_at(p->collection->fields, p->columns[j]));
         size_t olen = strlen(other);
         if (j < i && !strcmp(other, col))
             return 1;
@@ -62,7 +62,7 @@ static void append_match(builder *b, bson_t *stage)
     if (rg_mg_open_array(b, &body, "$and", &and)) {
         for (size_t i = 0; i < p->nfilters && b->st == RG_OK; i++) {
             if (rg_mg_open_doc(b, &and, rg_mg_index_key(&k, n++), &cond)) {
-                rg_mg_append_filter(b, &cond, &p->filters[i]);
+                rg_mg_append_filter(b, &cond, rg_filter_at(p->filters, i));
                 rg_mg_close_doc(b, &and, &cond);
             }
         }
@@ -91,9 +91,10 @@ static void append_sort_fields(builder *b, bson_t *stage)
     if (!rg_mg_open_doc(b, stage, "$addFields", &body))
         return;
     for (size_t i = 0; i < p->nsort && b->st == RG_OK; i++) {
-        if (!rg_mg_field_ok(b, p->sort[i].field))
+        if (!rg_mg_field_ok(b, rg_sort_key_at(p->sort, i)->field))
             break;
-        const char *col = rg_mg_column_of(&b->coll->fields[p->sort[i].field]);
+        size_t field = rg_sort_key_at(p->sort, i)->field;
+        const char *col = rg_mg_column_of(rg_field_at(b->coll->fields, field));
         char path[1024], flag[32], value[32];
         if ((size_t)snprintf(path, sizeof path, "$%s", col) >= sizeof path) {
             rg_mg_fail(b, RG_ERR_CONFIG, "column name too long");
@@ -132,7 +133,7 @@ static void append_sort(builder *b, bson_t *stage)
     for (size_t i = 0; i < p->nsort && b->st == RG_OK; i++) {
         char flag[32], value[32];
         sort_key_names(i, flag, value, sizeof flag);
-        int dir = p->sort[i].desc ? -1 : 1;
+        int dir = rg_sort_key_at(p->sort, i)->desc ? -1 : 1;
         rg_mg_check(b, bson_append_int32(&body, flag, -1, dir));
         rg_mg_check(b, bson_append_int32(&body, value, -1, dir));
     }
@@ -150,7 +151,7 @@ static void append_project(builder *b, bson_t *stage)
     for (size_t i = 0; i < p->ncolumns && b->st == RG_OK; i++) {
         if (!rg_mg_field_ok(b, p->columns[i]))
             break;
-        const char *col = rg_mg_column_of(&b->coll->fields[p->columns[i]]);
+        const char *col = rg_mg_column_of(rg_field_at(b->coll->fields, p->columns[i]));
         if (!strcmp(col, "_id"))
             want_id = 1;
         if (!column_covered(p, i))

@@ -34,6 +34,7 @@ static int read_value(const bson_t *doc, const char *col, int dotted, rg_type ty
                       char *dt, size_t dtsz)
 {
     memset(v, 0, sizeof *v);
+    v->struct_size = sizeof *v; /* the gateway steps through a row by it */
     v->type = type;
     bson_iter_t it, child;
     const bson_iter_t *at = NULL;
@@ -117,7 +118,7 @@ static rg_status send_rows(mongo_conn *c, mongoc_cursor_t *cursor, const rg_quer
     const bson_t *doc;
     while (st == RG_OK && mongoc_cursor_next(cursor, &doc)) {
         for (size_t i = 0; i < plan->ncolumns; i++) {
-            const rg_field_desc *f = &plan->collection->fields[plan->columns[i]];
+            const rg_field_desc *f = rg_field_at(plan->collection->fields, plan->columns[i]);
             const char *col = rg_mg_column_of(f);
             if (read_value(doc, col, c->allow_dotted, f->type, &vals[i], dt + i * DT_SCRATCH,
                            DT_SCRATCH) != 0) {

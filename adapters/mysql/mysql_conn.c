@@ -71,7 +71,7 @@ static rg_status parse_options(const rg_source_info *src, my_options *o, rg_erro
 {
     memset(o, 0, sizeof *o);
     for (size_t i = 0; i < src->noptions; i++) {
-        const rg_option *opt = &src->options[i];
+        const rg_option *opt = rg_option_at(src->options, i);
         const char *v = opt->value ? opt->value : "";
         if (!strcmp(opt->key, "host")) {
             if (!*v || strlen(v) > 255 || strpbrk(v, " \t\r\n/"))

@@ -65,6 +65,7 @@ static int grow_text(out_col *oc, MYSQL_BIND *b, size_t need)
 static int read_column(out_col *oc, rg_type type, rg_value *v)
 {
     memset(v, 0, sizeof *v);
+    v->struct_size = sizeof *v; /* the gateway steps through a row by it */
     v->type = type;
     if (oc->is_null) {
         v->is_null = 1;
@@ -145,7 +146,7 @@ static rg_status bind_results(MYSQL_STMT *stmt, const rg_query_plan *plan, MYSQL
         goto out;
     }
     for (size_t i = 0; i < plan->ncolumns; i++) {
-        const rg_field_desc *f = &plan->collection->fields[plan->columns[i]];
+        const rg_field_desc *f = rg_field_at(plan->collection->fields, plan->columns[i]);
         MYSQL_BIND *b = &rb[i];
         memset(b, 0, sizeof *b);
         b->is_null = &oc[i].is_null;
@@ -217,7 +218,7 @@ rg_status rg_my_send_rows(MYSQL_STMT *stmt, const rg_query_plan *plan, const rg_
                 break;
         }
         for (size_t i = 0; i < plan->ncolumns; i++) {
-            const rg_field_desc *f = &plan->collection->fields[plan->columns[i]];
+            const rg_field_desc *f = rg_field_at(plan->collection->fields, plan->columns[i]);
             if (read_column(&oc[i], f->type, &vals[i]) != 0) {
                 st = rg_adapter_fail(err, RG_ERR_UPSTREAM,
                              "column '%s' holds a value that is not a %s as configured",

@@ -115,7 +115,8 @@ static rg_status parse_options(const rg_source_info *src, sp_options *o, rg_erro
     o->api = &rg_sp_admin_api;
     const char *api = "admin";
     for (size_t i = 0; i < src->noptions; i++) {
-        const char *k = src->options[i].key, *v = src->options[i].value;
+        const rg_option *opt = rg_option_at(src->options, i);
+        const char *k = opt->key, *v = opt->value;
         if (!strcmp(k, "shop")) {
             o->shop = v;
         } else if (!strcmp(k, "api_version")) {

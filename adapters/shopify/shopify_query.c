@@ -68,7 +68,7 @@ static rg_status read_nodes(const rg_query_plan *p, const rg_mf_plan *mp, const 
         for (size_t f = 0; f < coll->nfields; f++) {
             if (!mp->needed[f] || !s->def[f])
                 continue;
-            const rg_field_desc *fd = &coll->fields[f];
+            const rg_field_desc *fd = rg_field_at(coll->fields, f);
             int rc = read_cell(rows, &row[f], fd, s->def[f], s->mf[f], s->api->price_range, node);
             if (rc == -2)
                 return rg_saas_fail(err, RG_ERR_INTERNAL, "out of memory");
@@ -173,13 +173,14 @@ rg_status rg_sp_query(void *conn, const rg_query_plan *plan, const rg_row_sink *
     int ok = vars && body && !json_object_set_new(body, "query", json_string(doc.data)) &&
              !json_object_set(body, "variables", vars) &&
              !json_object_set_new(vars, "sortKey", json_string("ID")) &&
-             !json_object_set_new(vars, "reverse", json_boolean(early && plan->sort[0].desc));
+             !json_object_set_new(vars, "reverse",
+                                  json_boolean(early && rg_sort_key_at(plan->sort, 0)->desc));
     if (ok && search.len)
         ok = !json_object_set_new(vars, "query", json_string(search.data));
     for (size_t f = 0; ok && f < plan->collection->nfields; f++) {
         if (sel.mf[f] < 0)
             continue;
-        const rg_field_desc *fd = &plan->collection->fields[f];
+        const rg_field_desc *fd = rg_field_at(plan->collection->fields, f);
         const char *col = (fd->column ? fd->column : fd->name) + strlen(METAFIELD_PREFIX);
         const char *dot = strchr(col, '.');
         char name[32];

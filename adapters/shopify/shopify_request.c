@@ -29,7 +29,7 @@ rg_status rg_sp_plan_selection(const sp_api *api, const rg_query_plan *p, const 
         s->mf[f] = -1;
         if (!mp->needed[f] && f != coll->key_field)
             continue;
-        const rg_field_desc *fd = &coll->fields[f];
+        const rg_field_desc *fd = rg_field_at(coll->fields, f);
         const char *col = fd->column ? fd->column : fd->name, *dot = NULL;
         const col_def *d = rg_sp_find_column(api, col, &dot);
         if (!d) {
@@ -167,10 +167,12 @@ static rg_status put_filter(rg_sbuf *b, const col_def *d, const rg_field_desc *f
             return RG_OK;
         /* A list field would split a value at its commas and match its
            parts alone, which need not be a superset: left to memory. */
-        for (size_t i = 0; text && i < flt->nvalues; i++)
-            if (!has_word_char(v[i].u.str.ptr, v[i].u.str.len) ||
-                (d->search_kind == 'l' && memchr(v[i].u.str.ptr, ',', v[i].u.str.len)))
+        for (size_t i = 0; text && i < flt->nvalues; i++) {
+            const rg_value *vi = rg_value_at(v, i);
+            if (!has_word_char(vi->u.str.ptr, vi->u.str.len) ||
+                (d->search_kind == 'l' && memchr(vi->u.str.ptr, ',', vi->u.str.len)))
                 return RG_OK;
+        }
         put_term_sep(b, nterms);
         if (flt->nvalues > 1)
             rg_sbuf_puts(b, "(");
@@ -180,9 +182,9 @@ static rg_status put_filter(rg_sbuf *b, const col_def *d, const rg_field_desc *f
             rg_sbuf_puts(b, d->search);
             rg_sbuf_puts(b, ":");
             if (text)
-                st = put_quoted(b, v[i].u.str.ptr, v[i].u.str.len, err);
+                st = put_quoted(b, rg_value_at(v, i)->u.str.ptr, rg_value_at(v, i)->u.str.len, err);
             else
-                rg_sbuf_puts(b, v[i].u.b ? "true" : "false");
+                rg_sbuf_puts(b, rg_value_at(v, i)->u.b ? "true" : "false");
         }
         if (flt->nvalues > 1)
             rg_sbuf_puts(b, ")");
@@ -198,17 +200,17 @@ static rg_status put_filter(rg_sbuf *b, const col_def *d, const rg_field_desc *f
             put_term_sep(b, nterms);
             rg_sbuf_puts(b, d->search);
             rg_sbuf_puts(b, cmp[flt->op]);
-            rg_sbuf_put_number(b, &v[0]);
+            rg_sbuf_put_number(b, rg_value_at(v, 0));
             return RG_OK;
         case RG_OP_BETWEEN:
             put_term_sep(b, nterms);
             rg_sbuf_puts(b, d->search);
             rg_sbuf_puts(b, ":>=");
-            rg_sbuf_put_number(b, &v[0]);
+            rg_sbuf_put_number(b, rg_value_at(v, 0));
             put_term_sep(b, nterms);
             rg_sbuf_puts(b, d->search);
             rg_sbuf_puts(b, ":<=");
-            rg_sbuf_put_number(b, &v[1]);
+            rg_sbuf_put_number(b, rg_value_at(v, 1));
             return RG_OK;
         case RG_OP_IN:
             put_term_sep(b, nterms);
@@ -218,7 +220,7 @@ static rg_status put_filter(rg_sbuf *b, const col_def *d, const rg_field_desc *f
                     rg_sbuf_puts(b, " OR ");
                 rg_sbuf_puts(b, d->search);
                 rg_sbuf_puts(b, ":");
-                rg_sbuf_put_number(b, &v[i]);
+                rg_sbuf_put_number(b, rg_value_at(v, i));
             }
             rg_sbuf_puts(b, ")");
             return RG_OK;
@@ -258,7 +260,8 @@ int rg_sp_key_order(const rg_query_plan *p, const selection *s)
     const rg_collection_desc *coll = p->collection;
     size_t k = coll->key_field;
     const col_def *d = s->def[k];
-    return p->nsort == 1 && p->sort[0].field == k && coll->fields[k].type == RG_TYPE_INTEGER &&
+    return p->nsort == 1 && rg_sort_key_at(p->sort, 0)->field == k &&
+           rg_field_at(coll->fields, k)->type == RG_TYPE_INTEGER &&
            d && (d->kind == COL_ID || (d->search && !strcmp(d->search, "id")));
 }
 
@@ -269,16 +272,16 @@ rg_status rg_sp_build_search(const rg_query_plan *p, const selection *s, rg_sbuf
     size_t nterms = 0;
     rg_status st = RG_OK;
     for (size_t i = 0; i < p->nfilters && st == RG_OK; i++) {
-        const rg_filter *f = &p->filters[i];
-        st = put_filter(b, s->def[f->field], &coll->fields[f->field], f, &nterms, err);
+        const rg_filter *f = rg_filter_at(p->filters, i);
+        st = put_filter(b, s->def[f->field], rg_field_at(coll->fields, f->field), f, &nterms, err);
     }
     /* Where the API can search by id, the `after` position skips what came
        before; otherwise memfilter drops it (rg_mf_selected). */
     if (st == RG_OK && p->after && rg_sp_key_order(p, s) && s->def[coll->key_field]->search &&
-        !p->after[0].is_null) {
+        !rg_value_at(p->after, 0)->is_null) {
         put_term_sep(b, &nterms);
-        rg_sbuf_puts(b, p->sort[0].desc ? "id:<" : "id:>");
-        rg_sbuf_put_number(b, &p->after[0]);
+        rg_sbuf_puts(b, rg_sort_key_at(p->sort, 0)->desc ? "id:<" : "id:>");
+        rg_sbuf_put_number(b, rg_value_at(p->after, 0));
     }
     if (st == RG_OK && b->oom)
         st = rg_saas_fail(err, RG_ERR_INTERNAL, "out of memory");

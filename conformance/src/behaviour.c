@@ -38,6 +38,7 @@ static void simple_plan(const rg_conf_env *env, const rg_collection_desc *coll,
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
     p->collection = coll;
+    key->struct_size = sizeof *key;
     key->field = coll->key_field;
     key->desc = 0;
     p->sort = key;
@@ -58,7 +59,7 @@ rg_conf_verdict rg_conf_check_unreachable(const rg_conf_env *env, char *msg, siz
     }
     rg_source_info src;
     rg_conf_source_info(env->unreachable, &src, env->connect_timeout_ms);
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof err};
     void *conn = NULL;
     long long t0 = now_ms();
     rg_status st = env->ad->connect(&src, &conn, &err);
@@ -109,7 +110,7 @@ rg_conf_verdict rg_conf_check_timeout(const rg_conf_env *env, char *msg, size_t 
     }
     rg_source_info src;
     rg_conf_source_info(env->slow ? env->slow : env->source, &src, env->connect_timeout_ms);
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof err};
     void *conn = NULL;
     rg_status st = env->ad->connect(&src, &conn, &err);
     if (st != RG_OK) {
@@ -179,7 +180,7 @@ static void *worker_main(void *arg)
     const rg_conf_env *env = w->env;
     rg_source_info src;
     rg_conf_source_info(env->source, &src, env->connect_timeout_ms);
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof err};
     void *conn = NULL;
     rg_status st = env->ad->connect(&src, &conn, &err);
     if (st != RG_OK) {
@@ -212,7 +213,7 @@ rg_conf_verdict rg_conf_check_concurrent(const rg_conf_env *env, char *msg, size
 {
     rg_source_info src;
     rg_conf_source_info(env->source, &src, env->connect_timeout_ms);
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof err};
     void *conn = NULL;
     rg_status st = env->ad->connect(&src, &conn, &err);
     if (st != RG_OK) {
@@ -328,7 +329,7 @@ out:
 
 rg_conf_verdict rg_conf_check_ping(const rg_conf_env *env, void *conn, char *msg, size_t msgsz)
 {
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof err};
     rg_status st = env->ad->ping(conn, &err);
     if (st != RG_OK) {
         say(msg, msgsz, "ping returned %s: %s", rg_conf_status_name(st), err.message);

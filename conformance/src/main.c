@@ -576,7 +576,7 @@ int main(int argc, char **argv)
 
     rg_source_info src;
     rg_conf_source_info(&o.source, &src, o.connect_timeout_ms);
-    rg_error e = {0};
+    rg_error e = {.struct_size = sizeof e};
     if (selected(&o, "adapter/check_options")) {
         if (!ad->check_options) {
             verdict(&t, "adapter/check_options", RG_CONF_NA, "the adapter has no check_options");

@@ -53,6 +53,8 @@ typedef struct query_exec {
     size_t nrows;
     bool has_more;
     rg_value *last; /* sort values of the last written row */
+    uint32_t bad_value_size; /* a row's values had this malformed struct_size */
+    bool bad_row;
     char *last_buf; /* their string payloads */
     size_t last_cap;
     rg_status status;
@@ -178,15 +180,20 @@ static void exec_finish(query_exec *x)
     }
 }
 
+static bool is_text(const rg_value *v)
+{
+    return !v->is_null && (v->type == RG_TYPE_STRING || v->type == RG_TYPE_DATE ||
+                           v->type == RG_TYPE_DATETIME || v->type == RG_TYPE_ENUM);
+}
+
 /* Keep a copy of this row's sort values: the last one written becomes the cursor. */
 static int remember_sort_values(query_exec *x, const rg_value *row)
 {
     const rg_query_plan *p = &x->plan.plan;
     size_t need = 0;
     for (size_t i = 0; i < p->ncolumns; i++)
-        if (!row[i].is_null && (row[i].type == RG_TYPE_STRING || row[i].type == RG_TYPE_DATE ||
-                                row[i].type == RG_TYPE_DATETIME || row[i].type == RG_TYPE_ENUM))
-            need += row[i].u.str.len + 1;
+        if (is_text(rg_value_at(row, i)))
+            need += rg_value_at(row, i)->u.str.len + 1;
     if (need > x->last_cap) {
         char *nb = realloc(x->last_buf, need);
         if (!nb)
@@ -196,16 +203,38 @@ static int remember_sort_values(query_exec *x, const rg_value *row)
     }
     char *w = x->last_buf;
     for (size_t i = 0; i < p->ncolumns; i++) {
-        x->last[i] = row[i];
-        if (!row[i].is_null && (row[i].type == RG_TYPE_STRING || row[i].type == RG_TYPE_DATE ||
-                                row[i].type == RG_TYPE_DATETIME || row[i].type == RG_TYPE_ENUM)) {
-            memcpy(w, row[i].u.str.ptr, row[i].u.str.len);
-            w[row[i].u.str.len] = '\0';
+        /* The 2.0 fields only: the adapter's value may be a bigger one. */
+        const rg_value *v = rg_value_at(row, i);
+        x->last[i] = (rg_value){
+            .struct_size = sizeof(rg_value), .type = v->type, .is_null = v->is_null, .u = v->u};
+        if (is_text(v)) {
+            memcpy(w, v->u.str.ptr, v->u.str.len);
+            w[v->u.str.len] = '\0';
             x->last[i].u.str.ptr = w;
-            w += row[i].u.str.len + 1;
+            w += v->u.str.len + 1;
         }
     }
     return 0;
+}
+
+/*
+ * The adapter's values are read by their own struct_size (readgate/adapter.h):
+ * all the same, and at least the 2.0 rg_value. Anything else is an adapter
+ * built wrongly; reading on would run past its values, so the query fails.
+ */
+static bool row_layout_ok(query_exec *x, const rg_value *values, size_t n)
+{
+    uint32_t size = values ? values->struct_size : 0;
+    for (size_t i = 0; i < n; i++) {
+        /* Element 0 is checked before the first step by its size. */
+        uint32_t s = values ? rg_value_at(values, i)->struct_size : 0;
+        if (s < RG_VALUE_SIZE_2_0 || s != size) {
+            x->bad_row = true;
+            x->bad_value_size = s;
+            return false;
+        }
+    }
+    return true;
 }
 
 /* The sink: rows go straight into the response buffer as JSON. Worker thread. */
@@ -213,7 +242,7 @@ static int on_row(void *ctx, const rg_value *values, size_t n)
 {
     query_exec *x = ctx;
     const rg_query_plan *p = &x->plan.plan;
-    if (n != p->ncolumns)
+    if (n != p->ncolumns || !row_layout_ok(x, values, n))
         return 1;
     if (x->nrows == x->plan.client_limit) {
         x->has_more = true; /* the extra row only proves a next page exists */
@@ -225,14 +254,14 @@ static int on_row(void *ctx, const rg_value *values, size_t n)
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (!x->plan.column_visible[i])
             continue;
-        const rg_field_desc *f = &p->collection->fields[p->columns[i]];
+        const rg_field_desc *f = rg_field_at(p->collection->fields, p->columns[i]);
         if (!first)
             rc |= evbuffer_add(o, ",", 1);
         first = false;
         rc |= rg_json_append_string(o, f->name, strlen(f->name));
         rc |= evbuffer_add(o, ":", 1);
         /* A NULL keeps the field's type; only the payload is absent. */
-        rc |= rg_json_append_value(o, &values[i]);
+        rc |= rg_json_append_value(o, rg_value_at(values, i));
     }
     rc |= evbuffer_add(o, "}", 1);
     if (rc != 0 || remember_sort_values(x, values) != 0)
@@ -244,17 +273,26 @@ static int on_row(void *ctx, const rg_value *values, size_t n)
 static rg_status run_query(rg_job *job, const rg_adapter *adapter, void *conn, rg_error *err)
 {
     query_exec *x = (query_exec *)job;
-    rg_row_sink sink = {.row = on_row, .ctx = x};
+    rg_row_sink sink = {.struct_size = sizeof sink, .row = on_row, .ctx = x};
     /* A second run (OAuth retry after a refresh) starts from scratch. */
     evbuffer_drain(x->out, evbuffer_get_length(x->out));
     x->nrows = 0;
     x->has_more = false;
+    x->bad_row = false;
     if (evbuffer_add(x->out, "{\"rows\":[", 9) != 0) {
         err->status = RG_ERR_INTERNAL;
         snprintf(err->message, sizeof err->message, "out of memory");
         return RG_ERR_INTERNAL;
     }
     rg_status st = adapter->query(conn, &x->plan.plan, &sink, err);
+    if (x->bad_row) {
+        err->status = RG_ERR_INTERNAL;
+        snprintf(err->message, sizeof err->message,
+                 "adapter %s sent a row whose values have struct_size %u; readgate needs the "
+                 "same struct_size on every value, at least %zu (the 2.0 rg_value)",
+                 adapter->name, (unsigned)x->bad_value_size, (size_t)RG_VALUE_SIZE_2_0);
+        return RG_ERR_INTERNAL;
+    }
     if (st == RG_ERR_ABORTED && x->has_more)
         st = RG_OK;
     if (st != RG_OK)

@@ -172,6 +172,7 @@ static rg_status pool_connect(rg_source_pool *p, worker *w, void **conn, rg_erro
         goto out;
     }
     for (size_t i = 0; i < src->noptions; i++) {
+        opts[i].struct_size = sizeof opts[i];
         opts[i].key = src->options[i].key;
         opts[i].value = src->options[i].value;
         if (!rg_secret_is_encrypted(src->options[i].value))
@@ -192,6 +193,7 @@ static rg_status pool_connect(rg_source_pool *p, worker *w, void **conn, rg_erro
         st = oauth_token(p, w, &token, err);
         if (st != RG_OK)
             goto out;
+        opts[src->noptions].struct_size = sizeof opts[src->noptions];
         opts[src->noptions].key = "access_token";
         opts[src->noptions].value = token;
     }
@@ -285,7 +287,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&p->lock);
         job->next = NULL;
 
-        rg_error err = {.status = RG_OK, .message = ""};
+        rg_error err = {.struct_size = sizeof(rg_error)};
         rg_status st = RG_OK;
         if (w.conn && oauth_stale(p, &w))
             drop(p, &w); /* reconnect with the current token */
@@ -307,7 +309,7 @@ static void *worker_main(void *arg)
                 rg_warn("source %s: %s; retrying once on a new connection", p->name,
                         err.message);
                 drop(p, &w);
-                err = (rg_error){.status = RG_OK, .message = ""};
+                err = (rg_error){.struct_size = sizeof(rg_error)};
                 st = pool_connect(p, &w, &w.conn, &err);
                 if (st == RG_OK)
                     st = job->run(job, p->adapter, w.conn, &err);
@@ -315,10 +317,10 @@ static void *worker_main(void *arg)
             if (st == RG_ERR_AUTH && p->oauth) {
                 /* The provider refused the token (expired early, revoked
                    and re-granted...): one refresh, one retry. */
-                rg_error aerr = {.status = RG_OK, .message = ""};
+                rg_error aerr = {.struct_size = sizeof(rg_error)};
                 st = reauthorise(p, &w, &aerr);
                 if (st == RG_OK) {
-                    err = (rg_error){.status = RG_OK, .message = ""};
+                    err = (rg_error){.struct_size = sizeof(rg_error)};
                     st = job->run(job, p->adapter, w.conn, &err);
                 } else {
                     err = aerr;
@@ -453,7 +455,9 @@ void rg_source_pool_free(rg_source_pool *p)
     rg_job *j = p->head;
     while (j) {
         rg_job *next = j->next;
-        rg_error err = {.status = RG_ERR_UNAVAILABLE, .message = "source is shutting down"};
+        rg_error err = {.struct_size = sizeof(rg_error),
+                        .status = RG_ERR_UNAVAILABLE,
+                        .message = "source is shutting down"};
         j->complete(j, RG_ERR_UNAVAILABLE, &err);
         j = next;
     }

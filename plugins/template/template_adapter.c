@@ -35,6 +35,13 @@
  * query language, that is where your copy must change (see
  * docs/writing-an-adapter.md, "Safety rules").
  *
+ * ABI 2.0 (readgate/adapter.h): every array the gateway hands over (options,
+ * the collection's fields, filters and their values, sort keys, the `after`
+ * position) is read with the header's rg_*_at accessors, which step by the
+ * elements' own struct_size (a later minor may make them bigger), and every
+ * value sent to the sink carries struct_size = sizeof(rg_value). Keep both:
+ * the gateway refuses a row whose values lack it.
+ *
  * To make it yours: copy this directory, rename ADAPTER_NAME in
  * CMakeLists.txt (the file becomes readgate-adapter-<name>.so and the name
  * below follows), and replace the JSON-lines reading with your backend.
@@ -116,7 +123,9 @@ static rg_status parse_options(const rg_source_info *src, tpl_options *o, rg_err
 {
     memset(o, 0, sizeof o[0]);
     for (size_t i = 0; i < src->noptions; i++) {
-        const char *key = src->options[i].key, *val = src->options[i].value;
+        /* Options step by their own struct_size (readgate/plugin.h). */
+        const rg_option *opt = rg_option_at(src->options, i);
+        const char *key = opt->key, *val = opt->value;
         if (!strcmp(key, "path")) {
             o->path = val;
         } else if (!strcmp(key, "line_delay_us")) {

@@ -48,27 +48,38 @@ rg_status tpl_check_plan(const rg_query_plan *p, rg_error *err)
     size_t nf = coll->nfields;
     if (coll->key_field >= nf)
         return tpl_fail(err, RG_ERR_CONFIG, "collection key is not one of its fields");
+    /* Arrays are read with the rg_*_at accessors, which step by the
+       elements' own struct_size (readgate/adapter.h); an element smaller than
+       the 2.0 layout would be read past its end. */
+    if ((nf && coll->fields->struct_size < RG_FIELD_DESC_SIZE_2_0) ||
+        (p->nfilters && p->filters->struct_size < RG_FILTER_SIZE_2_0) ||
+        (p->nsort && p->sort->struct_size < RG_SORT_KEY_SIZE_2_0) ||
+        (p->nsort && p->after && p->after->struct_size < RG_VALUE_SIZE_2_0))
+        return tpl_fail(err, RG_ERR_CONFIG,
+                        "the plan has elements smaller than their ABI 2.0 layout");
     for (size_t i = 0; i < p->nfilters; i++) {
-        const rg_filter *f = &p->filters[i];
-        if (f->field >= nf || f->nvalues == 0)
+        const rg_filter *f = rg_filter_at(p->filters, i);
+        if (f->field >= nf || f->nvalues == 0 || !f->values ||
+            f->values->struct_size < RG_VALUE_SIZE_2_0)
             return tpl_fail(err, RG_ERR_CONFIG, "filter %zu is malformed", i);
         if (f->op < RG_OP_EQ || f->op > RG_OP_CONTAINS)
             return tpl_fail(err, RG_ERR_CONFIG, "operator %d is not supported by the %s adapter",
                             (int)f->op, ADAPTER_NAME);
         if ((f->op == RG_OP_BETWEEN && f->nvalues != 2) ||
             ((f->op == RG_OP_PREFIX || f->op == RG_OP_CONTAINS) &&
-             !tpl_is_text_type(coll->fields[f->field].type)))
+             !tpl_is_text_type(rg_field_at(coll->fields, f->field)->type)))
             return tpl_fail(err, RG_ERR_CONFIG, "filter on '%s' is malformed",
-                            coll->fields[f->field].name);
+                            rg_field_at(coll->fields, f->field)->name);
     }
     for (size_t i = 0; i < p->nsearch_fields; i++)
-        if (p->search_fields[i] >= nf || !tpl_is_text_type(coll->fields[p->search_fields[i]].type))
+        if (p->search_fields[i] >= nf ||
+            !tpl_is_text_type(rg_field_at(coll->fields, p->search_fields[i])->type))
             return tpl_fail(err, RG_ERR_CONFIG, "search field %zu is not a string field", i);
     for (size_t i = 0; i < p->nsearch_words; i++)
         if (!p->search_words[i])
             return tpl_fail(err, RG_ERR_CONFIG, "search word %zu is missing", i);
     for (size_t i = 0; i < p->nsort; i++)
-        if (p->sort[i].field >= nf)
+        if (rg_sort_key_at(p->sort, i)->field >= nf)
             return tpl_fail(err, RG_ERR_CONFIG, "sort key %zu is not a field", i);
     for (size_t i = 0; i < p->ncolumns; i++)
         if (p->columns[i] >= nf)
@@ -99,7 +110,7 @@ rg_status tpl_run_init(query_run *r, const rg_query_plan *p, rg_error *err)
 
     size_t nvals = 0;
     for (size_t i = 0; i < p->nfilters; i++)
-        nvals += p->filters[i].nvalues;
+        nvals += rg_filter_at(p->filters, i)->nvalues;
     r->needed = calloc(r->nfields, 1);
     r->scratch = calloc(r->nfields, sizeof r->scratch[0]);
     r->fvals = calloc(nvals ? nvals : 1, sizeof r->fvals[0]);
@@ -110,24 +121,27 @@ rg_status tpl_run_init(query_run *r, const rg_query_plan *p, rg_error *err)
 
     size_t k = 0;
     for (size_t i = 0; i < p->nfilters; i++) {
-        const rg_filter *f = &p->filters[i];
+        const rg_filter *f = rg_filter_at(p->filters, i);
         r->needed[f->field] = 1;
-        for (size_t j = 0; j < f->nvalues; j++, k++)
-            if (f->values[j].is_null ||
-                tpl_cell_from_value(&f->values[j], r->fields[f->field].type, &r->fvals[k]) != 0)
+        for (size_t j = 0; j < f->nvalues; j++, k++) {
+            const rg_value *v = rg_value_at(f->values, j);
+            if (v->is_null ||
+                tpl_cell_from_value(v, rg_field_at(r->fields, f->field)->type, &r->fvals[k]) != 0)
                 return tpl_fail(err, RG_ERR_CONFIG, "a value for '%s' does not have the field's type",
-                                r->fields[f->field].name);
+                                rg_field_at(r->fields, f->field)->name);
+        }
     }
     for (size_t i = 0; i < p->nsearch_fields; i++)
         r->needed[p->search_fields[i]] = 1;
     for (size_t i = 0; i < p->ncolumns; i++)
         r->needed[p->columns[i]] = 1;
     for (size_t i = 0; i < p->nsort; i++) {
-        size_t f = p->sort[i].field;
+        size_t f = rg_sort_key_at(p->sort, i)->field;
         r->needed[f] = 1;
-        if (p->after && tpl_cell_from_value(&p->after[i], r->fields[f].type, &r->pos[f]) != 0)
+        rg_type t = rg_field_at(r->fields, f)->type;
+        if (p->after && tpl_cell_from_value(rg_value_at(p->after, i), t, &r->pos[f]) != 0)
             return tpl_fail(err, RG_ERR_CONFIG, "the 'after' value for '%s' does not have its type",
-                            r->fields[f].name);
+                            rg_field_at(r->fields, f)->name);
     }
     return RG_OK;
 }
@@ -150,7 +164,7 @@ static int filter_matches(const query_run *r, const rg_filter *f, const cell *va
                           const cell *row)
 {
     const cell *x = &row[f->field];
-    rg_type t = r->fields[f->field].type;
+    rg_type t = rg_field_at(r->fields, f->field)->type;
     if (x->v.is_null)
         return 0;
     switch (f->op) {
@@ -201,15 +215,15 @@ static int cmp_order(const query_run *r, const cell *a, const cell *b)
 {
     const rg_query_plan *p = r->plan;
     for (size_t k = 0; k < p->nsort; k++) {
-        size_t f = p->sort[k].field;
+        size_t f = rg_sort_key_at(p->sort, k)->field;
         const cell *x = &a[f], *y = &b[f];
         int c;
         if (x->v.is_null || y->v.is_null)
             c = x->v.is_null - y->v.is_null; /* a NULL comes after a value... */
         else
-            c = tpl_cmp_cells(x, y, r->fields[f].type);
+            c = tpl_cmp_cells(x, y, rg_field_at(r->fields, f)->type);
         if (c)
-            return p->sort[k].desc ? -c : c; /* ...and before it descending */
+            return rg_sort_key_at(p->sort, k)->desc ? -c : c; /* ...and before it descending */
     }
     return 0;
 }
@@ -274,7 +288,7 @@ static rg_status consider_line(query_run *r, const char *text, size_t len, size_
     for (size_t i = 0; i < r->nfields; i++) {
         if (!r->needed[i])
             continue;
-        rg_status st = tpl_read_cell(obj, &r->fields[i], lineno, &r->scratch[i], err);
+        rg_status st = tpl_read_cell(obj, rg_field_at(r->fields, i), lineno, &r->scratch[i], err);
         if (st != RG_OK) {
             json_decref(obj);
             return st;
@@ -283,8 +297,8 @@ static rg_status consider_line(query_run *r, const char *text, size_t len, size_
     const rg_query_plan *p = r->plan;
     int match = 1;
     const cell *vals = r->fvals;
-    for (size_t i = 0; i < p->nfilters && match; vals += p->filters[i].nvalues, i++)
-        match = filter_matches(r, &p->filters[i], vals, r->scratch);
+    for (size_t i = 0; i < p->nfilters && match; vals += rg_filter_at(p->filters, i)->nvalues, i++)
+        match = filter_matches(r, rg_filter_at(p->filters, i), vals, r->scratch);
     match = match && search_matches(r, r->scratch);
     /* Keyset paging: only rows strictly after the previous page's last row. */
     match = match && (!r->pos || cmp_order(r, r->scratch, r->pos) > 0);
@@ -355,6 +369,10 @@ rg_status tpl_emit_rows(query_run *r, const rg_row_sink *sink, rg_error *err)
         for (size_t j = 0; j < p->ncolumns; j++) {
             const cell *x = &r->rows[i].cells[p->columns[j]];
             out[j] = x->v;
+            /* Every value carries our sizeof: the gateway steps through the row
+               by it (a cell may hold a copy of a plan value, with the
+               gateway's struct_size). */
+            out[j].struct_size = sizeof out[j];
             /* Datetimes go back in canonical UTC form, whatever the file held. */
             if (x->v.type == RG_TYPE_DATETIME && !x->v.is_null) {
                 out[j].u.str.ptr = x->text;

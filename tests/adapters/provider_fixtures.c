@@ -1,6 +1,8 @@
 /* Token providers the loader must refuse (tests/unit/test_adapter_loader.c).
-   Built twice: -DFIXTURE_WRONG_MAJOR claims ABI major 2; -DFIXTURE_TOO_SMALL
-   claims a struct_size below the 1.0 layout. */
+   Built three times: -DFIXTURE_WRONG_MAJOR claims the next ABI major;
+   -DFIXTURE_OLD_MAJOR claims major 1, as a provider built against the 1.x
+   headers does; -DFIXTURE_TOO_SMALL claims a struct_size below the 2.0
+   layout. */
 #include <readgate/token_provider.h>
 
 static rg_status begin(const rg_mint_input *in, void **state, rg_provider_request *req,
@@ -30,8 +32,12 @@ static const rg_token_provider fixture = {
     .struct_size = sizeof(rg_token_provider),
     .abi_major = RG_PROVIDER_ABI_MAJOR + 1,
     .name = "wrongmajor",
+#elif defined(FIXTURE_OLD_MAJOR)
+    .struct_size = sizeof(rg_token_provider),
+    .abi_major = 1,
+    .name = "oldmajor",
 #else
-    .struct_size = RG_PROVIDER_SIZE_1_0 - sizeof(void *),
+    .struct_size = RG_PROVIDER_SIZE_2_0 - sizeof(void *),
     .abi_major = RG_PROVIDER_ABI_MAJOR,
     .name = "toosmall",
 #endif

@@ -173,26 +173,38 @@ class PostgresDownTest(unittest.TestCase):
         self.assertIsNone(srv.proc.poll(), "readgate must not have restarted or exited")
 
 
+def adapters_dir_with(env, name, *extra):
+    """A fresh adapters_dir: every built plugin, plus `extra` files from
+    build/test-adapters."""
+    adir = os.path.join(env.tmp, "adapters-" + name)
+    os.makedirs(adir)
+    real = os.path.join(env.build_dir, "adapters")
+    for f in os.listdir(real):
+        if f.endswith(".so"):
+            os.symlink(os.path.join(real, f), os.path.join(adir, f))
+    for f in extra:
+        path = os.path.join(env.build_dir, "test-adapters", f)
+        if not os.path.exists(path):
+            raise AssertionError("%s is missing (build the test targets)" % path)
+        os.symlink(path, os.path.join(adir, f))
+    return adir
+
+
 class WrongMajorAdapterTest(unittest.TestCase):
     """A second instance whose adapters_dir also holds an adapter built for
-    ABI major 2."""
+    the next ABI major (3) and one built for major 1."""
+
+    OLD = "oldmajor01"
 
     @classmethod
     def setUpClass(cls):
         cls.env = harness.env()
         env = cls.env
-        adir = os.path.join(env.tmp, "adapters-wrongmajor")
-        os.makedirs(adir)
-        real = os.path.join(env.build_dir, "adapters")
-        for f in os.listdir(real):
-            if f.endswith(".so"):
-                os.symlink(os.path.join(real, f), os.path.join(adir, f))
-        wrong = os.path.join(env.build_dir, "test-adapters", "readgate-adapter-wrongmajor.so")
-        if not os.path.exists(wrong):
-            raise AssertionError("%s is missing (build target readgate-adapter-wrongmajor)"
-                                 % wrong)
-        os.symlink(wrong, os.path.join(adir, "readgate-adapter-wrongmajor.so"))
-        cls.srv = env.start_server("wrongmajor", {WRONG: env.wrong_site(),
+        adir = adapters_dir_with(env, "wrongmajor", "readgate-adapter-wrongmajor.so",
+                                 "readgate-adapter-oldmajor.so")
+        old = dict(env.wrong_site(), site_id=cls.OLD,
+                   sources={"w": {"adapter": "oldmajor", "options": {}}})
+        cls.srv = env.start_server("wrongmajor", {WRONG: env.wrong_site(), cls.OLD: old,
                                                   LITE: env.lite_site()}, adapters_dir=adir)
         cls.c = cls.srv.client
 
@@ -205,18 +217,21 @@ class WrongMajorAdapterTest(unittest.TestCase):
                                           for i in (1, 2, 3)])
 
     def test_wrong_major_site_is_unavailable(self):
-        s = self.c.session(WRONG, api_key=self.env.wrong_api_key)
-        for _ in range(2):
-            r = self.c.query(s, {"collection": "items", "limit": 5})
-            self.assertEqual(r.status, 503, r)
-            self.assertEqual(r.code, "source_unavailable")
+        for site in (WRONG, self.OLD):
+            s = self.c.session(site, api_key=self.env.wrong_api_key)
+            for _ in range(2):
+                r = self.c.query(s, {"collection": "items", "limit": 5})
+                self.assertEqual(r.status, 503, r)
+                self.assertEqual(r.code, "source_unavailable")
 
     def test_log_names_the_abi_major(self):
         log = self.srv.log_text()
-        lines = [ln for ln in log.splitlines() if re.search(r"ABI", ln) and "wrongmajor" in ln]
-        self.assertTrue(lines, "no log line about the wrong ABI major:\n" + log[-3000:])
-        self.assertTrue(any(re.search(r"\b2\b", ln) and re.search(r"major", ln, re.I)
-                            for ln in lines), lines)
+        for name, major in (("wrongmajor", "3"), ("oldmajor", "1")):
+            lines = [ln for ln in log.splitlines() if re.search(r"ABI", ln) and name in ln]
+            self.assertTrue(lines, "no log line about %s's ABI major:\n%s" % (name, log[-3000:]))
+            self.assertTrue(any(re.search(r"built for ABI major %s\b" % major, ln)
+                                and re.search(r"supports adapter ABI major 2\b", ln)
+                                for ln in lines), lines)
 
     def test_readyz_reports_the_source(self):
         st, body = self.srv.admin_get("/readyz")
