@@ -1,6 +1,6 @@
 """Backend faults (run last): PostgreSQL going away and coming back, an
-adapter built for another ABI major, and a slow backend that must not stall
-other sources."""
+adapter built for another ABI major, plugins that break the ABI's array rule,
+and a slow backend that must not stall other sources."""
 
 import json
 import os
@@ -242,6 +242,76 @@ class WrongMajorAdapterTest(unittest.TestCase):
         rc, secs = self.srv.stop()
         self.assertEqual(rc, 0, self.srv.log_tail())
         self.assertLess(secs, 5)
+
+
+class ArrayRuleTest(unittest.TestCase):
+    """Plugins that load (ABI 2.0) but break its array rule: an adapter whose
+    row values claim a struct_size below the 2.0 rg_value, or different sizes
+    within one row, and a token provider whose request headers claim one below
+    the 2.0 rg_provider_header. readgate refuses what they return as their
+    error, logs why, and keeps serving; it never reads past what they sent."""
+
+    ROWS = "badrows001"
+    HEADERS = "badheaders01"
+    ORIGIN = "https://bad.example.com"
+
+    @classmethod
+    def setUpClass(cls):
+        env = cls.env = harness.env()
+        adir = adapters_dir_with(env, "arrayrule", "readgate-adapter-badrows.so",
+                                 "readgate-provider-badheaders.so")
+        # Two collections: one reads only id, one id and price (two values).
+        item = env.wrong_site()["collections"]["items"]
+        price = {"type": "number", "display": True}
+        rows = dict(env.wrong_site(), site_id=cls.ROWS, sources={
+            mode: {"adapter": "badrows", "options": {"mode": mode}} for mode in ("small", "mixed")
+        }, collections={
+            "small": dict(item, source="small"),
+            "mixed": dict(item, source="mixed", fields=dict(item["fields"], price=price)),
+        })
+        headers = env.lite_site()
+        headers["site_id"] = cls.HEADERS
+        headers["allowed_origins"] = ["bad.example.com"]
+        headers["ai"] = {"provider": "badheaders",
+                         "api_key": env.encrypt(cls.HEADERS, "ai.api_key",
+                                                "sk-test-bad-headers-0123456789")}
+        cls.srv = env.start_server("arrayrule", {cls.ROWS: rows, cls.HEADERS: headers,
+                                                 LITE: env.lite_site()}, adapters_dir=adir)
+        cls.c = cls.srv.client
+
+    def test_rows_with_small_values_are_refused(self):
+        s = self.c.session(self.ROWS, api_key=self.env.wrong_api_key)
+        for coll, size in (("small", "8"), ("mixed", "40")):
+            r = self.c.query(s, {"collection": coll, "limit": 5})
+            self.assertEqual(r.status, 500, r)
+            self.assertEqual(r.code, "internal")
+            self.wait_for_log(r"adapter badrows sent a row whose values have struct_size %s;"
+                              % size)
+
+    def test_headers_without_struct_size_are_refused(self):
+        r = self.c.token(self.HEADERS, origin=self.ORIGIN)
+        self.assertEqual(r.status, 500, r)
+        self.assertEqual(r.code, "internal")
+        self.wait_for_log(r"provider badheaders: the plugin's request header 0 has struct_size 0;")
+
+    def test_zy_others_keep_working(self):
+        s = self.c.session(LITE, api_key=self.env.lite_api_key)
+        r = self.c.query(s, {"collection": "items", "limit": 2})
+        self.assertEqual(r.status, 200, r)
+        self.assertIsNone(self.srv.proc.poll(), "readgate must not have exited")
+
+    def test_zz_stops_cleanly(self):
+        rc, secs = self.srv.stop()
+        self.assertEqual(rc, 0, self.srv.log_tail())
+        self.assertLess(secs, 5)
+
+    def wait_for_log(self, pattern):
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            if re.search(pattern, self.srv.log_text()):
+                return
+            time.sleep(0.05)
+        self.fail("no log line matching %r:\n%s" % (pattern, self.srv.log_text()[-3000:]))
 
 
 class RefusedOptionsTest(unittest.TestCase):
