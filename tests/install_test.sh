@@ -61,7 +61,10 @@ for f in "$includedir/readgate/adapter.h" "$bindir/readgate" "$bindir/readgate-c
     "$datadir/readgate/conformance/cases/all_rows.json" \
     "$datadir/readgate/conformance/fixtures/load_jsonl.py" \
     "$datadir/readgate/template/CMakeLists.txt" \
-    "$datadir/readgate/template/template_adapter.c"; do
+    "$datadir/readgate/template/template_adapter.c" \
+    "$datadir/readgate/template/template_adapter.h" \
+    "$datadir/readgate/template/template_values.c" \
+    "$datadir/readgate/template/template_query.c"; do
     [ -e "$prefix/$f" ] || fail "the installation lacks $f"
 done
 # The template is an example: its sources are installed, its .so is not.

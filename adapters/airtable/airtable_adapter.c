@@ -90,7 +90,8 @@ static rg_status parse_options(const rg_source_info *src, at_options *o, rg_erro
     o->max_records = DEFAULT_MAX_RECORDS;
     o->checkbox_absent_is_false = 1;
     for (size_t i = 0; i < src->noptions; i++) {
-        const char *k = src->options[i].key, *v = src->options[i].value;
+        const rg_option *opt = rg_option_at(src->options, i);
+        const char *k = opt->key, *v = opt->value;
         if (!strcmp(k, "base_id")) {
             o->base_id = v;
         } else if (!strcmp(k, "base_url")) {
@@ -317,7 +318,7 @@ static rg_status put_filter(rg_sbuf *b, const rg_field_desc *f, const rg_filter 
         case RG_OP_EQ:
             st = put_field(b, f, err);
             rg_sbuf_puts(b, "=");
-            put_string(b, v[0].u.str.ptr, v[0].u.str.len);
+            put_string(b, rg_value_at(v, 0)->u.str.ptr, rg_value_at(v, 0)->u.str.len);
             return st;
         case RG_OP_IN:
             rg_sbuf_puts(b, "OR(");
@@ -326,15 +327,15 @@ static rg_status put_filter(rg_sbuf *b, const rg_field_desc *f, const rg_filter 
                     rg_sbuf_puts(b, ",");
                 st = put_field(b, f, err);
                 rg_sbuf_puts(b, "=");
-                put_string(b, v[i].u.str.ptr, v[i].u.str.len);
+                put_string(b, rg_value_at(v, i)->u.str.ptr, rg_value_at(v, i)->u.str.len);
             }
             rg_sbuf_puts(b, ")");
             return st;
         case RG_OP_PREFIX:
         case RG_OP_CONTAINS:
-            if (!fold_safe(v[0].u.str.ptr, v[0].u.str.len))
+            if (!fold_safe(rg_value_at(v, 0)->u.str.ptr, rg_value_at(v, 0)->u.str.len))
                 break;
-            st = put_find(b, f, v[0].u.str.ptr, v[0].u.str.len, err);
+            st = put_find(b, f, rg_value_at(v, 0)->u.str.ptr, rg_value_at(v, 0)->u.str.len, err);
             if (flt->op == RG_OP_PREFIX)
                 rg_sbuf_puts(b, "=1");
             return st;
@@ -353,18 +354,18 @@ static rg_status put_filter(rg_sbuf *b, const rg_field_desc *f, const rg_filter 
         case RG_OP_GTE:
             st = put_field(b, f, err);
             rg_sbuf_puts(b, cmp[flt->op]);
-            rg_sbuf_put_number(b, &v[0]);
+            rg_sbuf_put_number(b, rg_value_at(v, 0));
             return st;
         case RG_OP_BETWEEN:
             rg_sbuf_puts(b, "AND(");
             st = put_field(b, f, err);
             rg_sbuf_puts(b, ">=");
-            rg_sbuf_put_number(b, &v[0]);
+            rg_sbuf_put_number(b, rg_value_at(v, 0));
             rg_sbuf_puts(b, ",");
             if (st == RG_OK)
                 st = put_field(b, f, err);
             rg_sbuf_puts(b, "<=");
-            rg_sbuf_put_number(b, &v[1]);
+            rg_sbuf_put_number(b, rg_value_at(v, 1));
             rg_sbuf_puts(b, ")");
             return st;
         case RG_OP_IN:
@@ -374,7 +375,7 @@ static rg_status put_filter(rg_sbuf *b, const rg_field_desc *f, const rg_filter 
                     rg_sbuf_puts(b, ",");
                 st = put_field(b, f, err);
                 rg_sbuf_puts(b, "=");
-                rg_sbuf_put_number(b, &v[i]);
+                rg_sbuf_put_number(b, rg_value_at(v, i));
             }
             rg_sbuf_puts(b, ")");
             return st;
@@ -386,7 +387,7 @@ static rg_status put_filter(rg_sbuf *b, const rg_field_desc *f, const rg_filter 
             /* A checkbox is 1 or 0 (a blank one 0) in formulas. */
             st = put_field(b, f, err);
             rg_sbuf_puts(b, flt->op == RG_OP_EQ ? "=" : "!=");
-            rg_sbuf_puts(b, v[0].u.b ? "1" : "0");
+            rg_sbuf_puts(b, rg_value_at(v, 0)->u.b ? "1" : "0");
             return st;
         }
     } else if (f->type == RG_TYPE_DATE || f->type == RG_TYPE_DATETIME) {
@@ -427,8 +428,8 @@ static rg_status put_filter(rg_sbuf *b, const rg_field_desc *f, const rg_filter 
 static int key_order(const rg_query_plan *p)
 {
     const rg_collection_desc *coll = p->collection;
-    return p->nsort == 1 && p->sort[0].field == coll->key_field &&
-           is_num(coll->fields[coll->key_field].type);
+    return p->nsort == 1 && rg_sort_key_at(p->sort, 0)->field == coll->key_field &&
+           is_num(rg_field_at(coll->fields, coll->key_field)->type);
 }
 
 /* The whole filterByFormula (empty when nothing can be pushed). */
@@ -439,12 +440,12 @@ static rg_status build_formula(const rg_query_plan *p, rg_sbuf *out, rg_error *e
     rg_sbuf body = {0};
     rg_status st = RG_OK;
     for (size_t i = 0; i < p->nfilters && st == RG_OK; i++) {
-        const rg_filter *flt = &p->filters[i];
+        const rg_filter *flt = rg_filter_at(p->filters, i);
         size_t mark = body.len;
         if (nclauses)
             rg_sbuf_puts(&body, ",");
         int pushed = 0;
-        st = put_filter(&body, &coll->fields[flt->field], flt, &pushed, err);
+        st = put_filter(&body, rg_field_at(coll->fields, flt->field), flt, &pushed, err);
         if (pushed) {
             nclauses++;
         } else if (!body.oom) {
@@ -464,18 +465,19 @@ static rg_status build_formula(const rg_query_plan *p, rg_sbuf *out, rg_error *e
         for (size_t i = 0; i < p->nsearch_fields && st == RG_OK; i++) {
             if (i)
                 rg_sbuf_puts(&body, ",");
-            st = put_find(&body, &coll->fields[p->search_fields[i]], word, strlen(word), err);
+            const rg_field_desc *fd = rg_field_at(coll->fields, p->search_fields[i]);
+            st = put_find(&body, fd, word, strlen(word), err);
         }
         rg_sbuf_puts(&body, ")");
         nclauses++;
     }
     /* keyset position on a numeric key ordered by Airtable */
-    if (st == RG_OK && p->after && key_order(p) && !p->after[0].is_null) {
+    if (st == RG_OK && p->after && key_order(p) && !rg_value_at(p->after, 0)->is_null) {
         if (nclauses)
             rg_sbuf_puts(&body, ",");
-        st = put_field(&body, &coll->fields[coll->key_field], err);
-        rg_sbuf_puts(&body, p->sort[0].desc ? "<" : ">");
-        rg_sbuf_put_number(&body, &p->after[0]);
+        st = put_field(&body, rg_field_at(coll->fields, coll->key_field), err);
+        rg_sbuf_puts(&body, rg_sort_key_at(p->sort, 0)->desc ? "<" : ">");
+        rg_sbuf_put_number(&body, rg_value_at(p->after, 0));
         nclauses++;
     }
     if (st == RG_OK && nclauses) {
@@ -503,7 +505,8 @@ static rg_status build_body(const rg_query_plan *p, const rg_mf_plan *mp, const 
     for (size_t i = 0; ok && i < coll->nfields; i++) {
         if (!mp->needed[i])
             continue;
-        const char *col = coll->fields[i].column ? coll->fields[i].column : coll->fields[i].name;
+        const rg_field_desc *fd = rg_field_at(coll->fields, i);
+        const char *col = fd->column ? fd->column : fd->name;
         ok = !json_array_append_new(fields, json_string(col));
     }
     if (ok) {
@@ -512,9 +515,9 @@ static rg_status build_body(const rg_query_plan *p, const rg_mf_plan *mp, const 
     if (ok && formula && *formula)
         ok = !json_object_set_new(body, "filterByFormula", json_string(formula));
     if (ok && key_order(p)) {
-        const rg_field_desc *kf = &coll->fields[coll->key_field];
+        const rg_field_desc *kf = rg_field_at(coll->fields, coll->key_field);
         json_t *sort = json_pack("[{s:s, s:s}]", "field", kf->column ? kf->column : kf->name,
-                                 "direction", p->sort[0].desc ? "desc" : "asc");
+                                 "direction", rg_sort_key_at(p->sort, 0)->desc ? "desc" : "asc");
         ok = sort && !json_object_set_new(body, "sort", sort);
     }
     json_decref(fields);
@@ -593,7 +596,7 @@ static rg_status read_records(at_conn *c, const rg_query_plan *p, const rg_mf_pl
         for (size_t f = 0; f < coll->nfields; f++) {
             if (!mp->needed[f])
                 continue;
-            const rg_field_desc *fd = &coll->fields[f];
+            const rg_field_desc *fd = rg_field_at(coll->fields, f);
             json_t *j = json_object_get(fields, fd->column ? fd->column : fd->name);
             /* Airtable leaves an unchecked checkbox out of `fields`. */
             if (!j && fd->type == RG_TYPE_BOOLEAN && c->checkbox_absent_is_false)

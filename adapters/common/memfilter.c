@@ -56,7 +56,7 @@ rg_mf_cell *rg_mf_rows_add(rg_mf_rows *r)
     rg_mf_cell *row = rg_mf_row(r, r->nrows++);
     for (size_t i = 0; i < r->nfields; i++) {
         memset(&row[i], 0, sizeof row[i]);
-        row[i].v.type = r->coll->fields[i].type;
+        row[i].v.type = rg_field_at(r->coll->fields, i)->type;
         row[i].v.is_null = 1;
     }
     return row;
@@ -505,7 +505,7 @@ rg_status rg_mf_plan_init(rg_mf_plan *p, const rg_query_plan *plan, rg_error *er
         return fail(err, RG_ERR_CONFIG, "collection key is not one of its fields");
     size_t nvals = 0;
     for (size_t i = 0; i < plan->nfilters; i++) {
-        const rg_filter *f = &plan->filters[i];
+        const rg_filter *f = rg_filter_at(plan->filters, i);
         if (f->field >= nf || f->nvalues == 0 || !f->values)
             return fail(err, RG_ERR_CONFIG, "filter %zu is malformed", i);
         if (f->op < RG_OP_EQ || f->op > RG_OP_CONTAINS)
@@ -513,19 +513,20 @@ rg_status rg_mf_plan_init(rg_mf_plan *p, const rg_query_plan *plan, rg_error *er
         if ((f->op == RG_OP_BETWEEN && f->nvalues != 2) ||
             (f->op != RG_OP_BETWEEN && f->op != RG_OP_IN && f->nvalues != 1) ||
             ((f->op == RG_OP_PREFIX || f->op == RG_OP_CONTAINS) &&
-             !is_text_type(coll->fields[f->field].type)))
+             !is_text_type(rg_field_at(coll->fields, f->field)->type)))
             return fail(err, RG_ERR_CONFIG, "filter on '%s' is malformed",
-                        coll->fields[f->field].name);
+                        rg_field_at(coll->fields, f->field)->name);
         nvals += f->nvalues;
     }
     for (size_t i = 0; i < plan->nsearch_fields; i++)
-        if (plan->search_fields[i] >= nf || !is_text_type(coll->fields[plan->search_fields[i]].type))
+        if (plan->search_fields[i] >= nf ||
+            !is_text_type(rg_field_at(coll->fields, plan->search_fields[i])->type))
             return fail(err, RG_ERR_CONFIG, "search field %zu is not a string field", i);
     for (size_t i = 0; i < plan->nsearch_words; i++)
         if (!plan->search_words[i])
             return fail(err, RG_ERR_CONFIG, "search word %zu is missing", i);
     for (size_t i = 0; i < plan->nsort; i++)
-        if (plan->sort[i].field >= nf)
+        if (rg_sort_key_at(plan->sort, i)->field >= nf)
             return fail(err, RG_ERR_CONFIG, "sort key %zu is not a field", i);
     for (size_t i = 0; i < plan->ncolumns; i++)
         if (plan->columns[i] >= nf)
@@ -539,24 +540,27 @@ rg_status rg_mf_plan_init(rg_mf_plan *p, const rg_query_plan *plan, rg_error *er
         return fail(err, RG_ERR_INTERNAL, "out of memory");
     size_t k = 0;
     for (size_t i = 0; i < plan->nfilters; i++) {
-        const rg_filter *f = &plan->filters[i];
+        const rg_filter *f = rg_filter_at(plan->filters, i);
         p->needed[f->field] = 1;
-        for (size_t j = 0; j < f->nvalues; j++, k++)
-            if (f->values[j].is_null ||
-                cell_from_value(&f->values[j], coll->fields[f->field].type, &p->fvals[k]) != 0)
+        for (size_t j = 0; j < f->nvalues; j++, k++) {
+            const rg_value *v = rg_value_at(f->values, j);
+            if (v->is_null ||
+                cell_from_value(v, rg_field_at(coll->fields, f->field)->type, &p->fvals[k]) != 0)
                 return fail(err, RG_ERR_CONFIG, "a value for '%s' does not have the field's type",
-                            coll->fields[f->field].name);
+                            rg_field_at(coll->fields, f->field)->name);
+        }
     }
     for (size_t i = 0; i < plan->nsearch_fields; i++)
         p->needed[plan->search_fields[i]] = 1;
     for (size_t i = 0; i < plan->ncolumns; i++)
         p->needed[plan->columns[i]] = 1;
     for (size_t i = 0; i < plan->nsort; i++) {
-        size_t f = plan->sort[i].field;
+        size_t f = rg_sort_key_at(plan->sort, i)->field;
         p->needed[f] = 1;
-        if (plan->after && cell_from_value(&plan->after[i], coll->fields[f].type, &p->pos[i]) != 0)
+        if (plan->after && cell_from_value(rg_value_at(plan->after, i),
+                                           rg_field_at(coll->fields, f)->type, &p->pos[i]) != 0)
             return fail(err, RG_ERR_CONFIG, "the 'after' value for '%s' does not have its type",
-                        coll->fields[f].name);
+                        rg_field_at(coll->fields, f)->name);
     }
     return RG_OK;
 }
@@ -602,15 +606,15 @@ int rg_mf_cmp(const rg_mf_plan *p, const rg_mf_cell *a, const rg_mf_cell *b)
 {
     const rg_query_plan *plan = p->plan;
     for (size_t k = 0; k < plan->nsort; k++) {
-        size_t f = plan->sort[k].field;
+        size_t f = rg_sort_key_at(plan->sort, k)->field;
         const rg_mf_cell *x = &a[f], *y = &b[f];
         int c;
         if (x->v.is_null || y->v.is_null)
             c = x->v.is_null - y->v.is_null; /* a NULL comes after a value ascending */
         else
-            c = cmp_cells(x, y, plan->collection->fields[f].type);
+            c = cmp_cells(x, y, rg_field_at(plan->collection->fields, f)->type);
         if (c)
-            return plan->sort[k].desc ? -c : c;
+            return rg_sort_key_at(plan->sort, k)->desc ? -c : c;
     }
     return 0;
 }
@@ -620,15 +624,15 @@ static int after_position(const rg_mf_plan *p, const rg_mf_cell *row)
 {
     const rg_query_plan *plan = p->plan;
     for (size_t k = 0; k < plan->nsort; k++) {
-        size_t f = plan->sort[k].field;
+        size_t f = rg_sort_key_at(plan->sort, k)->field;
         const rg_mf_cell *x = &row[f], *y = &p->pos[k];
         int c;
         if (x->v.is_null || y->v.is_null)
             c = x->v.is_null - y->v.is_null;
         else
-            c = cmp_cells(x, y, plan->collection->fields[f].type);
+            c = cmp_cells(x, y, rg_field_at(plan->collection->fields, f)->type);
         if (c)
-            return (plan->sort[k].desc ? -c : c) > 0;
+            return (rg_sort_key_at(plan->sort, k)->desc ? -c : c) > 0;
     }
     return 0;
 }
@@ -637,9 +641,10 @@ int rg_mf_selected(const rg_mf_plan *p, const rg_mf_cell *row)
 {
     const rg_query_plan *plan = p->plan;
     const rg_mf_cell *vals = p->fvals;
-    for (size_t i = 0; i < plan->nfilters; vals += plan->filters[i].nvalues, i++) {
-        const rg_filter *f = &plan->filters[i];
-        if (!filter_matches(f, plan->collection->fields[f->field].type, vals, &row[f->field]))
+    for (size_t i = 0; i < plan->nfilters; vals += rg_filter_at(plan->filters, i)->nvalues, i++) {
+        const rg_filter *f = rg_filter_at(plan->filters, i);
+        rg_type t = rg_field_at(plan->collection->fields, f->field)->type;
+        if (!filter_matches(f, t, vals, &row[f->field]))
             return 0;
     }
     /* Every word occurs in at least one search field (NULLs never match). */
@@ -698,8 +703,12 @@ rg_status rg_mf_emit(const rg_mf_plan *p, const rg_mf_rows *rows, const rg_row_s
         qsort(sel, n, sizeof *sel, cmp_entries);
     rg_status st = RG_OK;
     for (size_t i = 0; i < n && i < plan->limit; i++) {
-        for (size_t j = 0; j < plan->ncolumns; j++)
+        for (size_t j = 0; j < plan->ncolumns; j++) {
             out[j] = sel[i].row[plan->columns[j]].v;
+            /* A cell may hold a copy of a plan value, whose struct_size is
+               the gateway's; the row carries ours. */
+            out[j].struct_size = sizeof out[j];
+        }
         if (sink->row(sink->ctx, out, plan->ncolumns) != 0) {
             st = fail(err, RG_ERR_ABORTED, "stopped by the gateway");
             break;
@@ -741,12 +750,12 @@ void rg_mf_bounds(const rg_filter *flt, const rg_value **lo, const rg_value **hi
     const rg_value *v = flt->values;
     *lo = *hi = NULL;
     switch (flt->op) {
-    case RG_OP_EQ: *lo = *hi = &v[0]; break;
+    case RG_OP_EQ: *lo = *hi = rg_value_at(v, 0); break;
     case RG_OP_LT:
-    case RG_OP_LTE: *hi = &v[0]; break;
+    case RG_OP_LTE: *hi = rg_value_at(v, 0); break;
     case RG_OP_GT:
-    case RG_OP_GTE: *lo = &v[0]; break;
-    case RG_OP_BETWEEN: *lo = &v[0]; *hi = &v[1]; break;
+    case RG_OP_GTE: *lo = rg_value_at(v, 0); break;
+    case RG_OP_BETWEEN: *lo = rg_value_at(v, 0); *hi = rg_value_at(v, 1); break;
     default: break;
     }
 }

@@ -183,9 +183,9 @@ static void put_ident(builder *bd, const char *s, size_t len)
 
 static void put_column(builder *bd, size_t field)
 {
-    const char *col = bd->coll->fields[field].column;
+    const char *col = rg_field_at(bd->coll->fields, field)->column;
     if (!col)
-        col = bd->coll->fields[field].name;
+        col = rg_field_at(bd->coll->fields, field)->name;
     if (!col) {
         fail(bd, RG_ERR_CONFIG, "field has no column name%s", NULL);
         return;
@@ -196,7 +196,8 @@ static void put_column(builder *bd, size_t field)
 /* The column as an ordering operand: collated when it is a string. */
 static void put_ordered_column(builder *bd, size_t field)
 {
-    int collated = is_collated_type(bd->coll->fields[field].type) && bd->d->string_collate;
+    int collated =
+        is_collated_type(rg_field_at(bd->coll->fields, field)->type) && bd->d->string_collate;
     if (collated && bd->d->collate_prefix)
         put(bd, bd->d->collate_prefix);
     put_column(bd, field);
@@ -324,11 +325,11 @@ static int field_ok(builder *bd, size_t field)
    typed too; whether it may appear is put_param's and put_after's call. */
 static int value_typed(builder *bd, size_t field, const rg_value *v)
 {
-    rg_type want = bd->coll->fields[field].type;
+    const rg_field_desc *fd = rg_field_at(bd->coll->fields, field);
+    rg_type want = fd->type;
     if (v->type == want || (is_collated_type(v->type) && is_collated_type(want)))
         return 1;
-    fail(bd, RG_ERR_CONFIG, "a value for '%s' does not have the field's type",
-         bd->coll->fields[field].name);
+    fail(bd, RG_ERR_CONFIG, "a value for '%s' does not have the field's type", fd->name);
     return 0;
 }
 
@@ -346,14 +347,14 @@ static void put_filter(builder *bd, const rg_filter *f)
         return;
     }
     for (size_t i = 0; i < f->nvalues; i++)
-        if (!value_typed(bd, f->field, &f->values[i]))
+        if (!value_typed(bd, f->field, rg_value_at(f->values, i)))
             return;
     switch (f->op) {
     case RG_OP_EQ:
     case RG_OP_NE:
         put_equality_column(bd, f->field);
         put(bd, cmp[f->op]);
-        put_param(bd, &f->values[0]);
+        put_param(bd, rg_value_at(f->values, 0));
         break;
     case RG_OP_LT:
     case RG_OP_LTE:
@@ -361,7 +362,7 @@ static void put_filter(builder *bd, const rg_filter *f)
     case RG_OP_GTE:
         put_ordered_column(bd, f->field);
         put(bd, cmp[f->op]);
-        put_param(bd, &f->values[0]);
+        put_param(bd, rg_value_at(f->values, 0));
         break;
     case RG_OP_IN:
         put_equality_column(bd, f->field);
@@ -369,7 +370,7 @@ static void put_filter(builder *bd, const rg_filter *f)
         for (size_t i = 0; i < f->nvalues; i++) {
             if (i)
                 put(bd, ", ");
-            put_param(bd, &f->values[i]);
+            put_param(bd, rg_value_at(f->values, i));
         }
         put(bd, ")");
         break;
@@ -377,22 +378,23 @@ static void put_filter(builder *bd, const rg_filter *f)
         put(bd, "(");
         put_ordered_column(bd, f->field);
         put(bd, " >= ");
-        put_param(bd, &f->values[0]);
+        put_param(bd, rg_value_at(f->values, 0));
         put(bd, " AND ");
         put_ordered_column(bd, f->field);
         put(bd, " <= ");
-        put_param(bd, &f->values[1]);
+        put_param(bd, rg_value_at(f->values, 1));
         put(bd, ")");
         break;
     case RG_OP_PREFIX:
-    case RG_OP_CONTAINS:
-        if (!is_text_type(f->values[0].type) || f->values[0].is_null) {
+    case RG_OP_CONTAINS: {
+        const rg_value *v = rg_value_at(f->values, 0);
+        if (!is_text_type(v->type) || v->is_null) {
             fail(bd, RG_ERR_CONFIG, "prefix/contains need a string value%s", NULL);
             return;
         }
-        put_like(bd, f->field, f->values[0].u.str.ptr, f->values[0].u.str.len,
-                 f->op == RG_OP_CONTAINS);
+        put_like(bd, f->field, v->u.str.ptr, v->u.str.len, f->op == RG_OP_CONTAINS);
         break;
+    }
     default:
         fail(bd, RG_ERR_CONFIG, "unsupported filter operator%s", NULL);
         break;
@@ -433,8 +435,8 @@ static void put_after(builder *bd)
     int any = 0;
     put(bd, "(");
     for (size_t i = 0; i < p->nsort && bd->st == RG_OK; i++) {
-        const rg_sort_key *k = &p->sort[i];
-        const rg_value *a = &p->after[i];
+        const rg_sort_key *k = rg_sort_key_at(p->sort, i);
+        const rg_value *a = rg_value_at(p->after, i);
         if (!field_ok(bd, k->field) || !value_typed(bd, k->field, a))
             return;
         /* Ascending with NULLs last: nothing sorts after a NULL. */
@@ -445,14 +447,14 @@ static void put_after(builder *bd)
         any = 1;
         put(bd, "(");
         for (size_t j = 0; j < i; j++) {
-            const rg_value *aj = &p->after[j];
-            if (!field_ok(bd, p->sort[j].field))
+            const rg_value *aj = rg_value_at(p->after, j);
+            if (!field_ok(bd, rg_sort_key_at(p->sort, j)->field))
                 return;
             if (aj->is_null) {
-                put_column(bd, p->sort[j].field);
+                put_column(bd, rg_sort_key_at(p->sort, j)->field);
                 put(bd, " IS NULL");
             } else {
-                put_equality_column(bd, p->sort[j].field);
+                put_equality_column(bd, rg_sort_key_at(p->sort, j)->field);
                 put(bd, " = ");
                 put_param(bd, aj);
             }
@@ -529,7 +531,7 @@ rg_status rg_sql_build_select(const rg_sql_dialect *d, const rg_query_plan *plan
 #define NEXT_COND() put(&bd, nconds++ ? " AND " : " WHERE ")
     for (size_t i = 0; i < plan->nfilters && bd.st == RG_OK; i++) {
         NEXT_COND();
-        put_filter(&bd, &plan->filters[i]);
+        put_filter(&bd, rg_filter_at(plan->filters, i));
     }
     for (size_t i = 0; i < plan->nsearch_words && bd.st == RG_OK; i++) {
         NEXT_COND();
@@ -542,7 +544,7 @@ rg_status rg_sql_build_select(const rg_sql_dialect *d, const rg_query_plan *plan
 #undef NEXT_COND
 
     for (size_t i = 0; i < plan->nsort && bd.st == RG_OK; i++) {
-        const rg_sort_key *k = &plan->sort[i];
+        const rg_sort_key *k = rg_sort_key_at(plan->sort, i);
         if (!field_ok(&bd, k->field))
             break;
         put(&bd, i ? ", " : " ORDER BY ");

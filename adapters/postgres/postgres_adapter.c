@@ -93,7 +93,7 @@ static rg_status parse_options(const rg_source_info *src, pg_options *o, rg_erro
     memset(o, 0, sizeof *o);
     o->application_name = "readgate";
     for (size_t i = 0; i < src->noptions; i++) {
-        const rg_option *opt = &src->options[i];
+        const rg_option *opt = rg_option_at(src->options, i);
         if (!strcmp(opt->key, "dsn")) {
             o->dsn = opt->value;
         } else if (!strcmp(opt->key, "application_name")) {
@@ -314,6 +314,7 @@ static int read_column(const PGresult *res, int row, int col, rg_type type, rg_v
                        char *dt, size_t dtsz)
 {
     memset(v, 0, sizeof *v);
+    v->struct_size = sizeof *v; /* the gateway steps through a row by it */
     v->type = type;
     if (PQgetisnull(res, row, col)) {
         v->is_null = 1;
@@ -394,7 +395,7 @@ static rg_status send_rows(const PGresult *res, const rg_query_plan *plan,
     int nrows = PQntuples(res);
     for (int r = 0; r < nrows && st == RG_OK; r++) {
         for (size_t i = 0; i < plan->ncolumns; i++) {
-            const rg_field_desc *f = &plan->collection->fields[plan->columns[i]];
+            const rg_field_desc *f = rg_field_at(plan->collection->fields, plan->columns[i]);
             if (read_column(res, r, (int)i, f->type, &vals[i], dt + i * DT_SCRATCH,
                             DT_SCRATCH) != 0) {
                 st = rg_adapter_fail(err, RG_ERR_UPSTREAM,

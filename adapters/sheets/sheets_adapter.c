@@ -76,7 +76,8 @@ static rg_status parse_options(const rg_source_info *src, sh_options *o, rg_erro
     o->base_url = DEFAULT_BASE_URL;
     o->ttl_s = DEFAULT_TTL_S;
     for (size_t i = 0; i < src->noptions; i++) {
-        const char *k = src->options[i].key, *v = src->options[i].value;
+        const rg_option *opt = rg_option_at(src->options, i);
+        const char *k = opt->key, *v = opt->value;
         if (!strcmp(k, "spreadsheet_id")) {
             o->spreadsheet_id = v;
         } else if (!strcmp(k, "base_url")) {
@@ -495,7 +496,8 @@ static rg_status build_rows(const rg_query_plan *plan, const rg_mf_plan *mp, con
     for (size_t f = 0; f < coll->nfields && st == RG_OK; f++) {
         if (!mp->needed[f])
             continue;
-        const char *name = coll->fields[f].column ? coll->fields[f].column : coll->fields[f].name;
+        const rg_field_desc *fd = rg_field_at(coll->fields, f);
+        const char *name = fd->column ? fd->column : fd->name;
         size_t i;
         json_t *h;
         col[f] = SIZE_MAX;
@@ -509,7 +511,7 @@ static rg_status build_rows(const rg_query_plan *plan, const rg_mf_plan *mp, con
         if (col[f] == SIZE_MAX)
             st = rg_saas_fail(err, RG_ERR_CONFIG,
                               "the header row of range '%s' has no column '%s' (field '%s')",
-                              range, name, coll->fields[f].name);
+                              range, name, rg_field_at(coll->fields, f)->name);
     }
     for (size_t r = 1; r < json_array_size(values) && st == RG_OK; r++) {
         const json_t *line = json_array_get(values, r);
@@ -523,7 +525,7 @@ static rg_status build_rows(const rg_query_plan *plan, const rg_mf_plan *mp, con
         for (size_t f = 0; f < coll->nfields && st == RG_OK; f++) {
             if (!mp->needed[f])
                 continue;
-            const rg_field_desc *fd = &coll->fields[f];
+            const rg_field_desc *fd = rg_field_at(coll->fields, f);
             /* Trailing empty cells are left out of a row. */
             int rc = rg_mf_set_json(rows, &row[f], fd->type, json_array_get(line, col[f]),
                                     RG_MF_SHEET | RG_MF_DATE_FROM_DATETIME);

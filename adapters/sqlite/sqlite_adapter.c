@@ -51,7 +51,7 @@ static rg_status check_options(const rg_source_info *src, rg_error *err)
 {
     const char *path = NULL;
     for (size_t i = 0; i < src->noptions; i++) {
-        const rg_option *o = &src->options[i];
+        const rg_option *o = rg_option_at(src->options, i);
         if (!strcmp(o->key, "path"))
             path = o->value;
         else
@@ -97,8 +97,8 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
         return st;
     const char *path = NULL;
     for (size_t i = 0; i < src->noptions; i++)
-        if (!strcmp(src->options[i].key, "path"))
-            path = src->options[i].value;
+        if (!strcmp(rg_option_at(src->options, i)->key, "path"))
+            path = rg_option_at(src->options, i)->value;
 
     char full[PATH_MAX];
     int n;
@@ -261,6 +261,7 @@ static int read_column(sqlite3_stmt *stmt, int i, rg_type type, rg_value *v, cha
                        size_t dtsz)
 {
     memset(v, 0, sizeof *v);
+    v->struct_size = sizeof *v; /* the gateway steps through a row by it */
     v->type = type;
     int ct = sqlite3_column_type(stmt, i);
     if (ct == SQLITE_NULL) {
@@ -340,7 +341,7 @@ static rg_status run_stmt(sqlite_conn *c, sqlite3_stmt *stmt, const rg_query_pla
             break;
         }
         for (size_t i = 0; i < plan->ncolumns && st == RG_OK; i++) {
-            const rg_field_desc *f = &plan->collection->fields[plan->columns[i]];
+            const rg_field_desc *f = rg_field_at(plan->collection->fields, plan->columns[i]);
             if (read_column(stmt, (int)i, f->type, &vals[i], dt + i * DT_SCRATCH, DT_SCRATCH) != 0)
                 st = rg_adapter_fail(err, RG_ERR_UPSTREAM,
                                      "column '%s' holds a value that is not a%s %s as configured",

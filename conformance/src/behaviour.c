@@ -28,6 +28,7 @@ static void simple_plan(const rg_conf_env *env, const rg_collection_desc *coll,
     memset(p, 0, sizeof *p);
     p->struct_size = sizeof *p;
     p->collection = coll;
+    key->struct_size = sizeof *key;
     key->field = coll->key_field;
     key->desc = 0;
     p->sort = key;
@@ -67,7 +68,7 @@ static void *worker_main(void *arg)
     const rg_conf_env *env = w->env;
     rg_source_info src;
     rg_conf_source_info(env->source, &src, env->connect_timeout_ms);
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof err};
     void *conn = NULL;
     rg_status st = env->ad->connect(&src, &conn, &err);
     if (st != RG_OK) {
@@ -100,7 +101,7 @@ rg_conf_verdict rg_conf_check_concurrent(const rg_conf_env *env, char *msg, size
 {
     rg_source_info src;
     rg_conf_source_info(env->source, &src, env->connect_timeout_ms);
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof err};
     void *conn = NULL;
     rg_status st = env->ad->connect(&src, &conn, &err);
     if (st != RG_OK) {
@@ -216,7 +217,7 @@ out:
 
 rg_conf_verdict rg_conf_check_ping(const rg_conf_env *env, void *conn, char *msg, size_t msgsz)
 {
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof err};
     rg_status st = env->ad->ping(conn, &err);
     if (st != RG_OK) {
         say(msg, msgsz, "ping returned %s: %s", rg_conf_status_name(st), err.message);
@@ -229,7 +230,7 @@ rg_conf_verdict rg_conf_check_ping(const rg_conf_env *env, void *conn, char *msg
 /* ---- non-blocking queries ------------------------------------------------------ */
 
 /*
- * An adapter with the 1.1 non-blocking entries must give, through them,
+ * An adapter with the 2.1 non-blocking entries must give, through them,
  * exactly what its blocking query gives for every case (readgate runs such
  * a source's queries on its event loops with them), and a sink that stops
  * must end the query with RG_ERR_ABORTED there too.
@@ -238,11 +239,12 @@ rg_conf_verdict rg_conf_check_nonblocking(const rg_conf_env *env, void *conn, ch
                                           size_t msgsz)
 {
     const rg_adapter *ad = env->ad;
-    int has = ad->struct_size >= RG_ADAPTER_SIZE_1_1;
+    int has = ad->struct_size >= RG_ADAPTER_SIZE_2_1;
     int n = has ? !!ad->query_start + !!ad->query_resume + !!ad->socket : 0;
     if (n == 0) {
-        say(msg, msgsz, "the adapter has no non-blocking queries (optional)");
-        return RG_CONF_NA;
+        /* Optional, and "none" is one of the two valid answers. */
+        say(msg, msgsz, "no non-blocking queries (optional): readgate runs them on workers");
+        return RG_CONF_PASS;
     }
     if (n != 3) {
         say(msg, msgsz, "query_start, query_resume and socket go together: the adapter sets %d of "

@@ -37,6 +37,7 @@ int rg_conf_value_from_json(json_t *j, rg_type type, int allow_null, rg_value *o
                             size_t errsz)
 {
     memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out;
     out->type = type;
     if (json_is_null(j)) {
         if (!allow_null) {
@@ -112,6 +113,7 @@ static int load_filters(rg_conf_case *c, const rg_conf_collection *coll, json_t 
     for (size_t i = 0; i < n; i++) {
         json_t *f = json_array_get(filters, i);
         rg_filter *out = &c->filters[i];
+        out->struct_size = sizeof *out;
         long field = field_of(coll, json_object_get(f, "field"), err, errsz);
         const char *op = json_string_value(json_object_get(f, "op"));
         if (field < 0)
@@ -203,11 +205,13 @@ static int load_sort(rg_conf_case *c, const rg_conf_collection *coll, json_t *so
             snprintf(err, errsz, "sort key %zu: dir must be \"asc\" or \"desc\"", i);
             return -1;
         }
+        c->sort[i].struct_size = sizeof c->sort[i];
         c->sort[i].field = (size_t)f;
         c->sort[i].desc = !strcmp(dir, "desc");
     }
     size_t key = coll->desc.key_field;
     if (n == 0 || c->sort[n - 1].field != key || c->sort[n - 1].desc) {
+        c->sort[n].struct_size = sizeof c->sort[n];
         c->sort[n].field = key;
         c->sort[n].desc = 0;
         n++;
@@ -250,7 +254,7 @@ static int load_columns(rg_conf_case *c, const rg_conf_collection *coll, json_t 
     c->nout = n;
     size_t total = n;
     for (size_t s = 0; s < c->plan.nsort; s++) {
-        size_t f = c->plan.sort[s].field, k;
+        size_t f = rg_sort_key_at(c->plan.sort, s)->field, k;
         for (k = 0; k < total && c->columns[k] != f; k++)
             ;
         if (k == total)
@@ -277,7 +281,7 @@ static int load_after(rg_conf_case *c, const rg_conf_collection *coll, json_t *a
         return -1;
     }
     for (size_t i = 0; i < c->plan.nsort; i++) {
-        rg_type t = coll->fields[c->plan.sort[i].field].type;
+        rg_type t = coll->fields[rg_sort_key_at(c->plan.sort, i)->field].type;
         if (rg_conf_value_from_json(json_array_get(after, i), t, 1, &c->after[i], err,
                                     errsz) != 0)
             return -1;

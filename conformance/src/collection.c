@@ -91,6 +91,7 @@ int rg_conf_collection_load(const char *path, const char *target, rg_conf_collec
         }
         rg_field_desc *d = &c->fields[i];
         c->desc.nfields = i + 1;
+        d->struct_size = sizeof *d;
         d->name = strdup(fname);
         d->column = strdup(col ? col : fname);
         if (!d->name || !d->column) {

@@ -319,6 +319,7 @@ static int load_filters(rg_conf_error_case *c, json_t *filters, char *err, size_
             snprintf(err, errsz, "filter %zu: unknown operator '%s'", i, op ? op : "");
             return -1;
         }
+        out->struct_size = sizeof *out;
         out->field = (size_t)field;
         out->op = op_names[k].op;
         /* The point of a plan case: "type" makes the values differ from the field. */
@@ -367,11 +368,13 @@ static int load_order(rg_conf_error_case *c, json_t *plan, char *err, size_t err
             snprintf(err, errsz, "sort key %zu: dir must be \"asc\" or \"desc\"", i);
             return -1;
         }
+        c->sort[i].struct_size = sizeof c->sort[i];
         c->sort[i].field = (size_t)f;
         c->sort[i].desc = !strcmp(dir, "desc");
     }
     size_t key = c->coll.key_field;
     if (n == 0 || c->sort[n - 1].field != key || c->sort[n - 1].desc) {
+        c->sort[n].struct_size = sizeof c->sort[n];
         c->sort[n].field = key;
         c->sort[n].desc = 0;
         n++;
@@ -824,7 +827,7 @@ out:
 static int still_answers(const rg_conf_env *env, void *conn, char *msg, size_t msgsz)
 {
     const rg_collection_desc *coll = &env->coll->desc;
-    rg_sort_key key = {.field = coll->key_field, .desc = 0};
+    rg_sort_key key = {.struct_size = sizeof key, .field = coll->key_field, .desc = 0};
     size_t col = coll->key_field;
     rg_query_plan p;
     memset(&p, 0, sizeof p);
@@ -927,7 +930,7 @@ rg_conf_verdict rg_conf_error_run(const rg_conf_env *env, void *conn, const rg_c
        connect has already passed (adapter/connect). */
     const char *phase = "query";
     rg_status got;
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof err};
     long long took = 0;
     if (c->kind == RG_CONF_ERR_COLUMN && reference_run(env, conn, c, &nd, msg, msgsz) != 0)
         goto out;

@@ -490,14 +490,16 @@ static void run_case(const options *o, const rg_adapter *ad, void *conn, const r
         printf("FAIL %s\n", c->name);
         if (c->description)
             printf("    case: %s\n", c->description);
+        /* A row that breaks the ABI stops the sink, so the adapter's status
+           is RG_ERR_ABORTED then: the problem says why. */
         if (res.status != RG_OK)
             printf("    query returned %s: %s\n", rg_conf_status_name(res.status),
                    res.err.message);
-        else if (res.problem[0])
+        if (res.problem[0])
             printf("    %s\n", res.problem);
-        else if (!single_ok)
+        else if (res.status == RG_OK && !single_ok)
             rg_conf_print_diff(stdout, c, c->expected, got);
-        else {
+        else if (res.status == RG_OK) {
             printf("    the whole answer is right, but paging by %zu with 'after' is not%s%s\n",
                    page, why[0] ? ": " : "", why);
             if (paged && !rg_conf_rows_equal(c, c->expected, paged))
@@ -722,7 +724,7 @@ int main(int argc, char **argv)
 
     rg_source_info src;
     rg_conf_source_info(&o.source, &src, o.connect_timeout_ms);
-    rg_error e = {0};
+    rg_error e = {.struct_size = sizeof e};
     if (selected(&o, "adapter/check_options")) {
         if (!ad->check_options) {
             verdict(&t, "adapter/check_options", RG_CONF_NA, "the adapter has no check_options");

@@ -105,7 +105,7 @@ static int run_begin(pctx *c, void **state, rg_provider_request *req, char *msg,
     memset(req, 0, sizeof *req);
     req->struct_size = sizeof *req;
     *state = NULL;
-    rg_error err = {RG_OK, ""};
+    rg_error err = {.struct_size = sizeof err};
     rg_status st = c->p->begin(&in, state, req, &err);
     if (st != RG_OK) {
         snprintf(msg, msgsz, "begin returned %s: %.200s", status_name(st), err.message);
@@ -132,12 +132,23 @@ static int check_request(const rg_provider_request *r, char *msg, size_t msgsz)
         snprintf(msg, msgsz, "%zu headers; at most 16", r->nheaders);
         return 0;
     }
-    for (size_t i = 0; i < r->nheaders; i++)
-        if (!r->headers[i].name || !*r->headers[i].name || !header_ok(r->headers[i].name) ||
-            strchr(r->headers[i].name, ':') || !header_ok(r->headers[i].value)) {
+    /* Headers are read by their own struct_size, as readgate reads them. */
+    uint32_t hsize = r->nheaders ? r->headers->struct_size : 0;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const rg_provider_header *h = rg_header_at(r->headers, i);
+        if (h->struct_size < RG_PROVIDER_HEADER_SIZE_2_0 || h->struct_size != hsize) {
+            snprintf(msg, msgsz,
+                     "header %zu has struct_size %u; every header needs the same struct_size, "
+                     "at least %zu (set it to sizeof(rg_provider_header))",
+                     i, (unsigned)h->struct_size, (size_t)RG_PROVIDER_HEADER_SIZE_2_0);
+            return 0;
+        }
+        if (!h->name || !*h->name || !header_ok(h->name) || strchr(h->name, ':') ||
+            !header_ok(h->value)) {
             snprintf(msg, msgsz, "header %zu is malformed (empty name, ':' or a line break)", i);
             return 0;
         }
+    }
     if (!strcmp(r->method, "POST") && r->body && memchr(r->body, '\0', r->body_len)) {
         snprintf(msg, msgsz, "the body holds a NUL byte");
         return 0;
@@ -160,6 +171,7 @@ static int mint_with(pctx *c, long status, const char *body, size_t len, void **
                                  .body_len = req.url ? len : 0};
     memset(out, 0, sizeof *out);
     out->struct_size = sizeof *out;
+    err->struct_size = sizeof *err;
     err->status = RG_OK;
     err->message[0] = '\0';
     *st = c->p->finish(*state, &resp, out, err);
@@ -370,7 +382,7 @@ int rg_conf_provider_main(int argc, char **argv)
                                  .expires_after_s = (uint32_t)expires,
                                  .tools = tools};
 
-    rg_error err = {RG_OK, ""};
+    rg_error err = {.struct_size = sizeof err};
     if (!c.p->check) {
         verdict(&c, "provider/check_accepts", -1, "the provider has no check");
         verdict(&c, "provider/check_unknown_option", -1, "the provider has no check");

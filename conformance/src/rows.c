@@ -99,12 +99,25 @@ static int on_row(void *ctx, const rg_value *values, size_t n)
                 NULL);
         return 1;
     }
+    /* Values are read by their own struct_size, as readgate reads them: the
+       same on every value, and at least the 2.0 rg_value. */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t size = rg_value_at(values, i)->struct_size;
+        if (size < RG_VALUE_SIZE_2_0 || size != values->struct_size) {
+            char got[64];
+            snprintf(got, sizeof got, "%zu has struct_size %u", i, (unsigned)size);
+            problem(res, "value %s; every value of a row needs the same struct_size, at least "
+                         "the 2.0 rg_value (set it to sizeof(rg_value))%s",
+                    got, NULL);
+            return 1;
+        }
+    }
     json_t *row = json_object();
     if (!row)
         return 1;
     for (size_t i = 0; i < n; i++) {
-        const rg_field_desc *f = &plan->collection->fields[plan->columns[i]];
-        json_t *j = canon(&values[i], f, res);
+        const rg_field_desc *f = rg_field_at(plan->collection->fields, plan->columns[i]);
+        json_t *j = canon(rg_value_at(values, i), f, res);
         json_object_set_new(row, f->name, j ? j : json_null());
     }
     json_array_append_new(res->rows, row);
@@ -119,12 +132,13 @@ void rg_conf_run(const rg_adapter *ad, void *conn, const rg_query_plan *plan,
     res->stop_after = stop_after;
     res->rows = json_array();
     sink_ctx ctx = {plan, res};
-    rg_row_sink sink = {on_row, &ctx};
+    rg_row_sink sink = {.struct_size = sizeof sink, .row = on_row, .ctx = &ctx};
+    res->err.struct_size = sizeof res->err;
     res->status = ad->query(conn, plan, &sink, &res->err);
     res->err.message[sizeof res->err.message - 1] = '\0';
 }
 
-/* The adapter's non-blocking entries (adapter ABI 1.1), waited on with
+/* The adapter's non-blocking entries (adapter ABI 2.1), waited on with
    poll() as readgate's event loop would; a wait longer than the plan's
    budget plus 5 s is a failure (the adapter asked for a readiness that
    never came). */
@@ -136,7 +150,7 @@ void rg_conf_run_nonblocking(const rg_adapter *ad, void *conn, const rg_query_pl
     res->stop_after = stop_after;
     res->rows = json_array();
     sink_ctx ctx = {plan, res};
-    rg_row_sink sink = {on_row, &ctx};
+    rg_row_sink sink = {.struct_size = sizeof sink, .row = on_row, .ctx = &ctx};
     int wait = 0;
     rg_status st = ad->query_start(conn, plan, &sink, &wait, &res->err);
     while (st == RG_OK && wait) {
@@ -177,7 +191,7 @@ json_t *rg_conf_project(const rg_conf_case *c, json_t *rows)
     json_array_foreach(rows, i, row) {
         json_t *p = json_object();
         for (size_t k = 0; k < c->nout; k++) {
-            const char *name = c->plan.collection->fields[c->plan.columns[k]].name;
+            const char *name = rg_field_at(c->plan.collection->fields, c->plan.columns[k])->name;
             json_t *v = json_object_get(row, name);
             json_object_set(p, name, v ? v : json_null());
         }
@@ -204,7 +218,7 @@ static int value_equal(json_t *e, json_t *a, rg_type t)
 static int row_equal(const rg_conf_case *c, json_t *e, json_t *a)
 {
     for (size_t k = 0; k < c->nout; k++) {
-        const rg_field_desc *f = &c->plan.collection->fields[c->plan.columns[k]];
+        const rg_field_desc *f = rg_field_at(c->plan.collection->fields, c->plan.columns[k]);
         if (!value_equal(json_object_get(e, f->name), json_object_get(a, f->name), f->type))
             return 0;
     }
@@ -350,7 +364,8 @@ int rg_conf_run_paged(const rg_adapter *ad, void *conn, const rg_conf_case *c, s
         /* The next page starts after the sort values of this page's last row. */
         json_t *last = json_array_get(all, json_array_size(all) - 1);
         for (size_t k = 0; k < p.nsort; k++) {
-            const rg_field_desc *f = &p.collection->fields[p.sort[k].field];
+            const rg_field_desc *f =
+                rg_field_at(p.collection->fields, rg_sort_key_at(p.sort, k)->field);
             char err[128];
             if (rg_conf_value_from_json(json_object_get(last, f->name), f->type, 1, &after[k],
                                         err, sizeof err) != 0) {

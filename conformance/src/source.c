@@ -26,6 +26,7 @@ int rg_conf_source_set(rg_conf_source *s, const char *key, const char *value)
         return -1;
     }
     s->options = grown;
+    s->options[s->noptions].struct_size = sizeof s->options[s->noptions];
     s->options[s->noptions].key = k;
     s->options[s->noptions].value = v;
     s->noptions++;

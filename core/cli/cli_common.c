@@ -7,6 +7,22 @@
 
 #include "crypto/audit.h"
 
+bool rg_cli_opt_value(int argc, char **argv, int *i, const char *name, const char **out)
+{
+    size_t n = strlen(name);
+    if (strcmp(argv[*i], name) == 0) {
+        if (*i + 1 >= argc)
+            return false;
+        *out = argv[++*i];
+        return true;
+    }
+    if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=') {
+        *out = argv[*i] + n + 1;
+        return true;
+    }
+    return false;
+}
+
 const char *rg_cli_default_config(void)
 {
     const char *p = getenv("READGATE_CONFIG");

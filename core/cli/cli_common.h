@@ -1,5 +1,6 @@
-/* What the state-store commands (oauth, site delete) share: the loaded
-   configuration, master keys, audit log and an open state store. */
+/* What the sub-commands share: reading options, and for the state-store
+   commands (oauth, site delete) the loaded configuration, master keys, audit
+   log and an open state store. */
 #ifndef RG_CLI_COMMON_H
 #define RG_CLI_COMMON_H
 
@@ -15,6 +16,11 @@ typedef struct rg_cli_env {
     rg_state_store *st;
     bool curl; /* curl_global_init done */
 } rg_cli_env;
+
+/* One option with a value at argv[*i], as "--name VALUE" (then *i moves past
+   VALUE) or "--name=VALUE": true with *out set, false when argv[*i] is not
+   that option or VALUE is missing. */
+bool rg_cli_opt_value(int argc, char **argv, int *i, const char *name, const char **out);
 
 /* -c default: $READGATE_CONFIG, else /etc/readgate/readgate.yaml. */
 const char *rg_cli_default_config(void);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_common.h"
 #include "config/config.h"
 #include "crypto/keyring.h"
 #include "crypto/secret.h"
@@ -244,23 +245,6 @@ static rg_keyring *load_keys(const key_source *ks)
     return kr;
 }
 
-/* One option with a value, as "--name VALUE" or "--name=VALUE". */
-static bool opt_value(int argc, char **argv, int *i, const char *name, const char **out)
-{
-    size_t n = strlen(name);
-    if (strcmp(argv[*i], name) == 0) {
-        if (*i + 1 >= argc)
-            return false;
-        *out = argv[++*i];
-        return true;
-    }
-    if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=') {
-        *out = argv[*i] + n + 1;
-        return true;
-    }
-    return false;
-}
-
 int rg_cli_secret(int argc, char **argv)
 {
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -276,12 +260,12 @@ int rg_cli_secret(int argc, char **argv)
     const char *site = NULL, *field = NULL;
     key_source ks = {0};
     for (int i = 2; i < argc; i++) {
-        if (opt_value(argc, argv, &i, "--site", &site) ||
-            opt_value(argc, argv, &i, "--field", &field) ||
-            opt_value(argc, argv, &i, "-c", &ks.config) ||
-            opt_value(argc, argv, &i, "--config", &ks.config) ||
-            opt_value(argc, argv, &i, "--keys-file", &ks.file) ||
-            opt_value(argc, argv, &i, "--keys-env", &ks.env))
+        if (rg_cli_opt_value(argc, argv, &i, "--site", &site) ||
+            rg_cli_opt_value(argc, argv, &i, "--field", &field) ||
+            rg_cli_opt_value(argc, argv, &i, "-c", &ks.config) ||
+            rg_cli_opt_value(argc, argv, &i, "--config", &ks.config) ||
+            rg_cli_opt_value(argc, argv, &i, "--keys-file", &ks.file) ||
+            rg_cli_opt_value(argc, argv, &i, "--keys-env", &ks.env))
             continue;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             secret_usage(stdout);

@@ -236,6 +236,7 @@ static void build_desc(rg_cfgctx *c, rg_collection *col)
         return;
     }
     for (size_t i = 0; i < col->nfields; i++) {
+        col->desc_fields[i].struct_size = sizeof col->desc_fields[i];
         col->desc_fields[i].name = col->fields[i].name;
         col->desc_fields[i].column = col->fields[i].column;
         col->desc_fields[i].type = col->fields[i].type;

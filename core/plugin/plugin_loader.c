@@ -41,7 +41,7 @@ const rg_plugin_kind rg_plugin_adapter = {
     .entry_symbol = RG_ADAPTER_ENTRY_SYMBOL,
     .abi_major = RG_ADAPTER_ABI_MAJOR,
     .abi_minor = RG_ADAPTER_ABI_MINOR,
-    .min_size = RG_ADAPTER_SIZE_1_0,
+    .min_size = RG_ADAPTER_SIZE_2_0,
     .call_entry = call_adapter_entry,
     .validate = validate_adapter,
 };
@@ -73,7 +73,7 @@ const rg_plugin_kind rg_plugin_provider = {
     .entry_symbol = RG_PROVIDER_ENTRY_SYMBOL,
     .abi_major = RG_PROVIDER_ABI_MAJOR,
     .abi_minor = RG_PROVIDER_ABI_MINOR,
-    .min_size = RG_PROVIDER_SIZE_1_0,
+    .min_size = RG_PROVIDER_SIZE_2_0,
     .call_entry = call_provider_entry,
     .validate = validate_provider,
 };

@@ -3,8 +3,8 @@
  * opened with dlopen(RTLD_NOW | RTLD_LOCAL) and checked the same way before
  * anything else of it is touched (readgate/plugin.h):
  *   entry symbol present -> descriptor returned -> abi_major equal to the
- *   host's -> struct_size at least the kind's 1.0 layout -> name equal to the
- *   file's -> the kind's required callbacks set.
+ *   host's -> struct_size at least the kind's <major>.0 layout -> name equal
+ *   to the file's -> the kind's required callbacks set.
  * The gateway, readgate-conformance and the test programs all load through
  * it, so the rules can't drift apart. It depends on libc and libdl only (no
  * logging: the caller logs the reason it gets back).
@@ -23,7 +23,7 @@ typedef struct rg_plugin_kind {
     const char *entry_symbol;
     uint16_t abi_major;
     uint16_t abi_minor;
-    size_t min_size; /* the 1.0 layout */
+    size_t min_size; /* the <abi_major>.0 layout */
     /* Calls the entry function with its own type (sym is its address). */
     const void *(*call_entry)(void *sym, const rg_host_api *host);
     /* The kind's required callbacks; 0, or -1 with the reason. */

@@ -235,6 +235,7 @@ static int parse_filter(builder *b, json_t *el, size_t i, rg_filter *out)
     snprintf(vpath, sizeof vpath, "%s.value", path);
     static const char shape[] = "a filter is an object with exactly the keys field, op and value";
     list_buf l;
+    out->struct_size = sizeof *out;
 
     if (!json_is_object(el))
         return fail(b, "invalid_filter", path, "%s must be an object; %s", path, shape);
@@ -426,6 +427,7 @@ static int parse_sort(builder *b)
                 else
                     return fail(b, "invalid_sort", dpath, "%s must be \"asc\" or \"desc\"", dpath);
             }
+            b->sort[b->nsort].struct_size = sizeof b->sort[b->nsort];
             b->sort[b->nsort].field = idx;
             b->sort[b->nsort].desc = desc;
             b->nsort++;
@@ -436,6 +438,7 @@ static int parse_sort(builder *b)
     for (size_t s = 0; s < b->nsort; s++)
         if (b->sort[s].field == b->c->key_index)
             return 0;
+    b->sort[b->nsort].struct_size = sizeof b->sort[b->nsort];
     b->sort[b->nsort].field = b->c->key_index;
     b->sort[b->nsort].desc = 0;
     b->nsort++;

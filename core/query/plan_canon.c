@@ -133,7 +133,7 @@ static void put_filter(rg_canon *b, const rg_filter *f)
         /* between is [lo, hi]: its order is meaning, not layout */
         put_u64(b, f->nvalues);
         for (size_t k = 0; k < f->nvalues; k++)
-            put_value(b, &f->values[k]);
+            put_value(b, rg_value_at(f->values, k));
         return;
     }
     rg_canon vals = {.ok = 1};
@@ -141,7 +141,7 @@ static void put_filter(rg_canon *b, const rg_filter *f)
     if (!ends)
         vals.ok = 0;
     for (size_t k = 0; ends && k < f->nvalues; k++) {
-        put_value(&vals, &f->values[k]);
+        put_value(&vals, rg_value_at(f->values, k));
         ends[k] = vals.len;
     }
     put_set(b, &vals, ends, ends ? f->nvalues : 0);
@@ -166,7 +166,7 @@ int rg_plan_canon_query(rg_canon *b, const char *site_id, const rg_collection *c
     if (!ends)
         b->ok = 0;
     for (size_t i = 0; ends && i < nfilters; i++) {
-        put_filter(&scratch, &filters[i]);
+        put_filter(&scratch, rg_filter_at(filters, i));
         ends[i] = scratch.len;
     }
     put_set(b, &scratch, ends, ends ? nfilters : 0);
@@ -181,8 +181,8 @@ int rg_plan_canon_query(rg_canon *b, const char *site_id, const rg_collection *c
 
     put_u64(b, nsort);
     for (size_t i = 0; i < nsort; i++) {
-        put_u64(b, sort[i].field);
-        put_u64(b, (uint64_t)sort[i].desc);
+        put_u64(b, rg_sort_key_at(sort, i)->field);
+        put_u64(b, (uint64_t)rg_sort_key_at(sort, i)->desc);
     }
     return b->ok ? 0 : -1;
 }
@@ -207,7 +207,7 @@ int rg_plan_canonical(const rg_request_plan *rp, const char *site_id, unsigned c
     put_u64(&b, rp->client_limit);
     put_u64(&b, p->after ? 1 : 0);
     for (size_t i = 0; p->after && i < p->nsort; i++)
-        put_value(&b, &p->after[i]);
+        put_value(&b, rg_value_at(p->after, i));
     if (!b.ok) {
         free(b.p);
         return -1;

@@ -57,9 +57,10 @@ int rg_plan_decode_cursor(const rg_keyring *kr, const char *cursor, const uint8_
     /* The MAC proves we wrote it; the checks keep a value of the wrong type
        (say, after a config change) from reaching an adapter. */
     for (size_t i = 0; rc == 0 && i < nsort; i++) {
-        const rg_field *f = &c->fields[sort[i].field];
+        const rg_field *f = &c->fields[rg_sort_key_at(sort, i)->field];
         rg_value *v = &out[i];
         *v = vals[i];
+        v->struct_size = sizeof *v;
         if (v->is_null) {
             v->type = f->type;
             continue;
@@ -96,9 +97,12 @@ int rg_plan_next_cursor(const rg_request_plan *p, const rg_keyring *kr, const rg
     if (!kr || q->nsort == 0 || q->nsort > RG_CURSOR_MAX_VALUES)
         return -1;
     for (size_t i = 0; i < q->nsort; i++) {
-        v[i] = row[p->sort_column[i]];
+        const rg_value *rv = rg_value_at(row, p->sort_column[i]);
+        v[i] = (rg_value){
+            .struct_size = sizeof(rg_value), .type = rv->type, .is_null = rv->is_null, .u = rv->u};
         /* A value of another type would make a cursor the next request refuses. */
-        if (!v[i].is_null && v[i].type != q->collection->fields[q->sort[i].field].type)
+        size_t field = rg_sort_key_at(q->sort, i)->field;
+        if (!v[i].is_null && v[i].type != rg_field_at(q->collection->fields, field)->type)
             return -1;
     }
     return rg_cursor_encode(kr, p->query_digest, v, q->nsort, out);

@@ -185,6 +185,7 @@ static int scalar(rg_plan_ctx *x, const rg_field *f, json_t *j, const char *path
 {
     const char *tn = rg_type_name(f->type);
     memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out;
     out->type = f->type;
     switch (f->type) {
     case RG_TYPE_INTEGER:

@@ -211,14 +211,14 @@ int rg_rows_append(struct evbuffer *out, int first, const rg_query_plan *plan,
     for (size_t i = 0; i < plan->ncolumns && rc == 0; i++) {
         if (!visible[i])
             continue;
-        const rg_field_desc *f = &plan->collection->fields[plan->columns[i]];
+        const rg_field_desc *f = rg_field_at(plan->collection->fields, plan->columns[i]);
         if (!first_field)
             rc |= evbuffer_add(out, ",", 1);
         first_field = false;
         rc |= rg_json_append_string(out, f->name, strlen(f->name));
         rc |= evbuffer_add(out, ":", 1);
         /* A NULL keeps the field's type; only the payload is absent. */
-        rc |= rg_json_append_value(out, &values[i]);
+        rc |= rg_json_append_value(out, rg_value_at(values, i));
     }
     rc |= evbuffer_add(out, "}", 1);
     return rc == 0 ? 0 : -1;

@@ -178,7 +178,7 @@ static void readyz(rg_server *srv, struct evhttp_request *req)
             p->source = srt->site->sources[j].name;
             p->job.run = run_ping;
             p->job.complete = complete_ping;
-            rg_error err;
+            rg_error err = {.struct_size = sizeof(rg_error)};
             atomic_fetch_add(&r->pending, 1);
             if (rg_source_pool_submit(srt->pools[j], &p->job, &err) != RG_OK) {
                 atomic_fetch_sub(&r->pending, 1);

@@ -193,7 +193,7 @@ static void finish(mint *m)
                                  .body = m->hresp.body ? m->hresp.body : "",
                                  .body_len = m->hresp.body ? m->hresp.len : 0};
     rg_mint_result out = {.struct_size = sizeof out};
-    rg_error perr = {.status = RG_OK, .message = ""};
+    rg_error perr = {.struct_size = sizeof(rg_error)};
     rg_status st = p->finish(m->state, &resp, &out, &perr);
     perr.message[sizeof perr.message - 1] = '\0';
     if (st != RG_OK) {
@@ -244,7 +244,7 @@ static void on_answer(void *arg)
     }
     if (m->hresp.status == 0) {
         /* No HTTP answer: the provider is down, unreachable or too slow. */
-        rg_error perr = {.status = RG_OK, .message = ""};
+        rg_error perr = {.struct_size = sizeof(rg_error)};
         snprintf(perr.message, sizeof perr.message, "%s", m->hresp.error);
         fail_upstream(m, m->hresp.timed_out ? RG_ERR_TIMEOUT : RG_ERR_UNAVAILABLE, &perr);
         return;
@@ -284,6 +284,20 @@ static int build_request(mint *m, const rg_provider_request *r, char *why, size_
         snprintf(why, whylen, "the plugin's request has more than %d headers", MAX_HEADERS);
         return -1;
     }
+    /* Headers are stepped through by their own struct_size (a later minor's
+       are bigger); one below the 2.0 layout is a plugin built wrongly, and
+       reading it would run past its fields. */
+    uint32_t hsize = r->nheaders ? r->headers->struct_size : 0;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        uint32_t sz = rg_header_at(r->headers, i)->struct_size;
+        if (sz < RG_PROVIDER_HEADER_SIZE_2_0 || sz != hsize) {
+            snprintf(why, whylen,
+                     "the plugin's request header %zu has struct_size %u; every header needs "
+                     "the same struct_size, at least %zu (the 2.0 rg_provider_header)",
+                     i, (unsigned)sz, (size_t)RG_PROVIDER_HEADER_SIZE_2_0);
+            return -1;
+        }
+    }
     rg_http_req *h = &m->hreq;
     h->method = r->method;
     h->timeout_ms = (long)m->srt->site->ai->timeout_ms;
@@ -296,7 +310,7 @@ static int build_request(mint *m, const rg_provider_request *r, char *why, size_
     if (!h->headers)
         goto oom;
     for (size_t i = 0; i < r->nheaders; i++) {
-        const rg_provider_header *ph = &r->headers[i];
+        const rg_provider_header *ph = rg_header_at(r->headers, i);
         if (!header_ok(ph->name, true) || !header_ok(ph->value, false)) {
             snprintf(why, whylen, "the plugin's request header %zu is malformed", i);
             return -1;
@@ -388,7 +402,7 @@ int rg_ai_mint(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt, struct evht
                         .mcp_url = ai->tools == RG_AI_TOOLS_MCP ? mcp_url : NULL,
                         .mcp_token = ai->tools == RG_AI_TOOLS_MCP ? mcp_token : NULL};
     rg_provider_request r = {.struct_size = sizeof r};
-    rg_error perr = {.status = RG_OK, .message = ""};
+    rg_error perr = {.struct_size = sizeof(rg_error)};
     rg_status st = ai->provider->begin(&in, &m->state, &r, &perr);
     m->has_state = m->state != NULL;
     perr.message[sizeof perr.message - 1] = '\0';

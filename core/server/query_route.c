@@ -53,6 +53,8 @@ typedef struct query_exec {
     size_t nrows;
     bool has_more;
     rg_value *last; /* sort values of the last written row */
+    uint32_t bad_value_size; /* a row's values had this malformed struct_size */
+    bool bad_row;
     char *last_buf; /* their string payloads */
     size_t last_cap;
     rg_status status;
@@ -178,15 +180,20 @@ static void exec_finish(query_exec *x)
     }
 }
 
+static bool is_text(const rg_value *v)
+{
+    return !v->is_null && (v->type == RG_TYPE_STRING || v->type == RG_TYPE_DATE ||
+                           v->type == RG_TYPE_DATETIME || v->type == RG_TYPE_ENUM);
+}
+
 /* Keep a copy of this row's sort values: the last one written becomes the cursor. */
 static int remember_sort_values(query_exec *x, const rg_value *row)
 {
     const rg_query_plan *p = &x->plan.plan;
     size_t need = 0;
     for (size_t i = 0; i < p->ncolumns; i++)
-        if (!row[i].is_null && (row[i].type == RG_TYPE_STRING || row[i].type == RG_TYPE_DATE ||
-                                row[i].type == RG_TYPE_DATETIME || row[i].type == RG_TYPE_ENUM))
-            need += row[i].u.str.len + 1;
+        if (is_text(rg_value_at(row, i)))
+            need += rg_value_at(row, i)->u.str.len + 1;
     if (need > x->last_cap) {
         char *nb = realloc(x->last_buf, need);
         if (!nb)
@@ -196,16 +203,38 @@ static int remember_sort_values(query_exec *x, const rg_value *row)
     }
     char *w = x->last_buf;
     for (size_t i = 0; i < p->ncolumns; i++) {
-        x->last[i] = row[i];
-        if (!row[i].is_null && (row[i].type == RG_TYPE_STRING || row[i].type == RG_TYPE_DATE ||
-                                row[i].type == RG_TYPE_DATETIME || row[i].type == RG_TYPE_ENUM)) {
-            memcpy(w, row[i].u.str.ptr, row[i].u.str.len);
-            w[row[i].u.str.len] = '\0';
+        /* The 2.0 fields only: the adapter's value may be a bigger one. */
+        const rg_value *v = rg_value_at(row, i);
+        x->last[i] = (rg_value){
+            .struct_size = sizeof(rg_value), .type = v->type, .is_null = v->is_null, .u = v->u};
+        if (is_text(v)) {
+            memcpy(w, v->u.str.ptr, v->u.str.len);
+            w[v->u.str.len] = '\0';
             x->last[i].u.str.ptr = w;
-            w += row[i].u.str.len + 1;
+            w += v->u.str.len + 1;
         }
     }
     return 0;
+}
+
+/*
+ * The adapter's values are read by their own struct_size (readgate/adapter.h):
+ * all the same, and at least the 2.0 rg_value. Anything else is an adapter
+ * built wrongly; reading on would run past its values, so the query fails.
+ */
+static bool row_layout_ok(query_exec *x, const rg_value *values, size_t n)
+{
+    uint32_t size = values ? values->struct_size : 0;
+    for (size_t i = 0; i < n; i++) {
+        /* Element 0 is checked before the first step by its size. */
+        uint32_t s = values ? rg_value_at(values, i)->struct_size : 0;
+        if (s < RG_VALUE_SIZE_2_0 || s != size) {
+            x->bad_row = true;
+            x->bad_value_size = s;
+            return false;
+        }
+    }
+    return true;
 }
 
 /* The sink: rows go straight into the response buffer as JSON. Worker thread. */
@@ -213,7 +242,7 @@ static int on_row(void *ctx, const rg_value *values, size_t n)
 {
     query_exec *x = ctx;
     const rg_query_plan *p = &x->plan.plan;
-    if (n != p->ncolumns)
+    if (n != p->ncolumns || !row_layout_ok(x, values, n))
         return 1;
     if (x->nrows == x->plan.client_limit) {
         x->has_more = true; /* the extra row only proves a next page exists */
@@ -231,16 +260,18 @@ static int on_row(void *ctx, const rg_value *values, size_t n)
 static const rg_query_plan *begin_query(rg_job *job, rg_row_sink *sink, rg_error *err)
 {
     query_exec *x = (query_exec *)job;
+    rg_row_sink row_sink = {.struct_size = sizeof row_sink, .row = on_row, .ctx = x};
     /* A second run (OAuth retry after a refresh) starts from scratch. */
     evbuffer_drain(x->out, evbuffer_get_length(x->out));
     x->nrows = 0;
     x->has_more = false;
+    x->bad_row = false;
     if (rg_rows_begin(x->out) != 0) {
         err->status = RG_ERR_INTERNAL;
         snprintf(err->message, sizeof err->message, "out of memory");
         return NULL;
     }
-    *sink = (rg_row_sink){.row = on_row, .ctx = x};
+    *sink = row_sink;
     return &x->plan.plan;
 }
 
@@ -248,6 +279,16 @@ static const rg_query_plan *begin_query(rg_job *job, rg_row_sink *sink, rg_error
 static rg_status end_query(rg_job *job, rg_status st, rg_error *err)
 {
     query_exec *x = (query_exec *)job;
+    if (x->bad_row) {
+        err->status = RG_ERR_INTERNAL;
+        snprintf(err->message, sizeof err->message,
+                 "the adapter of source '%s' sent a row whose values have struct_size %u; "
+                 "readgate needs the same struct_size on every value, at least %zu (the 2.0 "
+                 "rg_value)",
+                 x->plan.collection->source_name, (unsigned)x->bad_value_size,
+                 (size_t)RG_VALUE_SIZE_2_0);
+        return RG_ERR_INTERNAL;
+    }
     if (st == RG_ERR_ABORTED && x->has_more)
         st = RG_OK;
     if (st != RG_OK)

@@ -19,6 +19,7 @@ int rg_adapter_check_source(const rg_adapter *a, const rg_site *site, const rg_s
         return -1;
     }
     for (size_t k = 0; k < src->noptions; k++) {
+        opts[k].struct_size = sizeof opts[k];
         opts[k].key = src->options[k].key;
         opts[k].value = src->options[k].value;
     }
@@ -29,7 +30,7 @@ int rg_adapter_check_source(const rg_adapter *a, const rg_site *site, const rg_s
                            .noptions = src->noptions,
                            .connect_timeout_ms = src->connect_timeout_ms,
                            .base_dir = dirname(file_copy)};
-    rg_error err = {.status = RG_OK, .message = ""};
+    rg_error err = {.struct_size = sizeof err};
     int rc = 0;
     if (a->check_options(&info, &err) != RG_OK) {
         /* An adapter that forgot its message still gets a readable line. */

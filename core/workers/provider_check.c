@@ -12,6 +12,7 @@ int rg_provider_config_make(const rg_site *site, rg_ai_tools tools, rg_provider_
     if (!out->opts)
         return -1;
     for (size_t i = 0; i < ai->noptions; i++) {
+        out->opts[i].struct_size = sizeof out->opts[i];
         out->opts[i].key = ai->options[i].key;
         out->opts[i].value = ai->options[i].value;
     }
@@ -82,7 +83,7 @@ int rg_provider_check_site(const rg_token_provider *p, const rg_site *site,
         snprintf(why, whylen, "out of memory");
         return -1;
     }
-    rg_error err = {.status = RG_OK, .message = ""};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     int rc = 0;
     if (p->check(&pc.cfg, &err) != RG_OK) {
         err.message[sizeof err.message - 1] = '\0';

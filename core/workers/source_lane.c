@@ -70,7 +70,7 @@ static void start(rg_lane *l, slot *s, rg_job *job);
 
 static void fail_job(rg_job *job, rg_status st, const char *msg)
 {
-    rg_error err = {.status = st};
+    rg_error err = {.struct_size = sizeof(rg_error), .status = st};
     snprintf(err.message, sizeof err.message, "%s", msg);
     job->complete(job, st, &err);
 }
@@ -106,7 +106,7 @@ static void next_job(rg_lane *l)
    their own connections. */
 static void move_to_workers(rg_lane *l, rg_job *job)
 {
-    rg_error err = {.status = RG_OK, .message = ""};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     job->moved = 1;
     if (rg_pool_enqueue(l->pool, job, &err) != RG_OK)
         job->complete(job, err.status, &err);
@@ -163,7 +163,7 @@ static void on_ready(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     slot *s = arg;
     rg_lane *l = s->lane;
-    rg_error err = {.status = RG_OK, .message = ""};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     if (what & EV_TIMEOUT) {
         /* Neither an answer nor the backend's own timeout: give up on the
            connection (closing it makes the backend cancel the query). */
@@ -192,7 +192,7 @@ static void on_ready(evutil_socket_t fd, short what, void *arg)
 
 static void start(rg_lane *l, slot *s, rg_job *job)
 {
-    rg_error err = {.status = RG_OK, .message = ""};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     s->job = job;
     const rg_query_plan *plan = job->begin(job, &s->sink, &err);
     if (!plan) {
@@ -233,7 +233,7 @@ static void on_opened(rg_job *job, rg_status st, void *conn, const rg_error *err
 static void ask_for_connection(rg_lane *l)
 {
     opener *o = calloc(1, sizeof *o);
-    rg_error err = {.status = RG_OK, .message = ""};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     if (o) {
         o->lane = l;
         o->job.opened = on_opened;

@@ -47,6 +47,7 @@ static rg_status pool_connect(rg_source_pool *p, worker *w, void **conn, rg_erro
         goto out;
     }
     for (size_t i = 0; i < src->noptions; i++) {
+        opts[i].struct_size = sizeof opts[i];
         opts[i].key = src->options[i].key;
         opts[i].value = src->options[i].value;
         if (!rg_secret_is_encrypted(src->options[i].value))
@@ -67,6 +68,7 @@ static rg_status pool_connect(rg_source_pool *p, worker *w, void **conn, rg_erro
         st = rg_source_oauth_token(p->oauth, &w->oauth, &token, err);
         if (st != RG_OK)
             goto out;
+        opts[src->noptions].struct_size = sizeof opts[src->noptions];
         opts[src->noptions].key = "access_token";
         opts[src->noptions].value = token;
     }
@@ -134,7 +136,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&p->lock);
         job->next = NULL;
 
-        rg_error err = {.status = RG_OK, .message = ""};
+        rg_error err = {.struct_size = sizeof(rg_error)};
         rg_status st = RG_OK;
         if (job->opened) { /* a connection for an event loop's lane */
             void *conn = NULL;
@@ -165,7 +167,7 @@ static void *worker_main(void *arg)
                 rg_warn("source %s: %s; retrying once on a new connection", p->name,
                         err.message);
                 drop(p, &w);
-                err = (rg_error){.status = RG_OK, .message = ""};
+                err = (rg_error){.struct_size = sizeof(rg_error)};
                 st = pool_connect(p, &w, &w.conn, &err);
                 if (st == RG_OK)
                     st = job->run(job, p->adapter, w.conn, &err);
@@ -173,10 +175,10 @@ static void *worker_main(void *arg)
             if (st == RG_ERR_AUTH && p->oauth) {
                 /* The provider refused the token (expired early, revoked
                    and re-granted...): one refresh, one retry. */
-                rg_error aerr = {.status = RG_OK, .message = ""};
+                rg_error aerr = {.struct_size = sizeof(rg_error)};
                 st = reauthorise(p, &w, &aerr);
                 if (st == RG_OK) {
-                    err = (rg_error){.status = RG_OK, .message = ""};
+                    err = (rg_error){.struct_size = sizeof(rg_error)};
                     st = job->run(job, p->adapter, w.conn, &err);
                 } else {
                     err = aerr;
@@ -243,7 +245,7 @@ rg_source_pool *rg_source_pool_new(const rg_config *cfg, const rg_site *site, co
 
     /* Non-blocking queries on the event loops, when the adapter has them;
        OAuth sources keep to the workers, where a token can be refreshed. */
-    p->async = !src->oauth && p->adapter->struct_size >= RG_ADAPTER_SIZE_1_1 &&
+    p->async = !src->oauth && p->adapter->struct_size >= RG_ADAPTER_SIZE_2_1 &&
                p->adapter->query_start && p->adapter->query_resume && p->adapter->socket;
 
     size_t n = src->workers ? src->workers : 1;
@@ -343,7 +345,9 @@ void rg_source_pool_free(rg_source_pool *p)
     rg_job *j = p->head;
     while (j) {
         rg_job *next = j->next;
-        rg_error err = {.status = RG_ERR_UNAVAILABLE, .message = "source is shutting down"};
+        rg_error err = {.struct_size = sizeof(rg_error),
+                        .status = RG_ERR_UNAVAILABLE,
+                        .message = "source is shutting down"};
         if (j->opened)
             j->opened(j, RG_ERR_UNAVAILABLE, NULL, &err);
         else

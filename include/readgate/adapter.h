@@ -9,9 +9,26 @@
  * Versioning. RG_ADAPTER_ABI_MAJOR changes only when an existing layout or
  * meaning changes; a gateway refuses an adapter whose major differs. Minor
  * versions only append fields at the end of structs, so every struct that
- * crosses the boundary starts with `struct_size` and the reader checks it
- * before touching a field past the 1.0 layout. An adapter built against 1.0
- * keeps loading under every 1.x gateway.
+ * crosses the boundary starts with `uint32_t struct_size` and the reader
+ * checks it before touching a field past the 2.0 layout. An adapter built
+ * against 2.0 keeps loading under every 2.x gateway. (2.0 differs from 1.0 in
+ * one way: rg_value, rg_field_desc, rg_filter, rg_sort_key, rg_row_sink,
+ * rg_error and rg_option gained their leading struct_size.)
+ *
+ * Arrays. A later minor may make an element bigger, so an array that crosses
+ * the boundary is never indexed with the reader's own sizeof:
+ *  - the writer sets struct_size = sizeof(the element) on every element it
+ *    builds, and all elements of one array have the same struct_size;
+ *  - the reader steps with the accessors below (rg_value_at, rg_field_at,
+ *    rg_filter_at, rg_sort_key_at; rg_option_at in readgate/plugin.h), which
+ *    move by the elements' own struct_size;
+ *  - before reading a field added after 2.0 the reader checks that the
+ *    element's struct_size covers it; a struct_size below the 2.0 layout
+ *    (RG_VALUE_SIZE_2_0 and its kin) is malformed and refused.
+ * readgate builds every array it hands an adapter this way (plan values,
+ * filters, sort keys, field descriptions, options) and checks the rows an
+ * adapter sends: a row whose values' struct_size is below RG_VALUE_SIZE_2_0,
+ * or differs between values, fails the query as an adapter error.
  *
  * Entry point. The shared object exports exactly one function,
  * RG_ADAPTER_ENTRY_SYMBOL ("rg_adapter_entry"), of type rg_adapter_entry_fn.
@@ -51,7 +68,7 @@
 extern "C" {
 #endif
 
-#define RG_ADAPTER_ABI_MAJOR 1
+#define RG_ADAPTER_ABI_MAJOR 2
 #define RG_ADAPTER_ABI_MINOR 1
 #define RG_ADAPTER_ENTRY_SYMBOL "rg_adapter_entry"
 
@@ -88,6 +105,7 @@ typedef enum rg_op {
  * rows and in cursor positions; filter values are never NULL.
  */
 typedef struct rg_value {
+    uint32_t struct_size; /* sizeof(rg_value) of the writer */
     rg_type type;
     int is_null;
     union {
@@ -101,9 +119,14 @@ typedef struct rg_value {
     } u;
 } rg_value;
 
+/* The 2.0 layouts: the smallest struct_size a reader accepts. A later minor
+   appends fields after these, so the elements' own struct_size grows. */
+#define RG_VALUE_SIZE_2_0 (offsetof(rg_value, u) + sizeof(((const rg_value *)0)->u))
+
 /* ---- collection description (from the site config) -------------------- */
 
 typedef struct rg_field_desc {
+    uint32_t struct_size;
     const char *name;   /* public name used in the API */
     const char *column; /* backend name (column / document field / header) */
     rg_type type;
@@ -113,24 +136,56 @@ typedef struct rg_collection_desc {
     uint32_t struct_size;
     const char *name;   /* public collection name */
     const char *target; /* table, "schema.table", Mongo collection, sheet range ... */
-    const rg_field_desc *fields;
+    const rg_field_desc *fields; /* read with rg_field_at */
     size_t nfields;
     size_t key_field;   /* index into fields of the unique key */
 } rg_collection_desc;
 
+#define RG_FIELD_DESC_SIZE_2_0 (offsetof(rg_field_desc, type) + sizeof(rg_type))
+
 /* ---- query plan --------------------------------------------------------- */
 
 typedef struct rg_filter {
+    uint32_t struct_size;
     size_t field; /* index into collection->fields */
     rg_op op;
-    const rg_value *values; /* 1 value, or 2 for BETWEEN, or 1..50 for IN */
+    const rg_value *values; /* 1 value, or 2 for BETWEEN, or 1..50 for IN; rg_value_at */
     size_t nvalues;
 } rg_filter;
 
 typedef struct rg_sort_key {
+    uint32_t struct_size;
     size_t field;
     int desc; /* 0 ascending, 1 descending */
 } rg_sort_key;
+
+#define RG_FILTER_SIZE_2_0 (offsetof(rg_filter, nvalues) + sizeof(size_t))
+#define RG_SORT_KEY_SIZE_2_0 (offsetof(rg_sort_key, desc) + sizeof(int))
+
+/*
+ * Element i of an array that crossed the boundary: the elements lie
+ * base->struct_size bytes apart, whatever the reader's own sizeof is (the
+ * array rule at the top of this file). base must not be NULL.
+ */
+static inline const rg_value *rg_value_at(const rg_value *base, size_t i)
+{
+    return (const rg_value *)(const void *)((const char *)base + i * base->struct_size);
+}
+
+static inline const rg_field_desc *rg_field_at(const rg_field_desc *base, size_t i)
+{
+    return (const rg_field_desc *)(const void *)((const char *)base + i * base->struct_size);
+}
+
+static inline const rg_filter *rg_filter_at(const rg_filter *base, size_t i)
+{
+    return (const rg_filter *)(const void *)((const char *)base + i * base->struct_size);
+}
+
+static inline const rg_sort_key *rg_sort_key_at(const rg_sort_key *base, size_t i)
+{
+    return (const rg_sort_key *)(const void *)((const char *)base + i * base->struct_size);
+}
 
 /*
  * A validated query. Semantics every adapter implements exactly (the
@@ -151,15 +206,15 @@ typedef struct rg_sort_key {
 typedef struct rg_query_plan {
     uint32_t struct_size;
     const rg_collection_desc *collection;
-    const rg_filter *filters;
+    const rg_filter *filters; /* read with rg_filter_at */
     size_t nfilters;
     const char *const *search_words; /* NUL-terminated UTF-8, non-empty */
     size_t nsearch_words;
     const size_t *search_fields;
     size_t nsearch_fields;
-    const rg_sort_key *sort;
+    const rg_sort_key *sort; /* read with rg_sort_key_at */
     size_t nsort;
-    const rg_value *after; /* NULL, or nsort values */
+    const rg_value *after; /* NULL, or nsort values; rg_value_at */
     const size_t *columns;
     size_t ncolumns;
     size_t limit;
@@ -169,8 +224,10 @@ typedef struct rg_query_plan {
 /* ---- sink: rows flow back through it ------------------------------------ */
 
 typedef struct rg_row_sink {
+    uint32_t struct_size;
     /*
-     * Called once per row with plan->ncolumns values in plan->columns order.
+     * Called once per row with plan->ncolumns values in plan->columns order,
+     * each with struct_size = sizeof(rg_value) (the array rule above).
      * Values (and the memory they point to) need only live for the call.
      * Returns 0 to continue; non-zero means "stop": the adapter returns
      * RG_ERR_ABORTED promptly without calling the sink again.
@@ -185,7 +242,7 @@ typedef struct rg_source_info {
     uint32_t struct_size;
     const char *site_id;
     const char *source_name;
-    const rg_option *options;
+    const rg_option *options; /* read with rg_option_at */
     size_t noptions;
     uint32_t connect_timeout_ms;
     const char *base_dir; /* directory of the site file: resolve relative paths against it */
@@ -240,7 +297,7 @@ typedef struct rg_adapter {
     /* Close and free the connection. conn is never NULL. */
     void (*disconnect)(void *conn);
 
-    /* ---- since 1.1: optional, non-blocking queries ----------------------
+    /* ---- since 2.1: optional, non-blocking queries ----------------------
      *
      * An adapter whose client library can wait on a socket (libpq's
      * non-blocking API, say) may offer these three; all three or none. The
@@ -271,10 +328,10 @@ typedef struct rg_adapter {
 
 typedef const rg_adapter *(*rg_adapter_entry_fn)(const rg_host_api *host);
 
-/* The size of the 1.0 layout: the smallest struct_size a gateway accepts. */
-#define RG_ADAPTER_SIZE_1_0 (offsetof(rg_adapter, disconnect) + sizeof(void (*)(void *)))
-/* The size of the 1.1 layout, with the non-blocking queries. */
-#define RG_ADAPTER_SIZE_1_1 (offsetof(rg_adapter, socket) + sizeof(int (*)(void *)))
+/* The size of the 2.0 layout: the smallest struct_size a gateway accepts. */
+#define RG_ADAPTER_SIZE_2_0 (offsetof(rg_adapter, disconnect) + sizeof(void (*)(void *)))
+/* The size of the 2.1 layout, with the non-blocking queries. */
+#define RG_ADAPTER_SIZE_2_1 (offsetof(rg_adapter, socket) + sizeof(int (*)(void *)))
 
 /*
  * The entry point for a descriptor: exports rg_adapter_entry, and keeps the

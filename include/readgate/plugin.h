@@ -15,14 +15,26 @@
  * version. The loader reads them first, from any kind:
  *   - abi_major must equal the host's major for that kind: a different major
  *     is refused with a log line that names both;
- *   - struct_size must be at least the kind's 1.0 layout (never the host's
- *     own, larger sizeof): a plugin built against x.0 keeps loading under
- *     every x.y host, and the host reads a field added in a later minor only
- *     when struct_size says the plugin has it;
+ *   - struct_size must be at least the kind's x.0 layout, for the host's
+ *     major x (never the host's own, larger sizeof): a plugin built against
+ *     x.0 keeps loading under every x.y host, and the host reads a field
+ *     added in a later minor only when struct_size says the plugin has it;
  *   - name must equal the <name> of the file.
  *
  * Versioning rule for every struct that crosses the boundary: it starts with
  * `uint32_t struct_size`, and a minor version only appends fields at its end.
+ * Both plugin kinds are at ABI major 2, the first in which every such struct
+ * (rg_error and rg_option here included) has it.
+ *
+ * Arrays of such structs (options, values, filters, sort keys, field
+ * descriptions, request headers) follow one rule, because a later minor may
+ * make an element bigger: the writer sets struct_size = sizeof(the element)
+ * on every element, all elements of one array have the same struct_size, and
+ * the reader steps with the kind's accessors (rg_option_at below,
+ * rg_value_at and its kin in readgate/adapter.h, rg_header_at in
+ * readgate/token_provider.h), never with its own sizeof. A reader checks
+ * struct_size before reading a field added after 2.0, and refuses an element
+ * smaller than the 2.0 layout (the *_SIZE_2_0 macros).
  */
 #ifndef READGATE_PLUGIN_H
 #define READGATE_PLUGIN_H
@@ -61,10 +73,18 @@ typedef enum rg_status {
     RG_ERR_ABORTED = 7      /* the host asked to stop (not an error to report) */
 } rg_status;
 
+/*
+ * Filled by the plugin for the host. The host sets struct_size (and clears
+ * the rest) before each call; a plugin writes status and message, and a
+ * field added in a later minor only when struct_size covers it.
+ */
 typedef struct rg_error {
+    uint32_t struct_size;
     rg_status status;
     char message[256]; /* for logs: never include secrets, values or a backend's body */
 } rg_error;
+
+#define RG_ERROR_SIZE_2_0 (offsetof(rg_error, message) + sizeof(((const rg_error *)0)->message))
 
 /* ---- host services ------------------------------------------------------- */
 
@@ -93,11 +113,22 @@ typedef struct rg_host_api {
     void (*free)(void *ptr);
 } rg_host_api;
 
-/* Configured key/value pairs, secrets already decrypted where the kind says so. */
+/* Configured key/value pairs, secrets already decrypted where the kind says
+   so. An array of them is read with rg_option_at. */
 typedef struct rg_option {
+    uint32_t struct_size;
     const char *key;
     const char *value; /* numbers and booleans arrive as their YAML text */
 } rg_option;
+
+#define RG_OPTION_SIZE_2_0 (offsetof(rg_option, value) + sizeof(const char *))
+
+/* Element i of an option array: the elements lie base->struct_size bytes
+   apart (the array rule above). base must not be NULL. */
+static inline const rg_option *rg_option_at(const rg_option *base, size_t i)
+{
+    return (const rg_option *)(const void *)((const char *)base + i * base->struct_size);
+}
 
 /*
  * Plugins export their entry function with default visibility and build

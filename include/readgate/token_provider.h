@@ -21,8 +21,14 @@
  *
  * Versioning and loading as for every plugin kind (readgate/plugin.h): the
  * descriptor starts with rg_plugin_header, a different RG_PROVIDER_ABI_MAJOR
- * is refused, minor versions only append fields, and a 1.0 plugin keeps
- * loading under every 1.x gateway.
+ * is refused, minor versions only append fields, and a 2.0 plugin keeps
+ * loading under every 2.x gateway. (2.0 differs from 1.0 in one way:
+ * rg_provider_header, rg_option and rg_error gained their leading
+ * struct_size.) Arrays follow plugin.h's rule: the request's headers carry
+ * struct_size = sizeof(rg_provider_header) each, ai.options are read with
+ * rg_option_at, and readgate refuses a request whose headers' struct_size is
+ * below RG_PROVIDER_HEADER_SIZE_2_0, or differs between headers, like any
+ * malformed request: the mint fails and the log says why.
  *
  * Threads and memory. Every callback may run on any thread, several mints
  * at once: keep per-mint data in the state begin returns, never in globals.
@@ -48,7 +54,7 @@
 extern "C" {
 #endif
 
-#define RG_PROVIDER_ABI_MAJOR 1
+#define RG_PROVIDER_ABI_MAJOR 2
 #define RG_PROVIDER_ABI_MINOR 0
 #define RG_PROVIDER_ENTRY_SYMBOL "rg_provider_entry"
 
@@ -60,7 +66,7 @@ extern "C" {
 typedef struct rg_provider_config {
     uint32_t struct_size;
     const char *site_id;
-    const rg_option *options; /* ai.options, scalars as text; never secrets */
+    const rg_option *options; /* ai.options, scalars as text; never secrets; rg_option_at */
     size_t noptions;
     uint32_t expires_after_s; /* ai.expires_after_s (default 600) */
     const char *tools;        /* "functions", "mcp" or "none" */
@@ -86,17 +92,29 @@ typedef struct rg_mint_input {
     const char *mcp_token;
 } rg_mint_input;
 
+/* One request header; the provider sets struct_size on each (plugin.h). */
 typedef struct rg_provider_header {
+    uint32_t struct_size;
     const char *name;
     const char *value;
 } rg_provider_header;
+
+#define RG_PROVIDER_HEADER_SIZE_2_0 (offsetof(rg_provider_header, value) + sizeof(const char *))
+
+/* Element i of a header array: the elements lie base->struct_size bytes
+   apart (the array rule in readgate/plugin.h). base must not be NULL. */
+static inline const rg_provider_header *rg_header_at(const rg_provider_header *base, size_t i)
+{
+    const char *p = (const char *)base + i * base->struct_size;
+    return (const rg_provider_header *)(const void *)p;
+}
 
 /* Filled by begin; every pointer points into the plugin's state. */
 typedef struct rg_provider_request {
     uint32_t struct_size;                /* set by readgate */
     const char *method;                  /* "GET" or "POST" */
     const char *url;                     /* absolute; NULL: no call, go to finish */
-    const rg_provider_header *headers;   /* at most 16 */
+    const rg_provider_header *headers;   /* at most 16; each with struct_size set */
     size_t nheaders;
     const char *body;                    /* POST: the body (Content-Type in headers) */
     size_t body_len;
@@ -163,8 +181,8 @@ typedef struct rg_token_provider {
 
 typedef const rg_token_provider *(*rg_provider_entry_fn)(const rg_host_api *host);
 
-/* The size of the 1.0 layout: the smallest struct_size a gateway accepts. */
-#define RG_PROVIDER_SIZE_1_0 (offsetof(rg_token_provider, end) + sizeof(void (*)(void *)))
+/* The size of the 2.0 layout: the smallest struct_size a gateway accepts. */
+#define RG_PROVIDER_SIZE_2_0 (offsetof(rg_token_provider, end) + sizeof(void (*)(void *)))
 
 /* The entry point for a descriptor:
  *     RG_DEFINE_PROVIDER(my_provider_descriptor)

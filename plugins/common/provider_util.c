@@ -32,9 +32,11 @@ const char *rg_pv_opt(const rg_provider_config *cfg, const char *key)
 {
     if (!cfg || !cfg->options)
         return NULL;
-    for (size_t i = 0; i < cfg->noptions; i++)
-        if (cfg->options[i].key && strcmp(cfg->options[i].key, key) == 0)
-            return cfg->options[i].value;
+    for (size_t i = 0; i < cfg->noptions; i++) {
+        const rg_option *o = rg_option_at(cfg->options, i);
+        if (o->key && strcmp(o->key, key) == 0)
+            return o->value;
+    }
     return NULL;
 }
 
@@ -46,7 +48,7 @@ rg_status rg_pv_check_known(const rg_provider_config *cfg, const char *const *kn
     if (cfg->noptions && !cfg->options)
         return rg_pv_fail(err, RG_ERR_INTERNAL, "%s: options missing", provider);
     for (size_t i = 0; i < cfg->noptions; i++) {
-        const rg_option *o = &cfg->options[i];
+        const rg_option *o = rg_option_at(cfg->options, i);
         if (!o->key)
             return rg_pv_fail(err, RG_ERR_CONFIG, "options: an option has no name");
         size_t k = 0;
@@ -67,7 +69,7 @@ rg_status rg_pv_check_known(const rg_provider_config *cfg, const char *const *kn
         if (!o->value)
             return rg_pv_fail(err, RG_ERR_CONFIG, "%s: needs a value", o->key);
         for (size_t j = 0; j < i; j++)
-            if (strcmp(cfg->options[j].key, o->key) == 0)
+            if (strcmp(rg_option_at(cfg->options, j)->key, o->key) == 0)
                 return rg_pv_fail(err, RG_ERR_CONFIG, "%s: given twice", o->key);
     }
     return RG_OK;
@@ -326,6 +328,7 @@ rg_status rg_pv_add_header(rg_pv_mint *m, const char *name, const char *value, r
     char *v = rg_pv_strndup(m, value, strlen(value));
     if (!v)
         return rg_pv_fail(err, RG_ERR_INTERNAL, "out of memory");
+    m->headers[m->nheaders].struct_size = sizeof m->headers[m->nheaders];
     m->headers[m->nheaders].name = name;
     m->headers[m->nheaders].value = v;
     m->nheaders++;
@@ -359,6 +362,7 @@ rg_status rg_pv_add_key_header(rg_pv_mint *m, const char *name, const char *pref
         return rg_pv_fail(err, RG_ERR_INTERNAL, "out of memory");
     memcpy(v, prefix, plen);
     memcpy(v + plen, key, key_len);
+    m->headers[m->nheaders].struct_size = sizeof m->headers[m->nheaders];
     m->headers[m->nheaders].name = name;
     m->headers[m->nheaders].value = v;
     m->nheaders++;

@@ -90,9 +90,12 @@ static rg_status fail(rg_error *err, rg_status st, const char *fmt, ...)
 
 static const char *opt(const rg_provider_config *cfg, const char *key)
 {
-    for (size_t i = 0; cfg->options && i < cfg->noptions; i++)
-        if (cfg->options[i].key && strcmp(cfg->options[i].key, key) == 0)
-            return cfg->options[i].value;
+    /* ai.options steps by the elements' own struct_size (readgate/plugin.h). */
+    for (size_t i = 0; cfg->options && i < cfg->noptions; i++) {
+        const rg_option *o = rg_option_at(cfg->options, i);
+        if (o->key && strcmp(o->key, key) == 0)
+            return o->value;
+    }
     return NULL;
 }
 
@@ -170,7 +173,7 @@ static int base_url_ok(const char *u)
 static rg_status tpl_check(const rg_provider_config *cfg, rg_error *err)
 {
     for (size_t i = 0; i < cfg->noptions; i++) {
-        const char *k = cfg->options[i].key;
+        const char *k = rg_option_at(cfg->options, i)->key;
         if (!k || (strcmp(k, "base_url") != 0 && strcmp(k, "agent_id") != 0))
             return fail(err, RG_ERR_CONFIG, "%.64s: unknown option for provider " PROVIDER_NAME,
                         k ? k : "(unnamed)");
@@ -257,8 +260,12 @@ static rg_status tpl_begin(const rg_mint_input *in, void **state, rg_provider_re
     if (!m->url || !m->auth || !m->body)
         return fail(err, RG_ERR_INTERNAL, PROVIDER_NAME ": out of memory");
 
-    m->headers[0] = (rg_provider_header){"Authorization", m->auth};
-    m->headers[1] = (rg_provider_header){"Content-Type", "application/json"};
+    /* Every header carries its struct_size: readgate steps through them by it. */
+    m->headers[0] = (rg_provider_header){
+        .struct_size = sizeof(rg_provider_header), .name = "Authorization", .value = m->auth};
+    m->headers[1] = (rg_provider_header){.struct_size = sizeof(rg_provider_header),
+                                         .name = "Content-Type",
+                                         .value = "application/json"};
     req->method = "POST";
     req->url = m->url;
     req->headers = m->headers;

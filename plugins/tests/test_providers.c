@@ -32,6 +32,8 @@
 #define API_KEY "sk-test-SECRETKEY-0123456789abcdef"
 #define MCP_TOKEN "mcp-tok-SECRET-42"
 #define NOW 1763800000
+/* An ai.options element, struct_size set (readgate/plugin.h). */
+#define OPT(key, value) {sizeof(rg_option), (key), (value)}
 /* Put in every error body: it must never reach an error message. */
 #define BODY_MARK "BODYTEXT"
 
@@ -184,7 +186,7 @@ static rg_provider_config config(const rg_option *opts, size_t n, uint32_t expir
 
 static void assert_check_ok(const rg_token_provider *p, const rg_provider_config *c)
 {
-    rg_error e = {0};
+    rg_error e = {.struct_size = sizeof(rg_error)};
     rg_status st = p->check(c, &e);
     if (st != RG_OK)
         fail_msg("%s: check refused: %s", p->name, e.message);
@@ -194,7 +196,7 @@ static void assert_check_ok(const rg_token_provider *p, const rg_provider_config
 static void assert_check_refuses(const rg_token_provider *p, const rg_provider_config *c,
                                  const char *what)
 {
-    rg_error e = {0};
+    rg_error e = {.struct_size = sizeof(rg_error)};
     assert_int_equal(p->check(c, &e), RG_ERR_CONFIG);
     size_t n = strlen(what);
     if (strncmp(e.message, what, n) != 0 || e.message[n] != ':')
@@ -226,6 +228,7 @@ static void mint_init(mint *m, const rg_token_provider *p, const rg_provider_con
     m->in.now = NOW;
     m->req.struct_size = sizeof m->req;
     m->res.struct_size = sizeof m->res;
+    m->err.struct_size = sizeof m->err;
 }
 
 static rg_status mint_begin(mint *m)
@@ -263,11 +266,16 @@ static void assert_begin_ok(mint *m)
 static const char *header(const rg_provider_request *req, const char *name)
 {
     const char *found = NULL;
-    for (size_t i = 0; i < req->nheaders; i++)
-        if (strcasecmp(req->headers[i].name, name) == 0) {
+    for (size_t i = 0; i < req->nheaders; i++) {
+        /* Read the way readgate reads them: by the headers' own struct_size. */
+        const rg_provider_header *h = rg_header_at(req->headers, i);
+        assert_true(h->struct_size >= RG_PROVIDER_HEADER_SIZE_2_0);
+        assert_int_equal(h->struct_size, req->headers->struct_size);
+        if (strcasecmp(h->name, name) == 0) {
             assert_null(found); /* at most once */
-            found = req->headers[i].value;
+            found = h->value;
         }
+    }
     return found;
 }
 
@@ -368,7 +376,7 @@ static void test_descriptors(void **unused)
         const rg_token_provider *p = g_plugins[i].p;
         assert_string_equal(p->name, g_plugins[i].name);
         assert_int_equal(p->abi_major, RG_PROVIDER_ABI_MAJOR);
-        assert_true(p->struct_size >= RG_PROVIDER_SIZE_1_0);
+        assert_true(p->struct_size >= RG_PROVIDER_SIZE_2_0);
         assert_non_null(p->version);
         assert_non_null(p->check);
         assert_non_null(p->begin);
@@ -416,10 +424,10 @@ static void test_openai_check(void **unused)
 {
     (void)unused;
     const rg_token_provider *p = P("openai-realtime");
-    rg_option full[] = {{"model", "gpt-realtime"},
-                        {"voice", "marin"},
-                        {"instructions", "Answer from the catalog.\nBe brief."},
-                        {"base_url", "https://api.openai.com"}};
+    rg_option full[] = {OPT("model", "gpt-realtime"),
+                        OPT("voice", "marin"),
+                        OPT("instructions", "Answer from the catalog.\nBe brief."),
+                        OPT("base_url", "https://api.openai.com")};
     rg_provider_config c = CONFIG(full, 600);
     assert_check_ok(p, &c);
     rg_provider_config none = config(NULL, 0, 600);
@@ -433,26 +441,26 @@ static void test_openai_check(void **unused)
     none.expires_after_s = 9000;
     assert_check_refuses(p, &none, "expires_after_s");
 
-    rg_option unknown[] = {{"model", "gpt-realtime"}, {"temperature", "0.7"}};
+    rg_option unknown[] = {OPT("model", "gpt-realtime"), OPT("temperature", "0.7")};
     c = CONFIG(unknown, 600);
     assert_check_refuses(p, &c, "temperature");
-    rg_option twice[] = {{"model", "a"}, {"model", "b"}};
+    rg_option twice[] = {OPT("model", "a"), OPT("model", "b")};
     c = CONFIG(twice, 600);
     assert_check_refuses(p, &c, "model");
-    rg_option empty_model[] = {{"model", ""}};
+    rg_option empty_model[] = {OPT("model", "")};
     c = CONFIG(empty_model, 600);
     assert_check_refuses(p, &c, "model");
-    rg_option ctl_voice[] = {{"voice", "ma\nrin"}};
+    rg_option ctl_voice[] = {OPT("voice", "ma\nrin")};
     c = CONFIG(ctl_voice, 600);
     assert_check_refuses(p, &c, "voice");
     char *big = malloc(20001);
     memset(big, 'a', 20000);
     big[20000] = '\0';
-    rg_option long_instr[] = {{"instructions", big}};
+    rg_option long_instr[] = {OPT("instructions", big)};
     c = CONFIG(long_instr, 600);
     assert_check_refuses(p, &c, "instructions");
     free(big);
-    rg_option bad_utf8[] = {{"instructions", "caf\xc3"}};
+    rg_option bad_utf8[] = {OPT("instructions", "caf\xc3")};
     c = CONFIG(bad_utf8, 600);
     assert_check_refuses(p, &c, "instructions");
 
@@ -467,7 +475,7 @@ static void test_openai_check(void **unused)
                                      "https://",
                                      ""};
     for (size_t i = 0; i < sizeof bad_urls / sizeof *bad_urls; i++) {
-        rg_option o[] = {{"base_url", bad_urls[i]}};
+        rg_option o[] = {OPT("base_url", bad_urls[i])};
         c = CONFIG(o, 600);
         assert_check_refuses(p, &c, "base_url");
     }
@@ -475,7 +483,7 @@ static void test_openai_check(void **unused)
                                       "http://127.0.0.1:8080", "http://localhost:9000/x",
                                       "http://[::1]:8080"};
     for (size_t i = 0; i < sizeof good_urls / sizeof *good_urls; i++) {
-        rg_option o[] = {{"base_url", good_urls[i]}};
+        rg_option o[] = {OPT("base_url", good_urls[i])};
         c = CONFIG(o, 600);
         assert_check_ok(p, &c);
     }
@@ -484,9 +492,9 @@ static void test_openai_check(void **unused)
 static void test_openai_begin_functions(void **unused)
 {
     (void)unused;
-    rg_option opts[] = {{"model", "gpt-realtime-2025-08-28"},
-                        {"voice", "marin"},
-                        {"instructions", "Answer from the catalog.\nBe \"brief\"."}};
+    rg_option opts[] = {OPT("model", "gpt-realtime-2025-08-28"),
+                        OPT("voice", "marin"),
+                        OPT("instructions", "Answer from the catalog.\nBe \"brief\".")};
     rg_provider_config c = CONFIG(opts, 600);
     c.tools = "functions";
     mint m;
@@ -567,7 +575,7 @@ static void test_openai_begin_mcp(void **unused)
 static void test_openai_begin_base_url(void **unused)
 {
     (void)unused;
-    rg_option opts[] = {{"base_url", "http://127.0.0.1:9999/proxy/"}};
+    rg_option opts[] = {OPT("base_url", "http://127.0.0.1:9999/proxy/")};
     rg_provider_config c = CONFIG(opts, 60);
     mint m;
     mint_init(&m, P("openai-realtime"), &c);
@@ -601,7 +609,7 @@ static void test_openai_bad_key(void **unused)
 static void test_openai_finish(void **unused)
 {
     (void)unused;
-    rg_option opts[] = {{"instructions", "You are a friendly assistant."}};
+    rg_option opts[] = {OPT("instructions", "You are a friendly assistant.")};
     rg_provider_config c = CONFIG(opts, 600);
     c.tools = "mcp";
     mint m;
@@ -653,8 +661,8 @@ static void test_retell_check(void **unused)
 {
     (void)unused;
     const rg_token_provider *p = P("retell");
-    rg_option good[] = {{"agent_id", RETELL_AGENT}, {"agent_version", "3"},
-                        {"base_url", "https://api.retellai.com"}};
+    rg_option good[] = {OPT("agent_id", RETELL_AGENT), OPT("agent_version", "3"),
+                        OPT("base_url", "https://api.retellai.com")};
     rg_provider_config c = CONFIG(good, 600);
     assert_check_ok(p, &c);
     /* Tools and lifetimes are not its business (the host uses the flags). */
@@ -664,22 +672,23 @@ static void test_retell_check(void **unused)
 
     rg_provider_config none = config(NULL, 0, 600);
     assert_check_refuses(p, &none, "agent_id");
-    rg_option no_agent[] = {{"agent_version", "3"}};
+    rg_option no_agent[] = {OPT("agent_version", "3")};
     c = CONFIG(no_agent, 600);
     assert_check_refuses(p, &c, "agent_id");
-    rg_option bad_agent[] = {{"agent_id", "agent/../x"}};
+    rg_option bad_agent[] = {OPT("agent_id", "agent/../x")};
     c = CONFIG(bad_agent, 600);
     assert_check_refuses(p, &c, "agent_id");
     static const char *bad_versions[] = {"x", "-1", "1.5", "", " 3", "99999999999"};
     for (size_t i = 0; i < sizeof bad_versions / sizeof *bad_versions; i++) {
-        rg_option o[] = {{"agent_id", RETELL_AGENT}, {"agent_version", bad_versions[i]}};
+        rg_option o[] = {OPT("agent_id", RETELL_AGENT), OPT("agent_version", bad_versions[i])};
         c = CONFIG(o, 600);
         assert_check_refuses(p, &c, "agent_version");
     }
-    rg_option unknown[] = {{"agent_id", RETELL_AGENT}, {"voice", "x"}};
+    rg_option unknown[] = {OPT("agent_id", RETELL_AGENT), OPT("voice", "x")};
     c = CONFIG(unknown, 600);
     assert_check_refuses(p, &c, "voice");
-    rg_option bad_url[] = {{"agent_id", RETELL_AGENT}, {"base_url", "http://api.retellai.com"}};
+    rg_option bad_url[] = {OPT("agent_id", RETELL_AGENT),
+                           OPT("base_url", "http://api.retellai.com")};
     c = CONFIG(bad_url, 600);
     assert_check_refuses(p, &c, "base_url");
 }
@@ -687,7 +696,7 @@ static void test_retell_check(void **unused)
 static void test_retell_begin(void **unused)
 {
     (void)unused;
-    rg_option opts[] = {{"agent_id", RETELL_AGENT}, {"agent_version", "3"}};
+    rg_option opts[] = {OPT("agent_id", RETELL_AGENT), OPT("agent_version", "3")};
     rg_provider_config c = CONFIG(opts, 600);
     mint m;
     mint_init(&m, P("retell"), &c);
@@ -705,7 +714,7 @@ static void test_retell_begin(void **unused)
     json_decref(body);
     mint_end(&m);
 
-    rg_option plain[] = {{"agent_id", RETELL_AGENT}, {"base_url", "http://127.0.0.1:8081"}};
+    rg_option plain[] = {OPT("agent_id", RETELL_AGENT), OPT("base_url", "http://127.0.0.1:8081")};
     c = CONFIG(plain, 600);
     mint_init(&m, P("retell"), &c);
     assert_begin_ok(&m);
@@ -721,7 +730,7 @@ static void test_retell_begin(void **unused)
 static void test_retell_finish(void **unused)
 {
     (void)unused;
-    rg_option opts[] = {{"agent_id", RETELL_AGENT}};
+    rg_option opts[] = {OPT("agent_id", RETELL_AGENT)};
     rg_provider_config c = CONFIG(opts, 600);
     const long ok[] = {201, 200};
     for (size_t i = 0; i < 2; i++) {
@@ -753,10 +762,10 @@ static void test_vapi_check(void **unused)
 {
     (void)unused;
     const rg_token_provider *p = P("vapi");
-    rg_option good[] = {{"org_id", VAPI_ORG}, {"assistant_id", VAPI_ASSISTANT}};
+    rg_option good[] = {OPT("org_id", VAPI_ORG), OPT("assistant_id", VAPI_ASSISTANT)};
     rg_provider_config c = CONFIG(good, 600);
     assert_check_ok(p, &c);
-    rg_option org_only[] = {{"org_id", VAPI_ORG}};
+    rg_option org_only[] = {OPT("org_id", VAPI_ORG)};
     c = CONFIG(org_only, 600);
     assert_check_ok(p, &c);
     c.expires_after_s = 5;
@@ -764,13 +773,13 @@ static void test_vapi_check(void **unused)
 
     rg_provider_config none = config(NULL, 0, 600);
     assert_check_refuses(p, &none, "org_id");
-    rg_option bad_org[] = {{"org_id", "org-123"}};
+    rg_option bad_org[] = {OPT("org_id", "org-123")};
     c = CONFIG(bad_org, 600);
     assert_check_refuses(p, &c, "org_id");
-    rg_option bad_assistant[] = {{"org_id", VAPI_ORG}, {"assistant_id", "my assistant"}};
+    rg_option bad_assistant[] = {OPT("org_id", VAPI_ORG), OPT("assistant_id", "my assistant")};
     c = CONFIG(bad_assistant, 600);
     assert_check_refuses(p, &c, "assistant_id");
-    rg_option unknown[] = {{"org_id", VAPI_ORG}, {"base_url", "https://api.vapi.ai"}};
+    rg_option unknown[] = {OPT("org_id", VAPI_ORG), OPT("base_url", "https://api.vapi.ai")};
     c = CONFIG(unknown, 600);
     assert_check_refuses(p, &c, "base_url");
 }
@@ -817,7 +826,7 @@ static int jwt_verifies(const char *jwt, const char *key)
 static void test_vapi_jwt(void **unused)
 {
     (void)unused;
-    rg_option opts[] = {{"org_id", VAPI_ORG}, {"assistant_id", VAPI_ASSISTANT}};
+    rg_option opts[] = {OPT("org_id", VAPI_ORG), OPT("assistant_id", VAPI_ASSISTANT)};
     rg_provider_config c = CONFIG(opts, 900);
     mint m;
     mint_init(&m, P("vapi"), &c);
@@ -872,7 +881,7 @@ static void test_vapi_jwt(void **unused)
 static void test_vapi_jwt_minimal(void **unused)
 {
     (void)unused;
-    rg_option opts[] = {{"org_id", VAPI_ORG}};
+    rg_option opts[] = {OPT("org_id", VAPI_ORG)};
     rg_provider_config c = CONFIG(opts, 60);
     mint m;
     mint_init(&m, P("vapi"), &c);
@@ -910,11 +919,11 @@ static void test_elevenlabs_check(void **unused)
 {
     (void)unused;
     const rg_token_provider *p = P("elevenlabs");
-    rg_option good[] = {{"agent_id", EL_AGENT}, {"mode", "signed_url"},
-                        {"base_url", "https://api.elevenlabs.io"}};
+    rg_option good[] = {OPT("agent_id", EL_AGENT), OPT("mode", "signed_url"),
+                        OPT("base_url", "https://api.elevenlabs.io")};
     rg_provider_config c = CONFIG(good, 600);
     assert_check_ok(p, &c);
-    rg_option tok[] = {{"agent_id", EL_AGENT}, {"mode", "token"}};
+    rg_option tok[] = {OPT("agent_id", EL_AGENT), OPT("mode", "token")};
     c = CONFIG(tok, 600);
     assert_check_ok(p, &c);
 
@@ -922,17 +931,17 @@ static void test_elevenlabs_check(void **unused)
     assert_check_refuses(p, &none, "agent_id");
     static const char *bad_agents[] = {"agent/../x", "agent x", "a&b=c", "agent%20"};
     for (size_t i = 0; i < sizeof bad_agents / sizeof *bad_agents; i++) {
-        rg_option o[] = {{"agent_id", bad_agents[i]}};
+        rg_option o[] = {OPT("agent_id", bad_agents[i])};
         c = CONFIG(o, 600);
         assert_check_refuses(p, &c, "agent_id");
     }
-    rg_option bad_mode[] = {{"agent_id", EL_AGENT}, {"mode", "websocket"}};
+    rg_option bad_mode[] = {OPT("agent_id", EL_AGENT), OPT("mode", "websocket")};
     c = CONFIG(bad_mode, 600);
     assert_check_refuses(p, &c, "mode");
-    rg_option unknown[] = {{"agent_id", EL_AGENT}, {"voice", "x"}};
+    rg_option unknown[] = {OPT("agent_id", EL_AGENT), OPT("voice", "x")};
     c = CONFIG(unknown, 600);
     assert_check_refuses(p, &c, "voice");
-    rg_option bad_url[] = {{"agent_id", EL_AGENT}, {"base_url", "https://x.example?y"}};
+    rg_option bad_url[] = {OPT("agent_id", EL_AGENT), OPT("base_url", "https://x.example?y")};
     c = CONFIG(bad_url, 600);
     assert_check_refuses(p, &c, "base_url");
 }
@@ -940,7 +949,7 @@ static void test_elevenlabs_check(void **unused)
 static void test_elevenlabs_begin(void **unused)
 {
     (void)unused;
-    rg_option tok[] = {{"agent_id", EL_AGENT}};
+    rg_option tok[] = {OPT("agent_id", EL_AGENT)};
     rg_provider_config c = CONFIG(tok, 600);
     mint m;
     mint_init(&m, P("elevenlabs"), &c);
@@ -954,8 +963,8 @@ static void test_elevenlabs_begin(void **unused)
     assert_int_equal(m.req.body_len, 0);
     mint_end(&m);
 
-    rg_option su[] = {{"agent_id", EL_AGENT}, {"mode", "signed_url"},
-                      {"base_url", "http://localhost:8080/"}};
+    rg_option su[] = {OPT("agent_id", EL_AGENT), OPT("mode", "signed_url"),
+                      OPT("base_url", "http://localhost:8080/")};
     c = CONFIG(su, 600);
     mint_init(&m, P("elevenlabs"), &c);
     assert_begin_ok(&m);
@@ -968,7 +977,7 @@ static void test_elevenlabs_begin(void **unused)
 static void test_elevenlabs_finish(void **unused)
 {
     (void)unused;
-    rg_option tok[] = {{"agent_id", EL_AGENT}};
+    rg_option tok[] = {OPT("agent_id", EL_AGENT)};
     rg_provider_config c = CONFIG(tok, 600);
     mint m;
     mint_init(&m, P("elevenlabs"), &c);
@@ -981,7 +990,7 @@ static void test_elevenlabs_finish(void **unused)
 
     static const char url[] = "wss://api.elevenlabs.io/v1/convai/conversation?agent_id=" EL_AGENT
                               "&conversation_signature=cvtkn_abc";
-    rg_option su[] = {{"agent_id", EL_AGENT}, {"mode", "signed_url"}};
+    rg_option su[] = {OPT("agent_id", EL_AGENT), OPT("mode", "signed_url")};
     rg_provider_config cs = CONFIG(su, 600);
     mint_init(&m, P("elevenlabs"), &cs);
     assert_begin_ok(&m);
@@ -1013,19 +1022,19 @@ static void test_template(void **unused)
 {
     (void)unused;
     const rg_token_provider *p = P("template");
-    rg_option good[] = {{"base_url", "https://tokens.example.com/"}, {"agent_id", "a1"}};
+    rg_option good[] = {OPT("base_url", "https://tokens.example.com/"), OPT("agent_id", "a1")};
     rg_provider_config c = CONFIG(good, 600);
     assert_check_ok(p, &c);
     rg_provider_config none = config(NULL, 0, 600);
     assert_check_refuses(p, &none, "base_url");
-    rg_option unknown[] = {{"base_url", "https://tokens.example.com"}, {"model", "x"}};
+    rg_option unknown[] = {OPT("base_url", "https://tokens.example.com"), OPT("model", "x")};
     rg_provider_config cu = CONFIG(unknown, 600);
     assert_check_refuses(p, &cu, "model");
     static const char *bad_urls[] = {"http://tokens.example.com", "https://",
                                      "http://localhost.example.com", "https://a@b",
                                      "https://x.example/?q"};
     for (size_t i = 0; i < sizeof bad_urls / sizeof *bad_urls; i++) {
-        rg_option o[] = {{"base_url", bad_urls[i]}};
+        rg_option o[] = {OPT("base_url", bad_urls[i])};
         rg_provider_config cb = CONFIG(o, 600);
         assert_check_refuses(p, &cb, "base_url");
     }

@@ -44,9 +44,11 @@ static int own_option(const char *key)
 
 static const char *option(const rg_source_info *src, const char *key)
 {
-    for (size_t i = 0; i < src->noptions; i++)
-        if (strcmp(src->options[i].key, key) == 0)
-            return src->options[i].value;
+    for (size_t i = 0; i < src->noptions; i++) {
+        const rg_option *o = rg_option_at(src->options, i);
+        if (strcmp(o->key, key) == 0)
+            return o->value;
+    }
     return NULL;
 }
 
@@ -76,9 +78,13 @@ static rg_source_info inner_info(const rg_source_info *src, rg_option *opts)
 {
     rg_source_info in = *src;
     size_t n = 0;
-    for (size_t i = 0; i < src->noptions; i++)
-        if (!own_option(src->options[i].key))
-            opts[n++] = src->options[i];
+    for (size_t i = 0; i < src->noptions; i++) {
+        const rg_option *o = rg_option_at(src->options, i);
+        /* Our array has our element size, whatever the gateway's is. */
+        if (!own_option(o->key))
+            opts[n++] = (rg_option){.struct_size = sizeof(rg_option), .key = o->key,
+                                    .value = o->value};
+    }
     in.options = opts;
     in.noptions = n;
     return in;

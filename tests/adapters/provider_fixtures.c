@@ -1,15 +1,32 @@
-/* Token providers the loader must refuse (tests/unit/test_adapter_loader.c).
-   Built twice: -DFIXTURE_WRONG_MAJOR claims ABI major 2; -DFIXTURE_TOO_SMALL
-   claims a struct_size below the 1.0 layout. */
+/* Token providers readgate must refuse (tests/unit/test_adapter_loader.c,
+   tests/http/test_faults.py). Built four times: -DFIXTURE_WRONG_MAJOR claims
+   the next ABI major; -DFIXTURE_OLD_MAJOR claims major 1, as a provider built
+   against the 1.x headers does; -DFIXTURE_TOO_SMALL claims a struct_size
+   below the 2.0 layout; -DFIXTURE_BAD_HEADERS loads, but its request's
+   headers claim a struct_size below the 2.0 rg_provider_header, so every
+   mint must fail without readgate reading past them. */
 #include <readgate/token_provider.h>
+
+/* A header without a struct_size, as a 1.x provider would send. */
+static const rg_provider_header bad_headers[] = {
+    {.struct_size = 0, .name = "Authorization", .value = "Bearer x"},
+};
 
 static rg_status begin(const rg_mint_input *in, void **state, rg_provider_request *req,
                        rg_error *err)
 {
     (void)in;
-    (void)req;
     (void)err;
     *state = 0;
+#if defined(FIXTURE_BAD_HEADERS)
+    req->method = "GET";
+    req->url = "http://127.0.0.1:9/v1/token";
+    req->headers = bad_headers;
+    req->nheaders = 1;
+#else
+    (void)req;
+    (void)bad_headers;
+#endif
     return RG_OK;
 }
 
@@ -30,8 +47,16 @@ static const rg_token_provider fixture = {
     .struct_size = sizeof(rg_token_provider),
     .abi_major = RG_PROVIDER_ABI_MAJOR + 1,
     .name = "wrongmajor",
+#elif defined(FIXTURE_OLD_MAJOR)
+    .struct_size = sizeof(rg_token_provider),
+    .abi_major = 1,
+    .name = "oldmajor",
+#elif defined(FIXTURE_BAD_HEADERS)
+    .struct_size = sizeof(rg_token_provider),
+    .abi_major = RG_PROVIDER_ABI_MAJOR,
+    .name = "badheaders",
 #else
-    .struct_size = RG_PROVIDER_SIZE_1_0 - sizeof(void *),
+    .struct_size = RG_PROVIDER_SIZE_2_0 - sizeof(void *),
     .abi_major = RG_PROVIDER_ABI_MAJOR,
     .name = "toosmall",
 #endif

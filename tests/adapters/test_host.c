@@ -18,6 +18,28 @@ static void host_log(rg_log_level level, const char *adapter, const char *fmt, v
 const rg_host_api rg_test_host =
     RG_HOST_TABLE(RG_ADAPTER_ABI_MAJOR, RG_ADAPTER_ABI_MINOR, host_log);
 
+int rg_test_row(const rg_value *values, size_t n, rg_value *out, size_t max)
+{
+    if (n > max || (n && !values)) {
+        fprintf(stderr, "row of %zu values (at most %zu expected)\n", n, max);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* Element 0 is checked before the first step by its size. */
+        const rg_value *v = rg_value_at(values, i);
+        if (v->struct_size < RG_VALUE_SIZE_2_0 || v->struct_size != values->struct_size) {
+            fprintf(stderr,
+                    "value %zu of a row has struct_size %u (value 0: %u, 2.0 layout: %zu)\n", i,
+                    (unsigned)v->struct_size, (unsigned)values->struct_size,
+                    (size_t)RG_VALUE_SIZE_2_0);
+            return -1;
+        }
+        out[i] = (rg_value){
+            .struct_size = sizeof(rg_value), .type = v->type, .is_null = v->is_null, .u = v->u};
+    }
+    return 0;
+}
+
 /* Through the gateway's own loader, so the tests load what readgate loads. */
 const rg_adapter *rg_test_load_adapter(const char *dir, const char *name, void **dl)
 {

@@ -58,7 +58,7 @@ static rg_source_info source(const rg_option *opts, size_t n)
 static void refused(const rg_option *opts, size_t n, const char *want)
 {
     rg_source_info s = source(opts, n);
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     assert_int_equal(ad->check_options(&s, &err), RG_ERR_CONFIG);
     assert_int_equal(err.status, RG_ERR_CONFIG);
     if (!strstr(err.message, want))
@@ -68,17 +68,17 @@ static void refused(const rg_option *opts, size_t n, const char *want)
 static void test_options(void **state)
 {
     (void)state;
-    rg_error err = {0};
-    rg_option good[] = {{"uri", "mongodb://reader:pw@db1:27017,db2/?replicaSet=rs0"},
-                        {"database", "shop"},
-                        {"read_preference", "secondaryPreferred"},
-                        {"allow_dotted_fields", "true"},
-                        {"max_time_ms", "1500"},
-                        {"timeout_ms", "2000"}};
+    rg_error err = {.struct_size = sizeof(rg_error)};
+    rg_option good[] = {OPT("uri", "mongodb://reader:pw@db1:27017,db2/?replicaSet=rs0"),
+                        OPT("database", "shop"),
+                        OPT("read_preference", "secondaryPreferred"),
+                        OPT("allow_dotted_fields", "true"),
+                        OPT("max_time_ms", "1500"),
+                        OPT("timeout_ms", "2000")};
     rg_source_info s = source(good, 6);
     assert_int_equal(ad->check_options(&s, &err), RG_OK);
     /* An encrypted URI is checked after decryption, at connect. */
-    rg_option enc[] = {{"uri", "enc:v1:k1:aaaa:bbbb:cccc"}, {"database", "shop"}};
+    rg_option enc[] = {OPT("uri", "enc:v1:k1:aaaa:bbbb:cccc"), OPT("database", "shop")};
     s = source(enc, 2);
     assert_int_equal(ad->check_options(&s, &err), RG_OK);
     void *conn = (void *)1;
@@ -86,29 +86,31 @@ static void test_options(void **state)
     assert_null(conn);
     assert_non_null(strstr(err.message, "encrypted"));
 
-    refused((rg_option[]){{"database", "shop"}}, 1, "'uri' is required");
-    refused((rg_option[]){{"uri", "mongodb://h"}}, 1, "'database' is required");
-    refused((rg_option[]){{"uri", "http://h"}, {"database", "d"}}, 2, "mongodb://");
+    refused((rg_option[]){OPT("database", "shop")}, 1, "'uri' is required");
+    refused((rg_option[]){OPT("uri", "mongodb://h")}, 1, "'database' is required");
+    refused((rg_option[]){OPT("uri", "http://h"), OPT("database", "d")}, 2, "mongodb://");
     /* Not echoed: a URI may hold a password. */
-    refused((rg_option[]){{"uri", "mongodb://u:secretpw@"}, {"database", "d"}}, 2,
+    refused((rg_option[]){OPT("uri", "mongodb://u:secretpw@"), OPT("database", "d")}, 2,
             "not a valid MongoDB connection string");
-    rg_option bad_uri[] = {{"uri", "mongodb://u:secretpw@"}, {"database", "d"}};
+    rg_option bad_uri[] = {OPT("uri", "mongodb://u:secretpw@"), OPT("database", "d")};
     s = source(bad_uri, 2);
     assert_int_equal(ad->check_options(&s, &err), RG_ERR_CONFIG);
     assert_null(strstr(err.message, "secretpw"));
-    refused((rg_option[]){{"uri", "mongodb://h"}, {"database", "a.b"}}, 2, "'database'");
-    refused((rg_option[]){{"uri", "mongodb://h"}, {"database", "$x"}}, 2, "'database'");
-    refused((rg_option[]){{"uri", "mongodb://h"}, {"database", ""}}, 2, "'database'");
-    refused((rg_option[]){{"uri", "mongodb://h"}, {"database", "d"}, {"read_preference", "fast"}},
+    refused((rg_option[]){OPT("uri", "mongodb://h"), OPT("database", "a.b")}, 2, "'database'");
+    refused((rg_option[]){OPT("uri", "mongodb://h"), OPT("database", "$x")}, 2, "'database'");
+    refused((rg_option[]){OPT("uri", "mongodb://h"), OPT("database", "")}, 2, "'database'");
+    refused((rg_option[]){OPT("uri", "mongodb://h"), OPT("database", "d"),
+                          OPT("read_preference", "fast")},
             3, "'read_preference'");
-    refused((rg_option[]){{"uri", "mongodb://h"}, {"database", "d"},
-                          {"allow_dotted_fields", "yes please"}},
+    refused((rg_option[]){OPT("uri", "mongodb://h"), OPT("database", "d"),
+                          OPT("allow_dotted_fields", "yes please")},
             3, "'allow_dotted_fields'");
-    refused((rg_option[]){{"uri", "mongodb://h"}, {"database", "d"}, {"max_time_ms", "0"}}, 3,
-            "'max_time_ms'");
-    refused((rg_option[]){{"uri", "mongodb://h"}, {"database", "d"}, {"max_time_ms", "-1"}}, 3,
-            "'max_time_ms'");
-    refused((rg_option[]){{"uri", "mongodb://h"}, {"database", "d"}, {"dsn", "x"}}, 3,
+    refused((rg_option[]){OPT("uri", "mongodb://h"), OPT("database", "d"), OPT("max_time_ms", "0")},
+            3, "'max_time_ms'");
+    refused(
+        (rg_option[]){OPT("uri", "mongodb://h"), OPT("database", "d"), OPT("max_time_ms", "-1")}, 3,
+        "'max_time_ms'");
+    refused((rg_option[]){OPT("uri", "mongodb://h"), OPT("database", "d"), OPT("dsn", "x")}, 3,
             "unknown option 'dsn'");
 }
 
@@ -122,9 +124,12 @@ typedef struct collected {
 } collected;
 
 /* Records column 0 (an integer id) of each row, and the first row whole. */
-static int collect(void *ctx, const rg_value *v, size_t n)
+static int collect(void *ctx, const rg_value *row, size_t n)
 {
     collected *c = ctx;
+    rg_value v[16];
+    if (n == 0 || rg_test_row(row, n, v, 16) != 0)
+        return 1;
     size_t len = strlen(c->ids);
     snprintf(c->ids + len, sizeof c->ids - len, "%s%lld", len ? "," : "",
              v[0].is_null ? -1LL : (long long)v[0].u.i);
@@ -144,14 +149,14 @@ static int collect(void *ctx, const rg_value *v, size_t n)
 
 static void *open_conn(const char *database, int dotted, const char *max_time_ms)
 {
-    rg_option opts[4] = {{"uri", server_uri}, {"database", database}};
+    rg_option opts[4] = {OPT("uri", server_uri), OPT("database", database)};
     size_t n = 2;
     if (dotted)
-        opts[n++] = (rg_option){"allow_dotted_fields", "true"};
+        opts[n++] = (rg_option)OPT("allow_dotted_fields", "true");
     if (max_time_ms)
-        opts[n++] = (rg_option){"max_time_ms", max_time_ms};
+        opts[n++] = (rg_option)OPT("max_time_ms", max_time_ms);
     rg_source_info s = source(opts, n);
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     void *conn = NULL;
     rg_status st = ad->connect(&s, &conn, &err);
     if (st != RG_OK)
@@ -171,13 +176,14 @@ static rg_status run(void *conn, const char *target, const rg_field_desc *fields
     rg_query_plan p = {.struct_size = sizeof p, .collection = &coll, .filters = filters,
                        .nfilters = nfilters, .sort = sort, .nsort = nsort, .columns = columns,
                        .ncolumns = ncolumns, .limit = 100, .timeout_ms = timeout_ms};
-    rg_row_sink sink = {collect, out};
+    rg_row_sink sink = {sizeof(rg_row_sink), collect, out};
     memset(out, 0, sizeof *out);
     memset(err, 0, sizeof *err);
+    err->struct_size = sizeof *err;
     return ad->query(conn, &p, &sink, err);
 }
 
-static const rg_sort_key by_id[] = {{0, 0}};
+static const rg_sort_key by_id[] = {SORT(0, 0)};
 
 /* Names from the collection config that would change the query's meaning
    are refused before anything is sent. */
@@ -190,7 +196,8 @@ static void test_refused_names(void **state)
     collected out;
     rg_error err;
     for (size_t i = 0; bad[i]; i++) {
-        rg_field_desc f[] = {{"id", "id", RG_TYPE_INTEGER}, {"x", bad[i], RG_TYPE_STRING}};
+        rg_field_desc f[] = {FIELD("id", "id", RG_TYPE_INTEGER),
+                             FIELD("x", bad[i], RG_TYPE_STRING)};
         const size_t cols[] = {0, 1};
         assert_int_equal(run(conn, "products", f, 2, NULL, 0, by_id, 1, cols, 2, 5000, &out,
                              &err),
@@ -199,7 +206,8 @@ static void test_refused_names(void **state)
     }
     static const char *const bad_dotted[] = {"a..b", "a.$b", ".a", "a.", "$a.b", NULL};
     for (size_t i = 0; bad_dotted[i]; i++) {
-        rg_field_desc f[] = {{"id", "id", RG_TYPE_INTEGER}, {"x", bad_dotted[i], RG_TYPE_STRING}};
+        rg_field_desc f[] = {FIELD("id", "id", RG_TYPE_INTEGER),
+                             FIELD("x", bad_dotted[i], RG_TYPE_STRING)};
         const size_t cols[] = {0, 1};
         assert_int_equal(run(dotted, "products", f, 2, NULL, 0, by_id, 1, cols, 2, 5000, &out,
                              &err),
@@ -207,7 +215,7 @@ static void test_refused_names(void **state)
     }
     static const char *const bad_targets[] = {"system.users", "pro$ducts", "", NULL};
     for (size_t i = 0; bad_targets[i]; i++) {
-        rg_field_desc f[] = {{"id", "id", RG_TYPE_INTEGER}};
+        rg_field_desc f[] = {FIELD("id", "id", RG_TYPE_INTEGER)};
         const size_t cols[] = {0};
         assert_int_equal(run(conn, bad_targets[i], f, 1, NULL, 0, by_id, 1, cols, 1, 5000, &out,
                              &err),
@@ -217,9 +225,10 @@ static void test_refused_names(void **state)
     ad->disconnect(dotted);
 }
 
-#define S(x) {.type = RG_TYPE_STRING, .u.str = {x, sizeof(x) - 1}}
-#define DTV(x) {.type = RG_TYPE_DATETIME, .u.str = {x, sizeof(x) - 1}}
-#define I(x) {.type = RG_TYPE_INTEGER, .u.i = (x)}
+#define S(x) {.struct_size = sizeof(rg_value), .type = RG_TYPE_STRING, .u.str = {x, sizeof(x) - 1}}
+#define DTV(x)                                                                                     \
+    {.struct_size = sizeof(rg_value), .type = RG_TYPE_DATETIME, .u.str = {x, sizeof(x) - 1}}
+#define I(x) {.struct_size = sizeof(rg_value), .type = RG_TYPE_INTEGER, .u.i = (x)}
 
 /* allow_dotted_fields: columns that are paths into embedded documents, in
    filters, sorting (NULL and missing last) and rows. */
@@ -227,27 +236,27 @@ static void test_dotted_paths(void **state)
 {
     (void)state;
     void *conn = open_conn("readgate_test", 1, NULL);
-    const rg_field_desc f[] = {{"id", "id", RG_TYPE_INTEGER},
-                               {"color", "details.color", RG_TYPE_STRING},
-                               {"size", "details.size", RG_TYPE_INTEGER}};
+    const rg_field_desc f[] = {FIELD("id", "id", RG_TYPE_INTEGER),
+                               FIELD("color", "details.color", RG_TYPE_STRING),
+                               FIELD("size", "details.size", RG_TYPE_INTEGER)};
     const size_t cols[] = {0, 1, 2};
     collected out;
     rg_error err;
-    const rg_sort_key by_color[] = {{1, 0}, {0, 0}};
+    const rg_sort_key by_color[] = {SORT(1, 0), SORT(0, 0)};
     assert_int_equal(run(conn, "shapes", f, 3, NULL, 0, by_color, 2, cols, 3, 5000, &out, &err),
                      RG_OK);
     assert_string_equal(out.ids, "2,1,3,4");
     assert_int_equal(out.first[2].u.i, 7);
-    const rg_filter red[] = {{1, RG_OP_EQ, (const rg_value[]){S("red")}, 1}};
+    const rg_filter red[] = {{sizeof(rg_filter), 1, RG_OP_EQ, (const rg_value[]){S("red")}, 1}};
     assert_int_equal(run(conn, "shapes", f, 3, red, 1, by_id, 1, cols, 3, 5000, &out, &err),
                      RG_OK);
     assert_string_equal(out.ids, "1");
     assert_string_equal(out.strs[1], "red");
     assert_int_equal(out.first[2].u.i, 42);
     /* Two public fields over one document field: projected once, read twice. */
-    const rg_field_desc twice[] = {{"id", "id", RG_TYPE_INTEGER},
-                                   {"color", "details.color", RG_TYPE_STRING},
-                                   {"colour", "details.color", RG_TYPE_STRING}};
+    const rg_field_desc twice[] = {FIELD("id", "id", RG_TYPE_INTEGER),
+                                   FIELD("color", "details.color", RG_TYPE_STRING),
+                                   FIELD("colour", "details.color", RG_TYPE_STRING)};
     assert_int_equal(run(conn, "shapes", twice, 3, red, 1, by_id, 1, cols, 3, 5000, &out, &err),
                      RG_OK);
     assert_string_equal(out.strs[1], "red");
@@ -271,32 +280,32 @@ static void test_storage_types(void **state)
     rg_error err;
     const size_t cols[] = {0, 1};
     /* An integral double is an integer (the mongo shell stores numbers so). */
-    const rg_field_desc count[] = {{"id", "id", RG_TYPE_INTEGER},
-                                   {"count", "count", RG_TYPE_INTEGER}};
+    const rg_field_desc count[] = {FIELD("id", "id", RG_TYPE_INTEGER),
+                                   FIELD("count", "count", RG_TYPE_INTEGER)};
     assert_int_equal(run(conn, "shapes", count, 2, NULL, 0, by_id, 1, cols, 2, 5000, &out, &err),
                      RG_OK);
     assert_string_equal(out.ids, "1,2,3,4");
     assert_int_equal(out.first[1].u.i, 5);
     /* ... but 5.5 is not. */
-    const rg_field_desc frac[] = {{"id", "id", RG_TYPE_INTEGER},
-                                  {"frac", "frac", RG_TYPE_INTEGER}};
+    const rg_field_desc frac[] = {FIELD("id", "id", RG_TYPE_INTEGER),
+                                  FIELD("frac", "frac", RG_TYPE_INTEGER)};
     assert_int_equal(run(conn, "shapes", frac, 2, NULL, 0, by_id, 1, cols, 2, 5000, &out, &err),
                      RG_ERR_UPSTREAM);
     assert_non_null(strstr(err.message, "'frac'"));
     /* A BSON date is a datetime, not a date (dates are 'YYYY-MM-DD' strings). */
-    const rg_field_desc as_date[] = {{"id", "id", RG_TYPE_INTEGER},
-                                     {"released_at", "released_at", RG_TYPE_DATE}};
+    const rg_field_desc as_date[] = {FIELD("id", "id", RG_TYPE_INTEGER),
+                                     FIELD("released_at", "released_at", RG_TYPE_DATE)};
     assert_int_equal(run(conn, "shapes", as_date, 2, NULL, 0, by_id, 1, cols, 2, 5000, &out,
                          &err),
                      RG_ERR_UPSTREAM);
-    const rg_field_desc as_dt[] = {{"id", "id", RG_TYPE_INTEGER},
-                                   {"released_at", "released_at", RG_TYPE_DATETIME}};
+    const rg_field_desc as_dt[] = {FIELD("id", "id", RG_TYPE_INTEGER),
+                                   FIELD("released_at", "released_at", RG_TYPE_DATETIME)};
     assert_int_equal(run(conn, "shapes", as_dt, 2, NULL, 0, by_id, 1, cols, 2, 5000, &out, &err),
                      RG_OK);
     assert_string_equal(out.strs[1], "2024-01-10T00:00:00Z");
     /* A string is not an integer. */
-    const rg_field_desc label[] = {{"id", "id", RG_TYPE_INTEGER},
-                                   {"label", "label", RG_TYPE_INTEGER}};
+    const rg_field_desc label[] = {FIELD("id", "id", RG_TYPE_INTEGER),
+                                   FIELD("label", "label", RG_TYPE_INTEGER)};
     assert_int_equal(run(conn, "shapes", label, 2, NULL, 0, by_id, 1, cols, 2, 5000, &out, &err),
                      RG_ERR_UPSTREAM);
     ad->disconnect(conn);
@@ -307,8 +316,8 @@ static void test_sub_millisecond_datetimes(void **state)
 {
     (void)state;
     void *conn = open_conn("conformance", 0, NULL);
-    const rg_field_desc f[] = {{"id", "id", RG_TYPE_INTEGER},
-                               {"updated_at", "updated_at", RG_TYPE_DATETIME}};
+    const rg_field_desc f[] = {FIELD("id", "id", RG_TYPE_INTEGER),
+                               FIELD("updated_at", "updated_at", RG_TYPE_DATETIME)};
     const size_t cols[] = {0, 1};
     static const struct {
         rg_op op;
@@ -320,8 +329,9 @@ static void test_sub_millisecond_datetimes(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const rg_filter filters[] = {
-            {0, RG_OP_IN, (const rg_value[]){I(1), I(2)}, 2},
-            {1, cases[i].op, (const rg_value[]){DTV("2024-01-10T08:00:00.000500Z")}, 1},
+            {sizeof(rg_filter), 0, RG_OP_IN, (const rg_value[]){I(1), I(2)}, 2},
+            {sizeof(rg_filter), 1, cases[i].op,
+             (const rg_value[]){DTV("2024-01-10T08:00:00.000500Z")}, 1},
         };
         collected out;
         rg_error err;
@@ -333,7 +343,7 @@ static void test_sub_millisecond_datetimes(void **state)
                      cases[i].expect);
     }
     /* in: a value finer than a millisecond equals nothing; the others still match. */
-    const rg_filter in[] = {{1, RG_OP_IN,
+    const rg_filter in[] = {{sizeof(rg_filter), 1, RG_OP_IN,
                              (const rg_value[]){DTV("2024-01-10T08:00:00.000500Z"),
                                                 DTV("2024-01-10T08:00:01Z")},
                              2}};
@@ -357,7 +367,7 @@ static void test_max_time_cap(void **state)
 {
     (void)state;
     void *conn = open_conn("conformance", 0, "300");
-    const rg_field_desc f[] = {{"id", "id", RG_TYPE_INTEGER}};
+    const rg_field_desc f[] = {FIELD("id", "id", RG_TYPE_INTEGER)};
     const size_t cols[] = {0};
     collected out;
     rg_error err;
@@ -377,7 +387,7 @@ static void test_max_time_cap(void **state)
     if (st != RG_OK)
         fail_msg("after the timeout: %d (%s)", st, err.message);
     assert_int_equal(out.rows, 100);
-    rg_error perr = {0};
+    rg_error perr = {.struct_size = sizeof(rg_error)};
     assert_int_equal(ad->ping(conn, &perr), RG_OK);
     ad->disconnect(conn);
 }

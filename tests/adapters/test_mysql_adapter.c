@@ -62,7 +62,7 @@ static rg_source_info source(const rg_option *opts, size_t n)
 static void refused(const rg_option *opts, size_t n, const char *want)
 {
     rg_source_info s = source(opts, n);
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     assert_int_equal(ad->check_options(&s, &err), RG_ERR_CONFIG);
     assert_int_equal(err.status, RG_ERR_CONFIG);
     if (!strstr(err.message, want))
@@ -72,41 +72,47 @@ static void refused(const rg_option *opts, size_t n, const char *want)
 static void test_options(void **state)
 {
     (void)state;
-    rg_error err = {0};
-    rg_option good[] = {{"host", "db.example.com"}, {"port", "3307"}, {"user", "reader"},
-                        {"password", "pw"}, {"database", "shop"},
-                        {"statement_timeout_ms", "1500"}};
+    rg_error err = {.struct_size = sizeof(rg_error)};
+    rg_option good[] = {OPT("host", "db.example.com"), OPT("port", "3307"),
+                        OPT("user", "reader"),         OPT("password", "pw"),
+                        OPT("database", "shop"),       OPT("statement_timeout_ms", "1500")};
     rg_source_info s = source(good, 6);
     assert_int_equal(ad->check_options(&s, &err), RG_OK);
-    rg_option sock[] = {{"unix_socket", "run/mysqld.sock"}, {"user", "r"}, {"database", "d"}};
+    rg_option sock[] = {OPT("unix_socket", "run/mysqld.sock"), OPT("user", "r"),
+                        OPT("database", "d")};
     s = source(sock, 3);
     assert_int_equal(ad->check_options(&s, &err), RG_OK);
 
-    refused((rg_option[]){{"dsn", "x"}, {"user", "r"}, {"database", "d"}}, 3,
+    refused((rg_option[]){OPT("dsn", "x"), OPT("user", "r"), OPT("database", "d")}, 3,
             "unknown option 'dsn'");
-    refused((rg_option[]){{"host", "h"}, {"unix_socket", "/s"}, {"user", "r"}, {"database", "d"}},
+    refused((rg_option[]){OPT("host", "h"), OPT("unix_socket", "/s"), OPT("user", "r"),
+                          OPT("database", "d")},
             4, "exclude each other");
-    refused((rg_option[]){{"user", "r"}, {"database", "d"}}, 2, "'host'");
-    refused((rg_option[]){{"unix_socket", "/s"}, {"port", "3306"}, {"user", "r"},
-                          {"database", "d"}},
+    refused((rg_option[]){OPT("user", "r"), OPT("database", "d")}, 2, "'host'");
+    refused((rg_option[]){OPT("unix_socket", "/s"), OPT("port", "3306"), OPT("user", "r"),
+                          OPT("database", "d")},
             4, "'port' applies only with 'host'");
-    refused((rg_option[]){{"host", "h"}, {"port", "0"}, {"user", "r"}, {"database", "d"}}, 4,
-            "'port'");
-    refused((rg_option[]){{"host", "h"}, {"port", "65536"}, {"user", "r"}, {"database", "d"}}, 4,
-            "'port'");
-    refused((rg_option[]){{"host", "h"}, {"port", "33o6"}, {"user", "r"}, {"database", "d"}}, 4,
-            "'port'");
-    refused((rg_option[]){{"host", "h:3306/x"}, {"user", "r"}, {"database", "d"}}, 3, "'host'");
-    refused((rg_option[]){{"host", "h"}, {"database", "d"}}, 2, "'user'");
-    refused((rg_option[]){{"host", "h"}, {"user", "r"}}, 2, "'database'");
-    refused((rg_option[]){{"host", "h"}, {"user", "r"}, {"database", "d"},
-                          {"statement_timeout_ms", "-5"}},
+    refused(
+        (rg_option[]){OPT("host", "h"), OPT("port", "0"), OPT("user", "r"), OPT("database", "d")},
+        4, "'port'");
+    refused((rg_option[]){OPT("host", "h"), OPT("port", "65536"), OPT("user", "r"),
+                          OPT("database", "d")},
+            4, "'port'");
+    refused((rg_option[]){OPT("host", "h"), OPT("port", "33o6"), OPT("user", "r"),
+                          OPT("database", "d")},
+            4, "'port'");
+    refused((rg_option[]){OPT("host", "h:3306/x"), OPT("user", "r"), OPT("database", "d")}, 3,
+            "'host'");
+    refused((rg_option[]){OPT("host", "h"), OPT("database", "d")}, 2, "'user'");
+    refused((rg_option[]){OPT("host", "h"), OPT("user", "r")}, 2, "'database'");
+    refused((rg_option[]){OPT("host", "h"), OPT("user", "r"), OPT("database", "d"),
+                          OPT("statement_timeout_ms", "-5")},
             4, "'statement_timeout_ms'");
 
     /* A password that is still encrypted is a configuration error, not a
        failed login; nothing is sent anywhere. */
-    rg_option enc[] = {{"host", "127.0.0.1"}, {"port", "1"}, {"user", "r"}, {"database", "d"},
-                       {"password", "enc:v1:k1:aaaa:bbbb:cccc"}};
+    rg_option enc[] = {OPT("host", "127.0.0.1"), OPT("port", "1"), OPT("user", "r"),
+                       OPT("database", "d"), OPT("password", "enc:v1:k1:aaaa:bbbb:cccc")};
     s = source(enc, 5);
     void *conn = (void *)1;
     assert_int_equal(ad->connect(&s, &conn, &err), RG_ERR_CONFIG);
@@ -152,10 +158,10 @@ enum { F_ID, F_NAME, F_TAG, F_OK, F_AMOUNT, F_RATIO, F_STAMP, F_NOTE, NFIELDS };
    SPACE one, ok is BIT(1), amount DECIMAL, ratio FLOAT, stamp TIMESTAMP(3);
    the tag column's name is hostile on purpose. */
 static const rg_field_desc fields[NFIELDS] = {
-    {"id", "id", RG_TYPE_INTEGER},          {"name", "name", RG_TYPE_STRING},
-    {"tag", "tag \"x\"; --", RG_TYPE_STRING}, {"ok", "ok", RG_TYPE_BOOLEAN},
-    {"amount", "amount", RG_TYPE_INTEGER},  {"ratio", "ratio", RG_TYPE_NUMBER},
-    {"stamp", "stamp", RG_TYPE_DATETIME},   {"note", "note", RG_TYPE_STRING},
+    FIELD("id", "id", RG_TYPE_INTEGER),          FIELD("name", "name", RG_TYPE_STRING),
+    FIELD("tag", "tag \"x\"; --", RG_TYPE_STRING), FIELD("ok", "ok", RG_TYPE_BOOLEAN),
+    FIELD("amount", "amount", RG_TYPE_INTEGER),  FIELD("ratio", "ratio", RG_TYPE_NUMBER),
+    FIELD("stamp", "stamp", RG_TYPE_DATETIME),   FIELD("note", "note", RG_TYPE_STRING),
 };
 static const size_t all_columns[NFIELDS] = {0, 1, 2, 3, 4, 5, 6, 7};
 static const rg_collection_desc items = {.struct_size = sizeof(rg_collection_desc),
@@ -209,9 +215,9 @@ static int server_teardown(void **state)
 static rg_status reader_connect(void **conn, const char *password, const char *cap,
                                 rg_error *err)
 {
-    rg_option opts[] = {{"host", "127.0.0.1"},       {"port", port},
-                        {"user", "rg_reader"},       {"password", password},
-                        {"database", "rgtest_mysql"}, {"statement_timeout_ms", cap}};
+    rg_option opts[] = {OPT("host", "127.0.0.1"),       OPT("port", port),
+                        OPT("user", "rg_reader"),       OPT("password", password),
+                        OPT("database", "rgtest_mysql"), OPT("statement_timeout_ms", cap)};
     rg_source_info s = source(opts, cap ? 6 : 5);
     *conn = NULL;
     return ad->connect(&s, conn, err);
@@ -226,10 +232,11 @@ typedef struct collected {
     size_t nrows;
 } collected;
 
-static int collect(void *ctx, const rg_value *v, size_t n)
+static int collect(void *ctx, const rg_value *row, size_t n)
 {
     collected *c = ctx;
-    if (c->nrows == MAX_ROWS)
+    rg_value v[NFIELDS];
+    if (c->nrows == MAX_ROWS || n == 0 || rg_test_row(row, n, v, NFIELDS) != 0)
         return 1;
     c->ids[c->nrows++] = v[0].u.i;
     for (size_t i = 0; i < n && i < NFIELDS; i++) {
@@ -251,19 +258,20 @@ static rg_status run(void *conn, const rg_collection_desc *coll, const rg_filter
     rg_query_plan p = {.struct_size = sizeof p, .collection = coll, .filters = f,
                        .nfilters = nf, .sort = sort, .nsort = nsort, .columns = all_columns,
                        .ncolumns = coll->nfields, .limit = 10, .timeout_ms = timeout_ms};
-    rg_row_sink sink = {collect, out};
+    rg_row_sink sink = {sizeof(rg_row_sink), collect, out};
     memset(out, 0, sizeof *out);
     memset(err, 0, sizeof *err);
+    err->struct_size = sizeof *err;
     return ad->query(conn, &p, &sink, err);
 }
 
-#define S(x) {.type = RG_TYPE_STRING, .u.str = {x, sizeof(x) - 1}}
+#define S(x) {.struct_size = sizeof(rg_value), .type = RG_TYPE_STRING, .u.str = {x, sizeof(x) - 1}}
 
 static void test_credentials(void **state)
 {
     (void)state;
     void *conn;
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     assert_int_equal(reader_connect(&conn, "wrong-password", NULL, &err), RG_ERR_AUTH);
     assert_null(conn);
     assert_non_null(strstr(err.message, "1045"));
@@ -277,12 +285,12 @@ static void test_read_only_session(void **state)
 {
     (void)state;
     void *conn;
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     assert_int_equal(reader_connect(&conn, reader_password, NULL, &err), RG_OK);
     rg_collection_desc sneaky = items;
     sneaky.target = "sneaky";
     sneaky.nfields = 1;
-    rg_sort_key by_id[] = {{F_ID, 0}};
+    rg_sort_key by_id[] = {SORT(F_ID, 0)};
     collected c;
     assert_int_equal(run(conn, &sneaky, NULL, 0, by_id, 1, 5000, &c, &err), RG_ERR_UPSTREAM);
     assert_non_null(strstr(err.message, "1792")); /* READ ONLY transaction */
@@ -297,10 +305,10 @@ static void test_collations_and_types(void **state)
 {
     (void)state;
     void *conn;
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     collected c;
     assert_int_equal(reader_connect(&conn, reader_password, NULL, &err), RG_OK);
-    rg_sort_key by_name[] = {{F_NAME, 0}, {F_ID, 0}};
+    rg_sort_key by_name[] = {SORT(F_NAME, 0), SORT(F_ID, 0)};
     assert_int_equal(run(conn, &items, NULL, 0, by_name, 2, 5000, &c, &err), RG_OK);
     assert_int_equal(c.nrows, 4);
     /* A < B < a < é by code point; latin1_swedish_ci would say A = a. */
@@ -311,18 +319,21 @@ static void test_collations_and_types(void **state)
     assert_string_equal(c.row[F_NAME].u.str.ptr, "\xc3\xa9"); /* latin1 comes back as UTF-8 */
 
     /* PAD SPACE and case-insensitive in the catalog: 'x' = 'x ' = 'X' there. */
-    rg_sort_key by_id[] = {{F_ID, 0}};
-    rg_filter eq = {F_TAG, RG_OP_EQ, (const rg_value[]){S("x")}, 1};
+    rg_sort_key by_id[] = {SORT(F_ID, 0)};
+    rg_filter eq = {sizeof(rg_filter), F_TAG, RG_OP_EQ, (const rg_value[]){S("x")}, 1};
     assert_int_equal(run(conn, &items, &eq, 1, by_id, 1, 5000, &c, &err), RG_OK);
     assert_int_equal(c.nrows, 1);
     assert_int_equal(c.ids[0], 1);
-    rg_filter in = {F_TAG, RG_OP_IN, (const rg_value[]){S("x "), S("nope")}, 2};
+    rg_filter in = {sizeof(rg_filter), F_TAG, RG_OP_IN, (const rg_value[]){S("x "), S("nope")}, 2};
     assert_int_equal(run(conn, &items, &in, 1, by_id, 1, 5000, &c, &err), RG_OK);
     assert_int_equal(c.nrows, 1);
     assert_int_equal(c.ids[0], 2);
 
     /* Row 1: BIT(1), DECIMAL as integer, FLOAT, TIMESTAMP(3), a long TEXT. */
-    rg_filter one = {F_ID, RG_OP_EQ, (const rg_value[]){{.type = RG_TYPE_INTEGER, .u.i = 1}}, 1};
+    rg_filter one = {
+        sizeof(rg_filter), F_ID, RG_OP_EQ,
+        (const rg_value[]){{.struct_size = sizeof(rg_value), .type = RG_TYPE_INTEGER, .u.i = 1}},
+        1};
     assert_int_equal(run(conn, &items, &one, 1, by_id, 1, 5000, &c, &err), RG_OK);
     assert_int_equal(c.nrows, 1);
     assert_int_equal(c.row[F_OK].type, RG_TYPE_BOOLEAN);
@@ -332,7 +343,10 @@ static void test_collations_and_types(void **state)
     assert_string_equal(c.row[F_STAMP].u.str.ptr, "2024-01-02T03:04:05.678000Z");
     assert_int_equal(c.row[F_NOTE].u.str.len, 1000);
 
-    rg_filter neg = {F_AMOUNT, RG_OP_LT, (const rg_value[]){{.type = RG_TYPE_INTEGER, .u.i = 0}}, 1};
+    rg_filter neg = {
+        sizeof(rg_filter), F_AMOUNT, RG_OP_LT,
+        (const rg_value[]){{.struct_size = sizeof(rg_value), .type = RG_TYPE_INTEGER, .u.i = 0}},
+        1};
     assert_int_equal(run(conn, &items, &neg, 1, by_id, 1, 5000, &c, &err), RG_OK);
     assert_int_equal(c.nrows, 1);
     assert_int_equal(c.row[F_OK].u.b, 0);
@@ -340,8 +354,9 @@ static void test_collations_and_types(void **state)
     assert_true(c.row[F_STAMP].is_null);
 
     /* A datetime value with an offset compares as the instant it names. */
-    rg_filter after = {F_STAMP, RG_OP_GT,
-                       (const rg_value[]){{.type = RG_TYPE_DATETIME,
+    rg_filter after = {sizeof(rg_filter), F_STAMP, RG_OP_GT,
+                       (const rg_value[]){{.struct_size = sizeof(rg_value),
+                                           .type = RG_TYPE_DATETIME,
                                            .u.str = {"2000-01-01T01:00:00+01:00", 25}}},
                        1};
     assert_int_equal(run(conn, &items, &after, 1, by_id, 1, 5000, &c, &err), RG_OK);
@@ -356,15 +371,15 @@ static void test_unquotable_column(void **state)
 {
     (void)state;
     void *conn;
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     collected c;
     assert_int_equal(reader_connect(&conn, reader_password, NULL, &err), RG_OK);
-    rg_field_desc odd[] = {{"id", "id", RG_TYPE_INTEGER}, {"x", "a` FROM mysql.user --",
-                                                           RG_TYPE_STRING}};
+    rg_field_desc odd[] = {FIELD("id", "id", RG_TYPE_INTEGER),
+                           FIELD("x", "a` FROM mysql.user --", RG_TYPE_STRING)};
     rg_collection_desc coll = items;
     coll.fields = odd;
     coll.nfields = 2;
-    rg_sort_key by_id[] = {{F_ID, 0}};
+    rg_sort_key by_id[] = {SORT(F_ID, 0)};
     assert_int_equal(run(conn, &coll, NULL, 0, by_id, 1, 5000, &c, &err), RG_ERR_CONFIG);
     assert_int_equal(c.nrows, 0);
     assert_int_equal(ad->ping(conn, &err), RG_OK);
@@ -377,9 +392,9 @@ static void test_lost_connection(void **state)
 {
     (void)state;
     void *conn;
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     collected c;
-    rg_sort_key by_id[] = {{F_ID, 0}};
+    rg_sort_key by_id[] = {SORT(F_ID, 0)};
     assert_int_equal(reader_connect(&conn, reader_password, NULL, &err), RG_OK);
     long long id = root_number("SELECT ID FROM information_schema.PROCESSLIST "
                                "WHERE USER = 'rg_reader' AND DB = 'rgtest_mysql'");
@@ -401,13 +416,13 @@ static void test_timeout_cap(void **state)
 {
     (void)state;
     void *conn;
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     collected c;
     assert_int_equal(reader_connect(&conn, reader_password, "300", &err), RG_OK);
     rg_collection_desc slow = items;
     slow.target = "conformance.products_slow";
     slow.nfields = 1;
-    rg_sort_key by_id[] = {{F_ID, 0}};
+    rg_sort_key by_id[] = {SORT(F_ID, 0)};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(run(conn, &slow, NULL, 0, by_id, 1, 60000, &c, &err), RG_ERR_TIMEOUT);
@@ -424,17 +439,18 @@ static void test_statement_cache_bound(void **state)
 {
     (void)state;
     void *conn;
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     collected c;
     assert_int_equal(reader_connect(&conn, reader_password, NULL, &err), RG_OK);
     long long before = root_number("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
                                    "WHERE VARIABLE_NAME = 'PREPARED_STMT_COUNT'");
     rg_value vals[100];
     for (int i = 0; i < 100; i++)
-        vals[i] = (rg_value){.type = RG_TYPE_INTEGER, .u.i = i + 1};
-    rg_sort_key by_id[] = {{F_ID, 0}};
+        vals[i] =
+            (rg_value){.struct_size = sizeof(rg_value), .type = RG_TYPE_INTEGER, .u.i = i + 1};
+    rg_sort_key by_id[] = {SORT(F_ID, 0)};
     for (size_t n = 1; n <= 100; n++) {
-        rg_filter in = {F_ID, RG_OP_IN, vals, n};
+        rg_filter in = {sizeof(rg_filter), F_ID, RG_OP_IN, vals, n};
         assert_int_equal(run(conn, &items, &in, 1, by_id, 1, 5000, &c, &err), RG_OK);
         assert_int_equal(c.nrows, n < 4 ? n : 4);
     }

@@ -51,24 +51,29 @@ enum { F_ID, F_NAME, F_BRAND, F_DESC, F_CATEGORY, F_PRICE, F_STOCK, F_IN_STOCK, 
        F_UPDATED, NF };
 
 static rg_field_desc table_fields[NF] = {
-    {"id", "id", RG_TYPE_INTEGER},          {"name", "name", RG_TYPE_STRING},
-    {"brand", "Brand Name", RG_TYPE_STRING}, {"description", "description", RG_TYPE_STRING},
-    {"category", "category", RG_TYPE_ENUM}, {"price", "price", RG_TYPE_NUMBER},
-    {"stock", "stock", RG_TYPE_INTEGER},    {"in_stock", "in_stock", RG_TYPE_BOOLEAN},
-    {"released", "released", RG_TYPE_DATE}, {"updated_at", "updated_at", RG_TYPE_DATETIME},
+    FIELD("id", "id", RG_TYPE_INTEGER),
+    FIELD("name", "name", RG_TYPE_STRING),
+    FIELD("brand", "Brand Name", RG_TYPE_STRING),
+    FIELD("description", "description", RG_TYPE_STRING),
+    FIELD("category", "category", RG_TYPE_ENUM),
+    FIELD("price", "price", RG_TYPE_NUMBER),
+    FIELD("stock", "stock", RG_TYPE_INTEGER),
+    FIELD("in_stock", "in_stock", RG_TYPE_BOOLEAN),
+    FIELD("released", "released", RG_TYPE_DATE),
+    FIELD("updated_at", "updated_at", RG_TYPE_DATETIME),
 };
 
 static rg_field_desc shop_fields[NF] = {
-    {"id", "legacyResourceId", RG_TYPE_INTEGER},
-    {"name", "title", RG_TYPE_STRING},
-    {"brand", "vendor", RG_TYPE_STRING},
-    {"description", "description", RG_TYPE_STRING},
-    {"category", "productType", RG_TYPE_ENUM},
-    {"price", "priceRangeV2.minVariantPrice.amount", RG_TYPE_NUMBER},
-    {"stock", "totalInventory", RG_TYPE_INTEGER},
-    {"in_stock", "metafield:custom.in_stock", RG_TYPE_BOOLEAN},
-    {"released", "createdAt", RG_TYPE_DATE},
-    {"updated_at", "metafield:custom.updated_at", RG_TYPE_DATETIME},
+    FIELD("id", "legacyResourceId", RG_TYPE_INTEGER),
+    FIELD("name", "title", RG_TYPE_STRING),
+    FIELD("brand", "vendor", RG_TYPE_STRING),
+    FIELD("description", "description", RG_TYPE_STRING),
+    FIELD("category", "productType", RG_TYPE_ENUM),
+    FIELD("price", "priceRangeV2.minVariantPrice.amount", RG_TYPE_NUMBER),
+    FIELD("stock", "totalInventory", RG_TYPE_INTEGER),
+    FIELD("in_stock", "metafield:custom.in_stock", RG_TYPE_BOOLEAN),
+    FIELD("released", "createdAt", RG_TYPE_DATE),
+    FIELD("updated_at", "metafield:custom.updated_at", RG_TYPE_DATETIME),
 };
 
 static rg_collection_desc make_coll(rg_field_desc *fields, const char *target)
@@ -98,7 +103,7 @@ static void tq_init(tq *q, const rg_collection_desc *coll, size_t limit)
     q->plan.collection = coll;
     q->plan.filters = q->filters;
     q->plan.sort = q->sort;
-    q->sort[0] = (rg_sort_key){F_ID, 0};
+    q->sort[0] = (rg_sort_key)SORT(F_ID, 0);
     q->plan.nsort = 1;
     for (size_t i = 0; i < NF; i++)
         q->columns[i] = i;
@@ -112,7 +117,7 @@ static void tq_init(tq *q, const rg_collection_desc *coll, size_t limit)
 
 static rg_value str_value(rg_type t, const char *s)
 {
-    rg_value v = {.type = t};
+    rg_value v = {.struct_size = sizeof(rg_value), .type = t};
     v.u.str.ptr = s;
     v.u.str.len = strlen(s);
     return v;
@@ -121,6 +126,7 @@ static rg_value str_value(rg_type t, const char *s)
 static void tq_filter(tq *q, size_t field, rg_op op, const rg_value *vals, size_t n)
 {
     rg_filter *f = &q->filters[q->plan.nfilters++];
+    f->struct_size = sizeof *f;
     f->field = field;
     f->op = op;
     f->values = &q->vals[q->nvals];
@@ -137,8 +143,8 @@ static void tq_str(tq *q, size_t field, rg_op op, const char *s)
 
 static void tq_sort_by(tq *q, size_t field, int desc)
 {
-    q->sort[0] = (rg_sort_key){field, desc};
-    q->sort[1] = (rg_sort_key){F_ID, 0};
+    q->sort[0] = (rg_sort_key)SORT(field, desc);
+    q->sort[1] = (rg_sort_key)SORT(F_ID, 0);
     q->plan.nsort = 2;
 }
 
@@ -148,12 +154,15 @@ typedef struct collect {
     json_t *rows;
 } collect;
 
-static int on_row(void *ctx, const rg_value *v, size_t n)
+static int on_row(void *ctx, const rg_value *row, size_t n)
 {
     collect *c = ctx;
+    rg_value v[NF];
+    if (rg_test_row(row, n, v, NF) != 0)
+        return 1;
     json_t *o = json_object();
     for (size_t i = 0; i < n; i++) {
-        const char *name = c->plan->collection->fields[c->plan->columns[i]].name;
+        const char *name = rg_field_at(c->plan->collection->fields, c->plan->columns[i])->name;
         json_t *j;
         if (v[i].is_null)
             j = json_null();
@@ -174,8 +183,9 @@ static int on_row(void *ctx, const rg_value *v, size_t n)
 static rg_status run(const rg_adapter *ad, void *conn, tq *q, json_t **rows, rg_error *err)
 {
     collect c = {&q->plan, json_array()};
-    rg_row_sink sink = {on_row, &c};
+    rg_row_sink sink = {sizeof(rg_row_sink), on_row, &c};
     memset(err, 0, sizeof *err);
+    err->struct_size = sizeof *err;
     rg_status st = ad->query(conn, &q->plan, &sink, err);
     if (rows)
         *rows = c.rows;
@@ -246,7 +256,7 @@ static void *connect_with(world *w, const rg_option *opts, size_t n, rg_status w
                           .options = opts, .noptions = n, .connect_timeout_ms = 3000,
                           .base_dir = "."};
     void *conn = NULL;
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     rg_status st = w->ad->connect(&src, &conn, &err);
     if (st != want)
         fprintf(stderr, "connect: %d %s\n", st, err.message);
@@ -268,8 +278,9 @@ static int at_setup(void **state)
     if (!at.ad || saas_fake_start(&at.fake, RG_SOURCE_DIR, "airtable", extra) != 0)
         return -1;
     at.coll = make_coll(table_fields, "products");
-    rg_option opts[] = {{"base_id", AT_BASE}, {"base_url", at.fake.url},
-                        {"access_token", AT_PAT}, {"checkbox_absent_is_false", "false"}};
+    rg_option opts[] = {OPT("base_id", AT_BASE), OPT("base_url", at.fake.url),
+                        OPT("access_token", AT_PAT),
+                        OPT("checkbox_absent_is_false", "false")};
     at.conn = connect_with(&at, opts, 4, RG_OK);
     return 0;
 }
@@ -352,7 +363,8 @@ static void at_hostile_values(void **state)
     q.sfields[0] = F_NAME;
     q.sfields[1] = F_DESC;
     q.plan.nsearch_fields = 2;
-    rg_value lo = {.type = RG_TYPE_NUMBER, .u.n = 49.99}, hi = {.type = RG_TYPE_NUMBER, .u.n = 60};
+    rg_value lo = {.struct_size = sizeof(rg_value), .type = RG_TYPE_NUMBER, .u.n = 49.99};
+    rg_value hi = {.struct_size = sizeof(rg_value), .type = RG_TYPE_NUMBER, .u.n = 60};
     rg_value b2[] = {lo, hi};
     tq_filter(&q, F_PRICE, RG_OP_BETWEEN, b2, 2);
     at_expect(&q, "1",
@@ -403,7 +415,7 @@ static void at_paging(void **state)
                             json_object_get(b, "sort"), 0), "field")),
                         "id");
     json_decref(b);
-    rg_value after = {.type = RG_TYPE_INTEGER, .u.i = 5};
+    rg_value after = {.struct_size = sizeof(rg_value), .type = RG_TYPE_INTEGER, .u.i = 5};
     q.after[0] = after;
     q.plan.after = q.after;
     at_expect(&q, "6,7,8,9,10", "{id}>5");
@@ -460,7 +472,8 @@ static void at_errors(void **state)
     nanosleep(&ts, NULL);
 
     /* A real 401 (unknown token) and a real 403 (unknown table). */
-    rg_option bad[] = {{"base_id", AT_BASE}, {"base_url", at.fake.url}, {"access_token", "nope"}};
+    rg_option bad[] = {OPT("base_id", AT_BASE), OPT("base_url", at.fake.url),
+                       OPT("access_token", "nope")};
     void *c2 = connect_with(&at, bad, 3, RG_OK);
     tq_init(&q, &at.coll, 5);
     assert_int_equal(run(at.ad, c2, &q, NULL, &err), RG_ERR_AUTH);
@@ -471,7 +484,7 @@ static void at_errors(void **state)
     assert_non_null(strstr(err.message, "no_table"));
 
     /* No token at all: the oauth connection has none yet. */
-    rg_option none[] = {{"base_id", AT_BASE}, {"base_url", at.fake.url}};
+    rg_option none[] = {OPT("base_id", AT_BASE), OPT("base_url", at.fake.url)};
     connect_with(&at, none, 2, RG_ERR_AUTH);
 }
 
@@ -480,7 +493,8 @@ static void at_budget(void **state)
 {
     (void)state;
     reset(&at.fake); /* the fake's own 5/s throttle is on */
-    rg_option opts[] = {{"base_id", AT_BASE}, {"base_url", at.fake.url}, {"access_token", AT_PAT}};
+    rg_option opts[] = {OPT("base_id", AT_BASE), OPT("base_url", at.fake.url),
+                        OPT("access_token", AT_PAT)};
     void *c2 = connect_with(&at, opts, 3, RG_OK);
     tq q;
     rg_error err;
@@ -515,11 +529,11 @@ static void at_token_budget(void **state)
 {
     (void)state;
     reset(&at.fake);
-    rg_option opts[] = {{"base_id", AT_BASE},
-                        {"base_url", at.fake.url},
-                        {"access_token", AT_PAT},
-                        {"requests_per_second", "1000"},
-                        {"requests_per_second_per_token", "2"}};
+    rg_option opts[] = {OPT("base_id", AT_BASE),
+                        OPT("base_url", at.fake.url),
+                        OPT("access_token", AT_PAT),
+                        OPT("requests_per_second", "1000"),
+                        OPT("requests_per_second_per_token", "2")};
     void *c1 = connect_with(&at, opts, 5, RG_OK);
     void *c2 = connect_with(&at, opts, 5, RG_OK);
     tq q;
@@ -563,7 +577,8 @@ static void at_penalty(void **state)
     saas_fake other;
     const char *extra[] = {"--pat", AT_PAT, NULL};
     assert_int_equal(saas_fake_start(&other, RG_SOURCE_DIR, "airtable", extra), 0);
-    rg_option opts[] = {{"base_id", AT_BASE}, {"base_url", other.url}, {"access_token", AT_PAT}};
+    rg_option opts[] = {OPT("base_id", AT_BASE), OPT("base_url", other.url),
+                        OPT("access_token", AT_PAT)};
     void *c = connect_with(&at, opts, 3, RG_OK);
     fault(&other, json_pack("{s:i}", "status", 429));
     tq q;
@@ -594,11 +609,11 @@ static void at_penalty(void **state)
 static void at_options(void **state)
 {
     (void)state;
-    rg_option bad1[] = {{"base_url", "http://x"}};
-    rg_option bad2[] = {{"base_id", "app x"}};
-    rg_option bad3[] = {{"base_id", AT_BASE}, {"base_url", "ftp://x"}};
-    rg_option bad4[] = {{"base_id", AT_BASE}, {"color", "red"}};
-    rg_option good[] = {{"base_id", AT_BASE}};
+    rg_option bad1[] = {OPT("base_url", "http://x")};
+    rg_option bad2[] = {OPT("base_id", "app x")};
+    rg_option bad3[] = {OPT("base_id", AT_BASE), OPT("base_url", "ftp://x")};
+    rg_option bad4[] = {OPT("base_id", AT_BASE), OPT("color", "red")};
+    rg_option good[] = {OPT("base_id", AT_BASE)};
     const rg_option *all[] = {bad1, bad2, bad3, bad4};
     size_t ns[] = {1, 1, 2, 2};
     rg_error err;
@@ -637,8 +652,8 @@ static int sh_teardown(void **state)
 
 static void *sh_connect(const char *token, const char *ttl)
 {
-    rg_option opts[] = {{"spreadsheet_id", SHEET_ID}, {"base_url", sh.fake.url},
-                        {"access_token", token}, {"cache_ttl_s", ttl}};
+    rg_option opts[] = {OPT("spreadsheet_id", SHEET_ID), OPT("base_url", sh.fake.url),
+                        OPT("access_token", token), OPT("cache_ttl_s", ttl)};
     return connect_with(&sh, opts, 4, RG_OK);
 }
 
@@ -816,8 +831,8 @@ static int sp_setup(void **state)
     sp.token = saas_fake_mint(&sp.fake, "shop-main");
     if (!sp.token)
         return -1;
-    rg_option opts[] = {{"shop", "demo-shop.myshopify.com"}, {"base_url", sp.fake.url},
-                        {"access_token", sp.token}};
+    rg_option opts[] = {OPT("shop", "demo-shop.myshopify.com"), OPT("base_url", sp.fake.url),
+                        OPT("access_token", sp.token)};
     sp.conn = connect_with(&sp, opts, 3, RG_OK);
     return 0;
 }
@@ -917,9 +932,10 @@ static void shopify_hostile_values(const world *w, const char *in_numbers)
     tq_init(&q, &w->coll, 50);
     rg_value in[] = {str_value(RG_TYPE_STRING, "Acme"), str_value(RG_TYPE_STRING, "acme")};
     tq_filter(&q, F_BRAND, RG_OP_IN, in, 2);
-    rg_value b[] = {{.type = RG_TYPE_INTEGER, .u.i = 3}, {.type = RG_TYPE_INTEGER, .u.i = 5}};
+    rg_value b[] = {{.struct_size = sizeof(rg_value), .type = RG_TYPE_INTEGER, .u.i = 3},
+                    {.struct_size = sizeof(rg_value), .type = RG_TYPE_INTEGER, .u.i = 5}};
     tq_filter(&q, F_STOCK, RG_OP_BETWEEN, b, 2);
-    rg_value p = {.type = RG_TYPE_NUMBER, .u.n = 49.99};
+    rg_value p = {.struct_size = sizeof(rg_value), .type = RG_TYPE_NUMBER, .u.n = 49.99};
     tq_filter(&q, F_PRICE, RG_OP_GTE, &p, 1);
     tq_str(&q, F_NAME, RG_OP_CONTAINS, "SNEAK");
     expect_in(w, &q, "1,4", in_numbers);
@@ -968,7 +984,7 @@ static void sp_paging(void **state)
     assert_int_equal(json_integer_value(json_object_get(v, "first")), 4);
     assert_string_equal(json_string_value(json_object_get(v, "sortKey")), "ID");
     json_decref(b);
-    q.after[0] = (rg_value){.type = RG_TYPE_INTEGER, .u.i = 296};
+    q.after[0] = (rg_value){.struct_size = sizeof(rg_value), .type = RG_TYPE_INTEGER, .u.i = 296};
     q.plan.after = q.after;
     q.sort[0].desc = 1;
     sp_expect(&q, "295,294,293,292", "id:<296");
@@ -1086,16 +1102,16 @@ static void sp_errors(void **state)
     assert_int_equal(run(sp.ad, sp.conn, &q, NULL, &err), RG_ERR_TIMEOUT);
     json_decref(saas_fake_control(&sp.fake, "config", json_pack("{s:b}", "clear_faults", 1)));
     /* The real 401: {"errors": "[API] Invalid API key ..."}. */
-    rg_option bad[] = {{"shop", "demo-shop.myshopify.com"}, {"base_url", sp.fake.url},
-                       {"access_token", "shpat_unknown"}};
+    rg_option bad[] = {OPT("shop", "demo-shop.myshopify.com"), OPT("base_url", sp.fake.url),
+                       OPT("access_token", "shpat_unknown")};
     void *c = connect_with(&sp, bad, 3, RG_OK);
     tq_init(&q, &sp.coll, 2);
     assert_int_equal(run(sp.ad, c, &q, NULL, &err), RG_ERR_AUTH);
     assert_non_null(strstr(err.message, "invalid API key"));
     sp.ad->disconnect(c);
     /* A wrong API version: 404. An unknown column: refused. */
-    rg_option v[] = {{"shop", "demo-shop.myshopify.com"}, {"base_url", sp.fake.url},
-                     {"access_token", sp.token}, {"api_version", "2019-13"}};
+    rg_option v[] = {OPT("shop", "demo-shop.myshopify.com"), OPT("base_url", sp.fake.url),
+                     OPT("access_token", sp.token), OPT("api_version", "2019-13")};
     connect_with(&sp, v, 4, RG_ERR_CONFIG);
     rg_field_desc fields[NF];
     memcpy(fields, shop_fields, sizeof fields);
@@ -1105,7 +1121,7 @@ static void sp_errors(void **state)
     assert_int_equal(run(sp.ad, sp.conn, &q, NULL, &err), RG_ERR_CONFIG);
     assert_non_null(strstr(err.message, "bodyHtml"));
     /* token_type belongs to the Storefront API. */
-    rg_option tt[] = {{"shop", "demo-shop.myshopify.com"}, {"token_type", "private"}};
+    rg_option tt[] = {OPT("shop", "demo-shop.myshopify.com"), OPT("token_type", "private")};
     rg_source_info src = {.struct_size = sizeof src, .options = tt, .noptions = 2};
     assert_int_equal(sp.ad->check_options(&src, &err), RG_ERR_CONFIG);
     assert_non_null(strstr(err.message, "token_type"));
@@ -1116,16 +1132,16 @@ static void sp_errors(void **state)
 /* The same adapter with `api: storefront`: Storefront API columns, the
    fake's /api/{version}/graphql.json, a private (delegate) token. */
 static rg_field_desc storefront_fields[NF] = {
-    {"id", "id", RG_TYPE_INTEGER},
-    {"name", "title", RG_TYPE_STRING},
-    {"brand", "vendor", RG_TYPE_STRING},
-    {"description", "description", RG_TYPE_STRING},
-    {"category", "productType", RG_TYPE_ENUM},
-    {"price", "priceRange.minVariantPrice.amount", RG_TYPE_NUMBER},
-    {"stock", "totalInventory", RG_TYPE_INTEGER},
-    {"in_stock", "availableForSale", RG_TYPE_BOOLEAN},
-    {"released", "createdAt", RG_TYPE_DATE},
-    {"updated_at", "metafield:custom.updated_at", RG_TYPE_DATETIME},
+    FIELD("id", "id", RG_TYPE_INTEGER),
+    FIELD("name", "title", RG_TYPE_STRING),
+    FIELD("brand", "vendor", RG_TYPE_STRING),
+    FIELD("description", "description", RG_TYPE_STRING),
+    FIELD("category", "productType", RG_TYPE_ENUM),
+    FIELD("price", "priceRange.minVariantPrice.amount", RG_TYPE_NUMBER),
+    FIELD("stock", "totalInventory", RG_TYPE_INTEGER),
+    FIELD("in_stock", "availableForSale", RG_TYPE_BOOLEAN),
+    FIELD("released", "createdAt", RG_TYPE_DATE),
+    FIELD("updated_at", "metafield:custom.updated_at", RG_TYPE_DATETIME),
 };
 
 static world sf;
@@ -1156,8 +1172,8 @@ static int sf_setup(void **state)
     sf.token = sf_mint("private", NULL);
     if (!sf.token)
         return -1;
-    rg_option opts[] = {{"shop", "demo-shop.myshopify.com"}, {"base_url", sf.fake.url},
-                        {"api", "storefront"}, {"access_token", sf.token}};
+    rg_option opts[] = {OPT("shop", "demo-shop.myshopify.com"), OPT("base_url", sf.fake.url),
+                        OPT("api", "storefront"), OPT("access_token", sf.token)};
     sf.conn = connect_with(&sf, opts, 4, RG_OK);
     return 0;
 }
@@ -1226,7 +1242,7 @@ static void sf_hostile_values(void **state)
     /* The boolean search field and the product type. */
     tq q;
     tq_init(&q, &sf.coll, 50);
-    rg_value no = {.type = RG_TYPE_BOOLEAN, .u.b = 0};
+    rg_value no = {.struct_size = sizeof(rg_value), .type = RG_TYPE_BOOLEAN, .u.b = 0};
     tq_filter(&q, F_IN_STOCK, RG_OP_EQ, &no, 1);
     tq_str(&q, F_CATEGORY, RG_OP_EQ, "boots");
     sf_expect(&q, "44,49,57,171,186,192,223,252,268",
@@ -1257,7 +1273,7 @@ static void sf_paging(void **state)
     /* After a position: no id search field, so nothing is added to the
        search string; whole pages from the start (reverse), the rows before
        the position dropped in memory. */
-    q.after[0] = (rg_value){.type = RG_TYPE_INTEGER, .u.i = 296};
+    q.after[0] = (rg_value){.struct_size = sizeof(rg_value), .type = RG_TYPE_INTEGER, .u.i = 296};
     q.plan.after = q.after;
     q.sort[0].desc = 1;
     sf_expect(&q, "295,294,293,292", NULL);
@@ -1305,8 +1321,8 @@ static void sf_errors(void **state)
     assert_non_null(pub);
     const char *wrong[] = {"shpat_unknown", pub};
     for (size_t i = 0; i < 2; i++) {
-        rg_option o[] = {{"shop", "demo-shop.myshopify.com"}, {"base_url", sf.fake.url},
-                         {"api", "storefront"}, {"access_token", wrong[i]}};
+        rg_option o[] = {OPT("shop", "demo-shop.myshopify.com"), OPT("base_url", sf.fake.url),
+                         OPT("api", "storefront"), OPT("access_token", wrong[i])};
         void *c = connect_with(&sf, o, 4, RG_OK);
         tq_init(&q, &sf.coll, 2);
         assert_int_equal(run(sf.ad, c, &q, NULL, &err), RG_ERR_AUTH);
@@ -1314,8 +1330,9 @@ static void sf_errors(void **state)
         sf.ad->disconnect(c);
     }
     /* The public token with token_type: public goes in its own header. */
-    rg_option po[] = {{"shop", "demo-shop.myshopify.com"}, {"base_url", sf.fake.url},
-                      {"api", "storefront"}, {"access_token", pub}, {"token_type", "public"}};
+    rg_option po[] = {OPT("shop", "demo-shop.myshopify.com"), OPT("base_url", sf.fake.url),
+                      OPT("api", "storefront"), OPT("access_token", pub),
+                      OPT("token_type", "public")};
     void *c = connect_with(&sf, po, 5, RG_OK);
     tq_init(&q, &sf.coll, 2);
     assert_int_equal(run(sf.ad, c, &q, NULL, &err), RG_OK);
@@ -1329,8 +1346,8 @@ static void sf_errors(void **state)
     /* An Admin API token is no Storefront token. */
     char *admin = saas_fake_mint(&sf.fake, "admin");
     assert_non_null(admin);
-    rg_option ao[] = {{"shop", "demo-shop.myshopify.com"}, {"base_url", sf.fake.url},
-                      {"api", "storefront"}, {"access_token", admin}};
+    rg_option ao[] = {OPT("shop", "demo-shop.myshopify.com"), OPT("base_url", sf.fake.url),
+                      OPT("api", "storefront"), OPT("access_token", admin)};
     c = connect_with(&sf, ao, 4, RG_OK);
     tq_init(&q, &sf.coll, 2);
     assert_int_equal(run(sf.ad, c, &q, NULL, &err), RG_ERR_AUTH);
@@ -1340,8 +1357,8 @@ static void sf_errors(void **state)
        ACCESS_DENIED error: refused, not read as NULL. */
     char *listings = sf_mint("private", "unauthenticated_read_product_listings");
     assert_non_null(listings);
-    rg_option lo[] = {{"shop", "demo-shop.myshopify.com"}, {"base_url", sf.fake.url},
-                      {"api", "storefront"}, {"access_token", listings}};
+    rg_option lo[] = {OPT("shop", "demo-shop.myshopify.com"), OPT("base_url", sf.fake.url),
+                      OPT("api", "storefront"), OPT("access_token", listings)};
     c = connect_with(&sf, lo, 4, RG_OK);
     tq_init(&q, &sf.coll, 2);
     assert_int_equal(run(sf.ad, c, &q, NULL, &err), RG_ERR_CONFIG);
@@ -1383,8 +1400,8 @@ static void sf_errors(void **state)
         assert_int_equal(nrequests(&sf.fake), before);
     }
     /* And the other way round: the Admin API has no availableForSale. */
-    rg_option adm[] = {{"shop", "demo-shop.myshopify.com"}, {"base_url", sf.fake.url},
-                       {"access_token", sf.token}};
+    rg_option adm[] = {OPT("shop", "demo-shop.myshopify.com"), OPT("base_url", sf.fake.url),
+                       OPT("access_token", sf.token)};
     c = connect_with(&sf, adm, 3, RG_OK);
     rg_field_desc fields[NF];
     memcpy(fields, shop_fields, sizeof fields);
@@ -1406,28 +1423,36 @@ static void sf_options(void **state)
         rg_status want;
         const char *says;
     } cases[] = {
-        {{{"shop", "demo-shop.myshopify.com"}, {"api", "storefront"}, {"token_type", "public"}},
-         RG_OK, NULL},
-        {{{"shop", "demo-shop.myshopify.com"}, {"api", "storefront"}, {"token_type", "delegate"}},
-         RG_ERR_CONFIG, "token_type"},
-        {{{"shop", "demo-shop.myshopify.com"}, {"api", "Storefront"}, {"api_version", "2025-01"}},
-         RG_ERR_CONFIG, "'admin' or 'storefront'"},
-        {{{"shop", "demo-shop.myshopify.com"}, {"api", "admin"}, {"token_type", "private"}},
-         RG_ERR_CONFIG, "token_type"},
+        {{OPT("shop", "demo-shop.myshopify.com"), OPT("api", "storefront"),
+          OPT("token_type", "public")},
+         RG_OK,
+         NULL},
+        {{OPT("shop", "demo-shop.myshopify.com"), OPT("api", "storefront"),
+          OPT("token_type", "delegate")},
+         RG_ERR_CONFIG,
+         "token_type"},
+        {{OPT("shop", "demo-shop.myshopify.com"), OPT("api", "Storefront"),
+          OPT("api_version", "2025-01")},
+         RG_ERR_CONFIG,
+         "'admin' or 'storefront'"},
+        {{OPT("shop", "demo-shop.myshopify.com"), OPT("api", "admin"),
+          OPT("token_type", "private")},
+         RG_ERR_CONFIG,
+         "token_type"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rg_source_info src = {.struct_size = sizeof src, .options = cases[i].opts, .noptions = 3};
-        rg_error err = {0};
+        rg_error err = {.struct_size = sizeof(rg_error)};
         assert_int_equal(sf.ad->check_options(&src, &err), cases[i].want);
         if (cases[i].says)
             assert_non_null(strstr(err.message, cases[i].says));
     }
     /* No token: an auth error that says where a Storefront token comes from. */
-    rg_option none[] = {{"shop", "demo-shop.myshopify.com"}, {"api", "storefront"}};
+    rg_option none[] = {OPT("shop", "demo-shop.myshopify.com"), OPT("api", "storefront")};
     rg_source_info src = {.struct_size = sizeof src, .options = none, .noptions = 2,
                           .connect_timeout_ms = 1000};
     void *c = NULL;
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     assert_int_equal(sf.ad->connect(&src, &c, &err), RG_ERR_AUTH);
     assert_null(c);
     assert_non_null(strstr(err.message, "Storefront access token"));

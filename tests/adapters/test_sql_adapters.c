@@ -76,22 +76,26 @@ enum { F_ID, F_NAME, F_PRICE, F_QTY, F_ACTIVE, F_RELEASED, F_UPDATED, F_TAG, NFI
 
 /* The tag column's name is hostile on purpose: quoting must hold. */
 static const rg_field_desc fields[NFIELDS] = {
-    {"id", "id", RG_TYPE_INTEGER},          {"name", "name", RG_TYPE_STRING},
-    {"price", "price", RG_TYPE_NUMBER},     {"qty", "qty", RG_TYPE_INTEGER},
-    {"active", "active", RG_TYPE_BOOLEAN},  {"released", "released", RG_TYPE_DATE},
-    {"updated", "updated", RG_TYPE_DATETIME}, {"tag", "tag \"x\"; --", RG_TYPE_STRING},
+    FIELD("id", "id", RG_TYPE_INTEGER),
+    FIELD("name", "name", RG_TYPE_STRING),
+    FIELD("price", "price", RG_TYPE_NUMBER),
+    FIELD("qty", "qty", RG_TYPE_INTEGER),
+    FIELD("active", "active", RG_TYPE_BOOLEAN),
+    FIELD("released", "released", RG_TYPE_DATE),
+    FIELD("updated", "updated", RG_TYPE_DATETIME),
+    FIELD("tag", "tag \"x\"; --", RG_TYPE_STRING),
 };
 static const size_t all_columns[NFIELDS] = {0, 1, 2, 3, 4, 5, 6, 7};
 
 /* ---- cases: expected ids computed independently from the fixture -------- */
 
-#define S(x) {.type = RG_TYPE_STRING, .u.str = {x, sizeof(x) - 1}}
-#define DT(t, x) {.type = t, .u.str = {x, sizeof(x) - 1}}
-#define I(x) {.type = RG_TYPE_INTEGER, .u.i = (x)}
-#define N(x) {.type = RG_TYPE_NUMBER, .u.n = (x)}
-#define B(x) {.type = RG_TYPE_BOOLEAN, .u.b = (x)}
-#define F1(f, op, v) {f, op, (const rg_value[]){v}, 1}
-#define FN(f, op, n, ...) {f, op, (const rg_value[]){__VA_ARGS__}, n}
+#define S(x) {.struct_size = sizeof(rg_value), .type = RG_TYPE_STRING, .u.str = {x, sizeof(x) - 1}}
+#define DT(t, x) {.struct_size = sizeof(rg_value), .type = t, .u.str = {x, sizeof(x) - 1}}
+#define I(x) {.struct_size = sizeof(rg_value), .type = RG_TYPE_INTEGER, .u.i = (x)}
+#define N(x) {.struct_size = sizeof(rg_value), .type = RG_TYPE_NUMBER, .u.n = (x)}
+#define B(x) {.struct_size = sizeof(rg_value), .type = RG_TYPE_BOOLEAN, .u.b = (x)}
+#define F1(f, op, v) {sizeof(rg_filter), f, op, (const rg_value[]){v}, 1}
+#define FN(f, op, n, ...) {sizeof(rg_filter), f, op, (const rg_value[]){__VA_ARGS__}, n}
 
 typedef struct tcase {
     const char *name;
@@ -145,14 +149,14 @@ static const tcase cases[] = {
     {"search quote", .search = "' or", .expect = "7"},
     {"search backslash", .search = "\\", .expect = "10,23,26"},
     {"search no match", .search = "nothing-here", .expect = ""},
-    {"sort name asc", .sort = {{F_NAME, 0}}, .nsort = 1, .expect = "27,21,7,8,26,15,2,4,13,1,20,28,17,23,22,24,25,16,10,19,30,11,3,29,9,14,6,5,18,12"},
-    {"sort name desc", .sort = {{F_NAME, 1}}, .nsort = 1, .expect = "12,18,5,6,14,9,29,3,11,30,19,10,16,25,24,22,23,17,28,1,20,13,4,2,15,26,8,7,21,27"},
-    {"sort price asc", .sort = {{F_PRICE, 0}}, .nsort = 1, .expect = "21,22,23,24,14,26,27,7,16,8,9,10,5,11,12,13,1,20,28,29,2,19,6,18,17,3,4,15,25,30"},
-    {"sort price desc", .sort = {{F_PRICE, 1}}, .nsort = 1, .expect = "4,15,25,30,3,17,18,6,19,2,29,1,20,28,13,12,11,5,10,9,8,16,7,27,26,14,24,23,22,21"},
-    {"sort qty desc price asc", .sort = {{F_QTY, 1}, {F_PRICE, 0}}, .nsort = 2, .expect = "24,4,25,30,14,8,13,12,11,1,20,9,19,6,10,28,18,3,21,22,23,26,27,7,16,5,29,15,2,17"},
-    {"sort active updated desc", .sort = {{F_ACTIVE, 0}, {F_UPDATED, 1}}, .nsort = 2, .expect = "9,25,16,20,3,12,6,24,27,23,22,21,19,18,15,13,5,2,29,28,1,7,11,10,8,14,17,4,26,30"},
-    {"sort tag desc name asc filtered", {F1(F_ID, RG_OP_LTE, I(20))}, 1, .sort = {{F_TAG, 1}, {F_NAME, 0}}, .nsort = 2, .expect = "4,14,6,7,11,5,9,19,1,12,2,17,15,8,18,10,3,13,20,16"},
-    {"limit 4 by released", .sort = {{F_RELEASED, 1}}, .nsort = 1, .limit = 4, .expect = "4,30,27,26"},
+    {"sort name asc", .sort = {SORT(F_NAME, 0)}, .nsort = 1, .expect = "27,21,7,8,26,15,2,4,13,1,20,28,17,23,22,24,25,16,10,19,30,11,3,29,9,14,6,5,18,12"},
+    {"sort name desc", .sort = {SORT(F_NAME, 1)}, .nsort = 1, .expect = "12,18,5,6,14,9,29,3,11,30,19,10,16,25,24,22,23,17,28,1,20,13,4,2,15,26,8,7,21,27"},
+    {"sort price asc", .sort = {SORT(F_PRICE, 0)}, .nsort = 1, .expect = "21,22,23,24,14,26,27,7,16,8,9,10,5,11,12,13,1,20,28,29,2,19,6,18,17,3,4,15,25,30"},
+    {"sort price desc", .sort = {SORT(F_PRICE, 1)}, .nsort = 1, .expect = "4,15,25,30,3,17,18,6,19,2,29,1,20,28,13,12,11,5,10,9,8,16,7,27,26,14,24,23,22,21"},
+    {"sort qty desc price asc", .sort = {SORT(F_QTY, 1), SORT(F_PRICE, 0)}, .nsort = 2, .expect = "24,4,25,30,14,8,13,12,11,1,20,9,19,6,10,28,18,3,21,22,23,26,27,7,16,5,29,15,2,17"},
+    {"sort active updated desc", .sort = {SORT(F_ACTIVE, 0), SORT(F_UPDATED, 1)}, .nsort = 2, .expect = "9,25,16,20,3,12,6,24,27,23,22,21,19,18,15,13,5,2,29,28,1,7,11,10,8,14,17,4,26,30"},
+    {"sort tag desc name asc filtered", {F1(F_ID, RG_OP_LTE, I(20))}, 1, .sort = {SORT(F_TAG, 1), SORT(F_NAME, 0)}, .nsort = 2, .expect = "4,14,6,7,11,5,9,19,1,12,2,17,15,8,18,10,3,13,20,16"},
+    {"limit 4 by released", .sort = {SORT(F_RELEASED, 1)}, .nsort = 1, .limit = 4, .expect = "4,30,27,26"},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -168,10 +172,11 @@ typedef struct collected {
     int overflow;
 } collected;
 
-static int collect_row(void *ctx, const rg_value *v, size_t n)
+static int collect_row(void *ctx, const rg_value *row, size_t n)
 {
     collected *c = ctx;
-    if (n != NFIELDS || c->nrows == MAX_ROWS) {
+    rg_value v[NFIELDS];
+    if (n != NFIELDS || c->nrows == MAX_ROWS || rg_test_row(row, n, v, NFIELDS) != 0) {
         c->overflow = 1;
         return 1;
     }
@@ -252,8 +257,9 @@ static rg_status run(backend *b, const rg_collection_desc *coll, const rg_filter
         .limit = limit,
         .timeout_ms = timeout_ms,
     };
-    rg_row_sink sink = {collect_row, out};
+    rg_row_sink sink = {sizeof(rg_row_sink), collect_row, out};
     memset(err, 0, sizeof *err);
+    err->struct_size = sizeof *err;
     return b->ad->query(b->conn, &p, &sink, err);
 }
 
@@ -276,7 +282,7 @@ static void test_cases(void **state)
         const tcase *tc = &cases[ci];
         rg_sort_key sort[3];
         memcpy(sort, tc->sort, tc->nsort * sizeof *sort);
-        sort[tc->nsort] = (rg_sort_key){F_ID, 0};
+        sort[tc->nsort] = (rg_sort_key)SORT(F_ID, 0);
         size_t nsort = tc->nsort + 1;
 
         collected c = {0};
@@ -336,7 +342,7 @@ static void test_values(void **state)
 {
     backend *b = *state;
     rg_filter f = FN(F_ID, RG_OP_IN, 4, I(28), I(4), I(5), I(1));
-    rg_sort_key sort[] = {{F_ID, 0}};
+    rg_sort_key sort[] = {SORT(F_ID, 0)};
     collected c = {0};
     rg_error err;
     assert_int_equal(run(b, &b->coll, &f, 1, NULL, sort, 1, NULL, 10, 5000, &c, &err), RG_OK);
@@ -366,7 +372,7 @@ static void test_values(void **state)
 static void test_sink_abort(void **state)
 {
     backend *b = *state;
-    rg_sort_key sort[] = {{F_ID, 0}};
+    rg_sort_key sort[] = {SORT(F_ID, 0)};
     collected c = {.stop_after = 2};
     rg_error err;
     assert_int_equal(run(b, &b->coll, NULL, 0, NULL, sort, 1, NULL, 100, 5000, &c, &err),
@@ -385,7 +391,7 @@ static void test_sink_abort(void **state)
 static void test_errors_and_timeout(void **state)
 {
     backend *b = *state;
-    rg_sort_key sort[] = {{F_ID, 0}};
+    rg_sort_key sort[] = {SORT(F_ID, 0)};
     collected c = {0};
     rg_error err;
     rg_collection_desc missing = b->coll;
@@ -461,11 +467,11 @@ static int sqlite_setup(void **state)
     if (!b.ad)
         return -1;
     /* A relative path resolves against base_dir (the site file's directory). */
-    rg_option opts[] = {{"path", "items.db"}};
+    rg_option opts[] = {OPT("path", "items.db")};
     rg_source_info src = {.struct_size = sizeof src, .site_id = "test0001", .source_name = "t",
                           .options = opts, .noptions = 1, .connect_timeout_ms = 1000,
                           .base_dir = b.dir};
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     if (b.ad->connect(&src, &b.conn, &err) != RG_OK) {
         fprintf(stderr, "sqlite connect: %s\n", err.message);
         return -1;
@@ -496,8 +502,8 @@ static int sqlite_teardown(void **state)
 static void test_sqlite_options(void **state)
 {
     backend *b = *state;
-    rg_error err = {0};
-    rg_option bad[] = {{"path", "x.db"}, {"dsn", "nope"}};
+    rg_error err = {.struct_size = sizeof(rg_error)};
+    rg_option bad[] = {OPT("path", "x.db"), OPT("dsn", "nope")};
     rg_source_info src = {.struct_size = sizeof src, .options = bad, .noptions = 2,
                           .base_dir = b->dir};
     assert_int_equal(b->ad->check_options(&src, &err), RG_ERR_CONFIG);
@@ -506,7 +512,7 @@ static void test_sqlite_options(void **state)
     assert_int_equal(b->ad->check_options(&src, &err), RG_ERR_CONFIG);
     assert_non_null(strstr(err.message, "path"));
 
-    rg_option missing[] = {{"path", "does-not-exist.db"}};
+    rg_option missing[] = {OPT("path", "does-not-exist.db")};
     src.options = missing;
     src.noptions = 1;
     void *conn = (void *)1;
@@ -588,11 +594,11 @@ static int pg_setup(void **state)
     b.ad = load_adapter(&b, "postgres");
     if (!b.ad)
         return -1;
-    rg_option opts[] = {{"dsn", dsn}, {"application_name", "readgate-test"}};
+    rg_option opts[] = {OPT("dsn", dsn), OPT("application_name", "readgate-test")};
     rg_source_info src = {.struct_size = sizeof src, .site_id = "test0001", .source_name = "pg",
                           .options = opts, .noptions = 2, .connect_timeout_ms = 2000,
                           .base_dir = "."};
-    rg_error err = {0};
+    rg_error err = {.struct_size = sizeof(rg_error)};
     if (b.ad->connect(&src, &b.conn, &err) != RG_OK) {
         fprintf(stderr, "postgres connect: %s\n", err.message);
         return -1;
@@ -616,19 +622,19 @@ static int pg_teardown(void **state)
 static void test_pg_options_and_outage(void **state)
 {
     backend *b = *state;
-    rg_error err = {0};
-    rg_option bad[] = {{"dsn", "host=x"}, {"statement_timeout_ms", "-5"}};
+    rg_error err = {.struct_size = sizeof(rg_error)};
+    rg_option bad[] = {OPT("dsn", "host=x"), OPT("statement_timeout_ms", "-5")};
     rg_source_info src = {.struct_size = sizeof src, .options = bad, .noptions = 2,
                           .connect_timeout_ms = 1000};
     assert_int_equal(b->ad->check_options(&src, &err), RG_ERR_CONFIG);
     assert_non_null(strstr(err.message, "statement_timeout_ms"));
-    rg_option unknown[] = {{"dsn", "host=x"}, {"path", "a"}};
+    rg_option unknown[] = {OPT("dsn", "host=x"), OPT("path", "a")};
     src.options = unknown;
     assert_int_equal(b->ad->check_options(&src, &err), RG_ERR_CONFIG);
     assert_non_null(strstr(err.message, "'path'"));
 
     /* Nothing listens on port 1: unavailable, quickly. */
-    rg_option down[] = {{"dsn", "host=127.0.0.1 port=1 dbname=x user=x"}};
+    rg_option down[] = {OPT("dsn", "host=127.0.0.1 port=1 dbname=x user=x")};
     src.options = down;
     src.noptions = 1;
     void *conn = NULL;
@@ -636,7 +642,8 @@ static void test_pg_options_and_outage(void **state)
     assert_null(conn);
 
     /* statement_timeout_ms caps a larger per-query budget. */
-    rg_option capped[] = {{"dsn", getenv("RG_TEST_PG_DSN")}, {"statement_timeout_ms", "150"}};
+    rg_option capped[] = {OPT("dsn", getenv("RG_TEST_PG_DSN")),
+                          OPT("statement_timeout_ms", "150")};
     src.options = capped;
     src.noptions = 2;
     assert_int_equal(b->ad->connect(&src, &conn, &err), RG_OK);
@@ -645,7 +652,7 @@ static void test_pg_options_and_outage(void **state)
     rg_collection_desc slow = b->coll;
     slow.target = b->slow_target;
     slow.nfields = 1;
-    rg_sort_key sort[] = {{F_ID, 0}};
+    rg_sort_key sort[] = {SORT(F_ID, 0)};
     collected c = {0};
     assert_int_equal(run(&tmp, &slow, NULL, 0, NULL, sort, 1, NULL, 5, 60000, &c, &err),
                      RG_ERR_TIMEOUT);
@@ -653,8 +660,8 @@ static void test_pg_options_and_outage(void **state)
 
     /* A server-side disconnect is reported as unavailable (the gateway then
        reconnects), and a new connection works. */
-    rg_option killable[] = {{"dsn", getenv("RG_TEST_PG_DSN")},
-                            {"application_name", "readgate-test-kill"}};
+    rg_option killable[] = {OPT("dsn", getenv("RG_TEST_PG_DSN")),
+                            OPT("application_name", "readgate-test-kill")};
     src.options = killable;
     assert_int_equal(b->ad->connect(&src, &conn, &err), RG_OK);
     tmp.conn = conn;
@@ -688,7 +695,7 @@ static void test_pg_write_refused(void **state)
     rg_collection_desc writing = b->coll;
     writing.target = "rgtest.writing";
     writing.nfields = 1;
-    rg_sort_key sort[] = {{F_ID, 0}};
+    rg_sort_key sort[] = {SORT(F_ID, 0)};
     collected c = {0};
     rg_error err;
     assert_int_equal(run(b, &writing, NULL, 0, NULL, sort, 1, NULL, 5, 5000, &c, &err),
@@ -739,15 +746,15 @@ static void test_pg_read_only_shapes(void **state)
         const char *pooling, *app, *last_prefix;
     } shapes[] = {{"false", "readgate-session", "SELECT "}, {"true", "readgate-tx", "COMMIT"}};
     for (size_t k = 0; k < 2; k++) {
-        rg_option opts[] = {{"dsn", getenv("RG_TEST_PG_DSN")},
-                            {"application_name", shapes[k].app},
-                            {"transaction_pooling", shapes[k].pooling}};
+        rg_option opts[] = {OPT("dsn", getenv("RG_TEST_PG_DSN")),
+                            OPT("application_name", shapes[k].app),
+                            OPT("transaction_pooling", shapes[k].pooling)};
         rg_source_info src = {.struct_size = sizeof src, .options = opts, .noptions = 3,
                               .connect_timeout_ms = 2000};
         backend tmp = *b;
         rg_error err = {0};
         assert_int_equal(b->ad->connect(&src, &tmp.conn, &err), RG_OK);
-        rg_sort_key sort[] = {{F_ID, 0}};
+        rg_sort_key sort[] = {SORT(F_ID, 0)};
         collected c = {0};
 
         assert_int_equal(run(&tmp, &b->coll, NULL, 0, NULL, sort, 1, NULL, 2, 5000, &c, &err),

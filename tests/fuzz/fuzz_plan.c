@@ -106,6 +106,7 @@ static rg_value row_value(const rg_field *f, bool null)
 {
     rg_value v;
     memset(&v, 0, sizeof v);
+    v.struct_size = sizeof v; /* a row's values are stepped through by it */
     v.type = f->type;
     if (null) {
         v.is_null = 1;

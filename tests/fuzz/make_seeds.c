@@ -66,13 +66,15 @@ static void write_raw(const char *target, const char *name, unsigned char mode, 
     write_seed(target, name, raw, 1 + n - maclen);
 }
 
-static rg_value vint(int64_t i) { return (rg_value){.type = RG_TYPE_INTEGER, .u.i = i}; }
-static rg_value vnum(double n) { return (rg_value){.type = RG_TYPE_NUMBER, .u.n = n}; }
-static rg_value vbool(int b) { return (rg_value){.type = RG_TYPE_BOOLEAN, .u.b = b}; }
-static rg_value vnull(void) { return (rg_value){.type = RG_TYPE_STRING, .is_null = 1}; }
+/* A row's values carry their struct_size: readgate steps through a row by it. */
+#define V(...) ((rg_value){.struct_size = sizeof(rg_value), __VA_ARGS__})
+static rg_value vint(int64_t i) { return V(.type = RG_TYPE_INTEGER, .u.i = i); }
+static rg_value vnum(double n) { return V(.type = RG_TYPE_NUMBER, .u.n = n); }
+static rg_value vbool(int b) { return V(.type = RG_TYPE_BOOLEAN, .u.b = b); }
+static rg_value vnull(void) { return V(.type = RG_TYPE_STRING, .is_null = 1); }
 static rg_value vstr(rg_type t, const char *s)
 {
-    return (rg_value){.type = t, .u.str = {s, strlen(s)}};
+    return V(.type = t, .u.str = {s, strlen(s)});
 }
 
 static void cursors(rg_keyring *kr, rg_keyring *kr2)

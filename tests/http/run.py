@@ -30,7 +30,8 @@ MODULES = ["test_rgclient", "test_config", "test_token", "test_ai", "test_mcp", 
            "test_cors", "test_query", "test_hostile", "test_abuse", "test_keys", "test_docs",
            "test_ratelimit", "test_ratelimit_redis", "test_oauth", "test_oauth_store", "test_cache",
            "test_faults"]
-FAULT_ORDER = ["SlowBackendTest", "WrongMajorAdapterTest", "RefusedOptionsTest", "PostgresDownTest"]
+FAULT_ORDER = ["SlowBackendTest", "WrongMajorAdapterTest", "ArrayRuleTest", "RefusedOptionsTest",
+               "PostgresDownTest"]
 
 
 class Result(unittest.TextTestResult):

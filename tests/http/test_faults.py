@@ -1,6 +1,6 @@
 """Backend faults (run last): PostgreSQL going away and coming back, an
-adapter built for another ABI major, and a slow backend that must not stall
-other sources."""
+adapter built for another ABI major, plugins that break the ABI's array rule,
+and a slow backend that must not stall other sources."""
 
 import json
 import os
@@ -173,26 +173,38 @@ class PostgresDownTest(unittest.TestCase):
         self.assertIsNone(srv.proc.poll(), "readgate must not have restarted or exited")
 
 
+def adapters_dir_with(env, name, *extra):
+    """A fresh adapters_dir: every built plugin, plus `extra` files from
+    build/test-adapters."""
+    adir = os.path.join(env.tmp, "adapters-" + name)
+    os.makedirs(adir)
+    real = os.path.join(env.build_dir, "adapters")
+    for f in os.listdir(real):
+        if f.endswith(".so"):
+            os.symlink(os.path.join(real, f), os.path.join(adir, f))
+    for f in extra:
+        path = os.path.join(env.build_dir, "test-adapters", f)
+        if not os.path.exists(path):
+            raise AssertionError("%s is missing (build the test targets)" % path)
+        os.symlink(path, os.path.join(adir, f))
+    return adir
+
+
 class WrongMajorAdapterTest(unittest.TestCase):
     """A second instance whose adapters_dir also holds an adapter built for
-    ABI major 2."""
+    the next ABI major (3) and one built for major 1."""
+
+    OLD = "oldmajor01"
 
     @classmethod
     def setUpClass(cls):
         cls.env = harness.env()
         env = cls.env
-        adir = os.path.join(env.tmp, "adapters-wrongmajor")
-        os.makedirs(adir)
-        real = os.path.join(env.build_dir, "adapters")
-        for f in os.listdir(real):
-            if f.endswith(".so"):
-                os.symlink(os.path.join(real, f), os.path.join(adir, f))
-        wrong = os.path.join(env.build_dir, "test-adapters", "readgate-adapter-wrongmajor.so")
-        if not os.path.exists(wrong):
-            raise AssertionError("%s is missing (build target readgate-adapter-wrongmajor)"
-                                 % wrong)
-        os.symlink(wrong, os.path.join(adir, "readgate-adapter-wrongmajor.so"))
-        cls.srv = env.start_server("wrongmajor", {WRONG: env.wrong_site(),
+        adir = adapters_dir_with(env, "wrongmajor", "readgate-adapter-wrongmajor.so",
+                                 "readgate-adapter-oldmajor.so")
+        old = dict(env.wrong_site(), site_id=cls.OLD,
+                   sources={"w": {"adapter": "oldmajor", "options": {}}})
+        cls.srv = env.start_server("wrongmajor", {WRONG: env.wrong_site(), cls.OLD: old,
                                                   LITE: env.lite_site()}, adapters_dir=adir)
         cls.c = cls.srv.client
 
@@ -205,18 +217,21 @@ class WrongMajorAdapterTest(unittest.TestCase):
                                           for i in (1, 2, 3)])
 
     def test_wrong_major_site_is_unavailable(self):
-        s = self.c.session(WRONG, api_key=self.env.wrong_api_key)
-        for _ in range(2):
-            r = self.c.query(s, {"collection": "items", "limit": 5})
-            self.assertEqual(r.status, 503, r)
-            self.assertEqual(r.code, "source_unavailable")
+        for site in (WRONG, self.OLD):
+            s = self.c.session(site, api_key=self.env.wrong_api_key)
+            for _ in range(2):
+                r = self.c.query(s, {"collection": "items", "limit": 5})
+                self.assertEqual(r.status, 503, r)
+                self.assertEqual(r.code, "source_unavailable")
 
     def test_log_names_the_abi_major(self):
         log = self.srv.log_text()
-        lines = [ln for ln in log.splitlines() if re.search(r"ABI", ln) and "wrongmajor" in ln]
-        self.assertTrue(lines, "no log line about the wrong ABI major:\n" + log[-3000:])
-        self.assertTrue(any(re.search(r"\b2\b", ln) and re.search(r"major", ln, re.I)
-                            for ln in lines), lines)
+        for name, major in (("wrongmajor", "3"), ("oldmajor", "1")):
+            lines = [ln for ln in log.splitlines() if re.search(r"ABI", ln) and name in ln]
+            self.assertTrue(lines, "no log line about %s's ABI major:\n%s" % (name, log[-3000:]))
+            self.assertTrue(any(re.search(r"built for ABI major %s\b" % major, ln)
+                                and re.search(r"supports adapter ABI major 2\b", ln)
+                                for ln in lines), lines)
 
     def test_readyz_reports_the_source(self):
         st, body = self.srv.admin_get("/readyz")
@@ -227,6 +242,76 @@ class WrongMajorAdapterTest(unittest.TestCase):
         rc, secs = self.srv.stop()
         self.assertEqual(rc, 0, self.srv.log_tail())
         self.assertLess(secs, 5)
+
+
+class ArrayRuleTest(unittest.TestCase):
+    """Plugins that load (ABI 2.0) but break its array rule: an adapter whose
+    row values claim a struct_size below the 2.0 rg_value, or different sizes
+    within one row, and a token provider whose request headers claim one below
+    the 2.0 rg_provider_header. readgate refuses what they return as their
+    error, logs why, and keeps serving; it never reads past what they sent."""
+
+    ROWS = "badrows001"
+    HEADERS = "badheaders01"
+    ORIGIN = "https://bad.example.com"
+
+    @classmethod
+    def setUpClass(cls):
+        env = cls.env = harness.env()
+        adir = adapters_dir_with(env, "arrayrule", "readgate-adapter-badrows.so",
+                                 "readgate-provider-badheaders.so")
+        # Two collections: one reads only id, one id and price (two values).
+        item = env.wrong_site()["collections"]["items"]
+        price = {"type": "number", "display": True}
+        rows = dict(env.wrong_site(), site_id=cls.ROWS, sources={
+            mode: {"adapter": "badrows", "options": {"mode": mode}} for mode in ("small", "mixed")
+        }, collections={
+            "small": dict(item, source="small"),
+            "mixed": dict(item, source="mixed", fields=dict(item["fields"], price=price)),
+        })
+        headers = env.lite_site()
+        headers["site_id"] = cls.HEADERS
+        headers["allowed_origins"] = ["bad.example.com"]
+        headers["ai"] = {"provider": "badheaders",
+                         "api_key": env.encrypt(cls.HEADERS, "ai.api_key",
+                                                "sk-test-bad-headers-0123456789")}
+        cls.srv = env.start_server("arrayrule", {cls.ROWS: rows, cls.HEADERS: headers,
+                                                 LITE: env.lite_site()}, adapters_dir=adir)
+        cls.c = cls.srv.client
+
+    def test_rows_with_small_values_are_refused(self):
+        s = self.c.session(self.ROWS, api_key=self.env.wrong_api_key)
+        for coll, size in (("small", "8"), ("mixed", "40")):
+            r = self.c.query(s, {"collection": coll, "limit": 5})
+            self.assertEqual(r.status, 500, r)
+            self.assertEqual(r.code, "internal")
+            self.wait_for_log(r"adapter badrows sent a row whose values have struct_size %s;"
+                              % size)
+
+    def test_headers_without_struct_size_are_refused(self):
+        r = self.c.token(self.HEADERS, origin=self.ORIGIN)
+        self.assertEqual(r.status, 500, r)
+        self.assertEqual(r.code, "internal")
+        self.wait_for_log(r"provider badheaders: the plugin's request header 0 has struct_size 0;")
+
+    def test_zy_others_keep_working(self):
+        s = self.c.session(LITE, api_key=self.env.lite_api_key)
+        r = self.c.query(s, {"collection": "items", "limit": 2})
+        self.assertEqual(r.status, 200, r)
+        self.assertIsNone(self.srv.proc.poll(), "readgate must not have exited")
+
+    def test_zz_stops_cleanly(self):
+        rc, secs = self.srv.stop()
+        self.assertEqual(rc, 0, self.srv.log_tail())
+        self.assertLess(secs, 5)
+
+    def wait_for_log(self, pattern):
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            if re.search(pattern, self.srv.log_text()):
+                return
+            time.sleep(0.05)
+        self.fail("no log line matching %r:\n%s" % (pattern, self.srv.log_text()[-3000:]))
 
 
 class RefusedOptionsTest(unittest.TestCase):

@@ -78,16 +78,16 @@ static rg_field fx_product_fields[] = {
 };
 
 static rg_field_desc fx_product_desc[] = {
-    {"id", "id", RG_TYPE_INTEGER},
-    {"name", "Product Name", RG_TYPE_STRING},
-    {"price", "price", RG_TYPE_NUMBER},
-    {"category", "category", RG_TYPE_ENUM},
-    {"in_stock", "in_stock", RG_TYPE_BOOLEAN},
-    {"qty", "qty", RG_TYPE_INTEGER},
-    {"released", "released", RG_TYPE_DATE},
-    {"updated", "updated", RG_TYPE_DATETIME},
-    {"secret", "secret", RG_TYPE_STRING},
-    {"notes", "notes", RG_TYPE_STRING},
+    {sizeof(rg_field_desc), "id", "id", RG_TYPE_INTEGER},
+    {sizeof(rg_field_desc), "name", "Product Name", RG_TYPE_STRING},
+    {sizeof(rg_field_desc), "price", "price", RG_TYPE_NUMBER},
+    {sizeof(rg_field_desc), "category", "category", RG_TYPE_ENUM},
+    {sizeof(rg_field_desc), "in_stock", "in_stock", RG_TYPE_BOOLEAN},
+    {sizeof(rg_field_desc), "qty", "qty", RG_TYPE_INTEGER},
+    {sizeof(rg_field_desc), "released", "released", RG_TYPE_DATE},
+    {sizeof(rg_field_desc), "updated", "updated", RG_TYPE_DATETIME},
+    {sizeof(rg_field_desc), "secret", "secret", RG_TYPE_STRING},
+    {sizeof(rg_field_desc), "notes", "notes", RG_TYPE_STRING},
 };
 
 static rg_field fx_plain_fields[] = {
@@ -101,8 +101,8 @@ static rg_field fx_plain_fields[] = {
 };
 
 static rg_field_desc fx_plain_desc[] = {
-    {"code", "code", RG_TYPE_STRING},
-    {"label", "label", RG_TYPE_STRING},
+    {sizeof(rg_field_desc), "code", "code", RG_TYPE_STRING},
+    {sizeof(rg_field_desc), "label", "label", RG_TYPE_STRING},
 };
 
 static rg_source fx_sources[] = {

@@ -797,10 +797,12 @@ static void test_cursor_round_trip(void **state)
     assert_int_equal(p.plan.columns[2], F_UPDATED);
     assert_int_equal(p.plan.columns[3], F_ID);
     rg_value row[4] = {
-        {.type = RG_TYPE_NUMBER, .u.n = 9.5},
-        {.type = RG_TYPE_STRING, .u.str = {"Boot \"X\" caf\xc3\xa9", 14}},
-        {.type = RG_TYPE_DATETIME, .is_null = 1},
-        {.type = RG_TYPE_INTEGER, .u.i = 42},
+        {.struct_size = sizeof(rg_value), .type = RG_TYPE_NUMBER, .u.n = 9.5},
+        {.struct_size = sizeof(rg_value),
+         .type = RG_TYPE_STRING,
+         .u.str = {"Boot \"X\" caf\xc3\xa9", 14}},
+        {.struct_size = sizeof(rg_value), .type = RG_TYPE_DATETIME, .is_null = 1},
+        {.struct_size = sizeof(rg_value), .type = RG_TYPE_INTEGER, .u.i = 42},
     };
     char *cursor = NULL;
     assert_int_equal(rg_plan_next_cursor(&p, &test_kr, row, &cursor), 0);
@@ -892,6 +894,8 @@ static void test_cursor_needs_keys(void **state)
     must_build("{\"collection\":\"products\"}", &p);
     rg_value row[8];
     memset(row, 0, sizeof row);
+    for (size_t i = 0; i < 8; i++)
+        row[i].struct_size = sizeof row[i];
     row[0].type = RG_TYPE_INTEGER;
     char *c = NULL;
     assert_int_equal(rg_plan_next_cursor(&p, NULL, row, &c), -1);

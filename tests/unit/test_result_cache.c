@@ -425,8 +425,8 @@ static void test_canonical_cursor_and_site(void **state)
     (void)state;
     const char *q = "{\"collection\":\"products\",\"fields\":[\"id\"],\"limit\":2";
     char b1[512], b2[512], b3[512], b4[512];
-    rg_value v3 = {.type = RG_TYPE_INTEGER, .u.i = 3};
-    rg_value v5 = {.type = RG_TYPE_INTEGER, .u.i = 5};
+    rg_value v3 = {.struct_size = sizeof(rg_value), .type = RG_TYPE_INTEGER, .u.i = 3};
+    rg_value v5 = {.struct_size = sizeof(rg_value), .type = RG_TYPE_INTEGER, .u.i = 5};
     char *c3 = next_cursor_for("{\"collection\":\"products\",\"fields\":[\"id\"],\"limit\":2}", &v3);
     char *c5 = next_cursor_for("{\"collection\":\"products\",\"fields\":[\"id\"],\"limit\":2}", &v5);
     /* The same position from another query's reordered twin is the same page. */

@@ -14,13 +14,13 @@
 enum { F_ID, F_NAME, F_PRICE, F_STOCK, F_COLOR, F_RELEASED, F_WEIRD, NFIELDS };
 
 static const rg_field_desc fields[NFIELDS] = {
-    [F_ID] = {"id", "id", RG_TYPE_INTEGER},
-    [F_NAME] = {"name", "name", RG_TYPE_STRING},
-    [F_PRICE] = {"price", "price", RG_TYPE_NUMBER},
-    [F_STOCK] = {"in_stock", "in_stock", RG_TYPE_BOOLEAN},
-    [F_COLOR] = {"color", "color", RG_TYPE_ENUM},
-    [F_RELEASED] = {"released", "released", RG_TYPE_DATE},
-    [F_WEIRD] = {"weird", "x\" OR 1=1 --", RG_TYPE_STRING},
+    [F_ID] = {sizeof(rg_field_desc), "id", "id", RG_TYPE_INTEGER},
+    [F_NAME] = {sizeof(rg_field_desc), "name", "name", RG_TYPE_STRING},
+    [F_PRICE] = {sizeof(rg_field_desc), "price", "price", RG_TYPE_NUMBER},
+    [F_STOCK] = {sizeof(rg_field_desc), "in_stock", "in_stock", RG_TYPE_BOOLEAN},
+    [F_COLOR] = {sizeof(rg_field_desc), "color", "color", RG_TYPE_ENUM},
+    [F_RELEASED] = {sizeof(rg_field_desc), "released", "released", RG_TYPE_DATE},
+    [F_WEIRD] = {sizeof(rg_field_desc), "weird", "x\" OR 1=1 --", RG_TYPE_STRING},
 };
 
 static rg_collection_desc coll(const char *target)
@@ -36,7 +36,7 @@ static rg_collection_desc coll(const char *target)
     return c;
 }
 
-static const rg_sort_key by_id[] = {{F_ID, 0}};
+static const rg_sort_key by_id[] = {{sizeof(rg_sort_key), F_ID, 0}};
 static const size_t cols_id_name[] = {F_ID, F_NAME};
 
 static rg_query_plan base_plan(const rg_collection_desc *c)
@@ -56,21 +56,21 @@ static rg_query_plan base_plan(const rg_collection_desc *c)
 
 static rg_value vint(int64_t i)
 {
-    rg_value v = {.type = RG_TYPE_INTEGER};
+    rg_value v = {.struct_size = sizeof(rg_value), .type = RG_TYPE_INTEGER};
     v.u.i = i;
     return v;
 }
 
 static rg_value vnum(double n)
 {
-    rg_value v = {.type = RG_TYPE_NUMBER};
+    rg_value v = {.struct_size = sizeof(rg_value), .type = RG_TYPE_NUMBER};
     v.u.n = n;
     return v;
 }
 
 static rg_value vstr(const char *s)
 {
-    rg_value v = {.type = RG_TYPE_STRING};
+    rg_value v = {.struct_size = sizeof(rg_value), .type = RG_TYPE_STRING};
     v.u.str.ptr = s;
     v.u.str.len = strlen(s);
     return v;
@@ -78,7 +78,7 @@ static rg_value vstr(const char *s)
 
 static rg_value vnull(rg_type t)
 {
-    rg_value v = {.type = t, .is_null = 1};
+    rg_value v = {.struct_size = sizeof(rg_value), .type = t, .is_null = 1};
     return v;
 }
 
@@ -131,16 +131,20 @@ static void test_comparison_operators_postgres(void **state)
 {
     (void)state;
     rg_collection_desc c = coll("products");
-    rg_value price = vnum(49.5), id = vint(7), name = vstr("Zed"), stock = {.type = RG_TYPE_BOOLEAN};
+    rg_value price = vnum(49.5), id = vint(7), name = vstr("Zed");
+    rg_value stock = {.struct_size = sizeof(rg_value), .type = RG_TYPE_BOOLEAN};
     stock.u.b = 1;
-    rg_value day = {.type = RG_TYPE_DATE};
+    rg_value day = {.struct_size = sizeof(rg_value), .type = RG_TYPE_DATE};
     day.u.str.ptr = "2024-05-01";
     day.u.str.len = 10;
     rg_filter f[] = {
-        {F_PRICE, RG_OP_LTE, &price, 1}, {F_ID, RG_OP_NE, &id, 1},
-        {F_NAME, RG_OP_LT, &name, 1},    {F_STOCK, RG_OP_EQ, &stock, 1},
-        {F_RELEASED, RG_OP_GTE, &day, 1}, {F_ID, RG_OP_GT, &id, 1},
-        {F_NAME, RG_OP_EQ, &name, 1},
+        {sizeof(rg_filter), F_PRICE, RG_OP_LTE, &price, 1},
+        {sizeof(rg_filter), F_ID, RG_OP_NE, &id, 1},
+        {sizeof(rg_filter), F_NAME, RG_OP_LT, &name, 1},
+        {sizeof(rg_filter), F_STOCK, RG_OP_EQ, &stock, 1},
+        {sizeof(rg_filter), F_RELEASED, RG_OP_GTE, &day, 1},
+        {sizeof(rg_filter), F_ID, RG_OP_GT, &id, 1},
+        {sizeof(rg_filter), F_NAME, RG_OP_EQ, &name, 1},
     };
     rg_query_plan p = base_plan(&c);
     p.filters = f;
@@ -186,10 +190,10 @@ static void test_in_between_prefix_contains(void **state)
     rg_value range[] = {vstr("a"), vstr("m")};
     rg_value pre = vstr("Red_1%"), sub = vstr("O'Neil\\x");
     rg_filter f[] = {
-        {F_ID, RG_OP_IN, ids, 3},
-        {F_NAME, RG_OP_BETWEEN, range, 2},
-        {F_NAME, RG_OP_PREFIX, &pre, 1},
-        {F_COLOR, RG_OP_CONTAINS, &sub, 1},
+        {sizeof(rg_filter), F_ID, RG_OP_IN, ids, 3},
+        {sizeof(rg_filter), F_NAME, RG_OP_BETWEEN, range, 2},
+        {sizeof(rg_filter), F_NAME, RG_OP_PREFIX, &pre, 1},
+        {sizeof(rg_filter), F_COLOR, RG_OP_CONTAINS, &sub, 1},
     };
     rg_query_plan p = base_plan(&c);
     p.filters = f;
@@ -257,7 +261,9 @@ static void test_keyset_after_nulls(void **state)
     (void)state;
     rg_collection_desc c = coll("products");
     /* price asc (NULLs last), name desc (NULLs first), id asc. */
-    const rg_sort_key sort[] = {{F_PRICE, 0}, {F_NAME, 1}, {F_ID, 0}};
+    const rg_sort_key sort[] = {{sizeof(rg_sort_key), F_PRICE, 0},
+                                {sizeof(rg_sort_key), F_NAME, 1},
+                                {sizeof(rg_sort_key), F_ID, 0}};
     const size_t cols[] = {F_ID, F_NAME, F_PRICE};
     rg_query_plan p = base_plan(&c);
     p.sort = sort;
@@ -299,7 +305,7 @@ static void test_keyset_after_nulls(void **state)
     rg_sql_query_free(&q);
 
     /* A single ascending key at NULL: no row can follow. */
-    const rg_sort_key one[] = {{F_PRICE, 0}};
+    const rg_sort_key one[] = {{sizeof(rg_sort_key), F_PRICE, 0}};
     rg_value after_one[] = {vnull(RG_TYPE_NUMBER)};
     p.sort = one;
     p.nsort = 1;
@@ -315,7 +321,7 @@ static void test_schema_target_and_hostile_identifiers(void **state)
     (void)state;
     rg_collection_desc c = coll("shop.my \"products\"");
     const size_t cols[] = {F_ID, F_WEIRD};
-    const rg_sort_key sort[] = {{F_WEIRD, 1}, {F_ID, 0}};
+    const rg_sort_key sort[] = {{sizeof(rg_sort_key), F_WEIRD, 1}, {sizeof(rg_sort_key), F_ID, 0}};
     rg_query_plan p = base_plan(&c);
     p.columns = cols;
     p.sort = sort;
@@ -350,7 +356,7 @@ static void test_malformed_plans(void **state)
     (void)state;
     rg_collection_desc c = coll("products");
     rg_value one = vint(1);
-    rg_filter bad_between = {F_ID, RG_OP_BETWEEN, &one, 1};
+    rg_filter bad_between = {sizeof(rg_filter), F_ID, RG_OP_BETWEEN, &one, 1};
     rg_query_plan p = base_plan(&c);
     p.filters = &bad_between;
     p.nfilters = 1;
@@ -359,13 +365,13 @@ static void test_malformed_plans(void **state)
     assert_int_equal(build(0, &p, &q, &err), RG_ERR_CONFIG);
     rg_sql_query_free(&q);
 
-    rg_filter bad_field = {NFIELDS, RG_OP_EQ, &one, 1};
+    rg_filter bad_field = {sizeof(rg_filter), NFIELDS, RG_OP_EQ, &one, 1};
     p.filters = &bad_field;
     assert_int_equal(build(0, &p, &q, &err), RG_ERR_CONFIG);
     assert_non_null(strstr(err.message, "out of range"));
     rg_sql_query_free(&q);
 
-    rg_filter prefix_int = {F_ID, RG_OP_PREFIX, &one, 1};
+    rg_filter prefix_int = {sizeof(rg_filter), F_ID, RG_OP_PREFIX, &one, 1};
     p.filters = &prefix_int;
     assert_int_equal(build(0, &p, &q, &err), RG_ERR_CONFIG);
     rg_sql_query_free(&q);
@@ -401,10 +407,11 @@ static void test_mysql_dialect(void **state)
 {
     (void)state;
     rg_collection_desc c = coll("shop.products");
-    const rg_sort_key sort[] = {{F_NAME, 1}, {F_ID, 0}};
+    const rg_sort_key sort[] = {{sizeof(rg_sort_key), F_NAME, 1}, {sizeof(rg_sort_key), F_ID, 0}};
     rg_value name = vstr("Red"), price = vnum(50), word = vstr("50%_off");
-    rg_filter f[] = {{F_NAME, RG_OP_EQ, &name, 1}, {F_PRICE, RG_OP_LT, &price, 1},
-                     {F_NAME, RG_OP_CONTAINS, &word, 1}};
+    rg_filter f[] = {{sizeof(rg_filter), F_NAME, RG_OP_EQ, &name, 1},
+                     {sizeof(rg_filter), F_PRICE, RG_OP_LT, &price, 1},
+                     {sizeof(rg_filter), F_NAME, RG_OP_CONTAINS, &word, 1}};
     rg_value after[] = {vstr("Boot"), vint(4)};
     rg_query_plan p = base_plan(&c);
     p.filters = f;
@@ -448,7 +455,8 @@ static void test_mysql_dialect(void **state)
     rg_sql_query_free(&q);
 
     /* A backtick or NUL in a name is refused, not escaped. */
-    rg_field_desc odd[] = {{"id", "id", RG_TYPE_INTEGER}, {"name", "na`me", RG_TYPE_STRING}};
+    rg_field_desc odd[] = {{sizeof(rg_field_desc), "id", "id", RG_TYPE_INTEGER},
+                           {sizeof(rg_field_desc), "name", "na`me", RG_TYPE_STRING}};
     rg_collection_desc oc = coll("products");
     oc.fields = odd;
     oc.nfields = 2;
