@@ -97,7 +97,7 @@ static void readyz_reply(readyz_req *r)
         rg_reply_json(r->req, ready ? 200 : 503, text, strlen(text));
         free(text);
     } else {
-        rg_reply_error_simple(r->req, 500, "internal", "internal error");
+        rg_reply_error_default(r->req, RG_E_INTERNAL);
     }
     r->replied = true;
 }
@@ -157,7 +157,7 @@ static void readyz(rg_server *srv, struct evhttp_request *req)
             free(r);
         }
         rg_runtime_release(rt, 1);
-        rg_reply_error_simple(req, 500, "internal", "internal error");
+        rg_reply_error_default(req, RG_E_INTERNAL);
         return;
     }
     r->srv = srv;
@@ -202,7 +202,7 @@ void rg_admin_handle(struct evhttp_request *req, void *arg)
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : "";
     if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-        rg_reply_error_simple(req, 405, "method_not_allowed", "only GET is allowed here");
+        rg_reply_error_simple(req, RG_E_METHOD_NOT_ALLOWED, "only GET is allowed here");
         return;
     }
     if (strcmp(path, "/healthz") == 0) {
@@ -213,7 +213,7 @@ void rg_admin_handle(struct evhttp_request *req, void *arg)
     } else if (strcmp(path, "/metrics") == 0) {
         struct evbuffer *b = evbuffer_new();
         if (!b) {
-            rg_reply_error_simple(req, 500, "internal", "internal error");
+            rg_reply_error_default(req, RG_E_INTERNAL);
             return;
         }
         rg_metrics_render(&srv->metrics, b);
@@ -240,11 +240,11 @@ void rg_admin_handle(struct evhttp_request *req, void *arg)
         if (text)
             rg_reply_json(req, 200, text, strlen(text));
         else
-            rg_reply_error_simple(req, 500, "internal", "internal error");
+            rg_reply_error_default(req, RG_E_INTERNAL);
         free(text);
         evhttp_clear_headers(&params);
     } else {
-        rg_reply_error_simple(req, 404, "not_found",
+        rg_reply_error_simple(req, RG_E_NOT_FOUND,
                               "admin endpoints: /healthz, /readyz, /metrics, /events");
     }
 }
