@@ -150,9 +150,8 @@ int rg_mcp_metadata(const rg_runtime *rt, const rg_site_rt *srt, struct evhttp_r
                             "bearer_methods_supported", "header", "resource_name", name);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
-    if (!text) {
+    if (!text)
         return rg_reply_error_default(req, RG_E_INTERNAL);
-    }
     /* Public metadata, meant for any client. */
     evhttp_add_header(evhttp_request_get_output_headers(req), "Access-Control-Allow-Origin", "*");
     rg_reply_json(req, 200, text, strlen(text));
@@ -208,6 +207,18 @@ static int reply_result(struct evhttp_request *req, const char *id, const char *
     return reply_result_parts(req, id, &part, 1);
 }
 
+/* The result as a JSON value, which this takes (NULL: out of memory). */
+static int reply_result_json(struct evhttp_request *req, const char *id, json_t *result)
+{
+    char *text = result ? json_dumps(result, JSON_COMPACT) : NULL;
+    json_decref(result);
+    if (!text)
+        return rg_reply_error_default(req, RG_E_INTERNAL);
+    int st = reply_result(req, id, text, strlen(text));
+    free(text);
+    return st;
+}
+
 /* A tool's answer: the document as text and as structuredContent. */
 static int reply_tool_json(struct evhttp_request *req, const char *id, const char *doc,
                            size_t len)
@@ -247,14 +258,7 @@ static int reply_tool_error(struct evhttp_request *req, const char *id, const rg
         snprintf(text, sizeof text, "%s: %s", e->code, e->message);
     json_t *res = json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", text,
                             "isError", 1);
-    char *body = res ? json_dumps(res, JSON_COMPACT) : NULL;
-    json_decref(res);
-    if (!body) {
-        return rg_reply_error_default(req, RG_E_INTERNAL);
-    }
-    int st = reply_result(req, id, body, strlen(body));
-    free(body);
-    return st;
+    return reply_result_json(req, id, res);
 }
 
 /* ---- tools/call through the query path ------------------------------------------------ */
@@ -370,14 +374,7 @@ static int initialize(struct evhttp_request *req, const rg_site *site, const cha
                             version, "capabilities", "tools", "listChanged", 0, "serverInfo",
                             "name", "readgate", "title", "readgate", "version", READGATE_VERSION,
                             "instructions", instructions);
-    char *text = res ? json_dumps(res, JSON_COMPACT) : NULL;
-    json_decref(res);
-    if (!text) {
-        return rg_reply_error_default(req, RG_E_INTERNAL);
-    }
-    int st = reply_result(req, id, text, strlen(text));
-    free(text);
-    return st;
+    return reply_result_json(req, id, res);
 }
 
 /* The id as JSON text: a string of at most MAX_ID_BYTES, or an integer. */
