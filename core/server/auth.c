@@ -73,9 +73,8 @@ int rg_auth_handle_token(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt,
     char token[RG_SESSION_TOKEN_MAX];
     rg_session s;
     uint64_t now = (uint64_t)time(NULL);
-    if (rg_session_mint(rt->kr, site->site_id, now, site->session_ttl_s, token, &s) != 0) {
+    if (rg_session_mint(rt->kr, site->site_id, now, site->session_ttl_s, token, &s) != 0)
         return rg_reply_error_default(req, RG_E_INTERNAL);
-    }
     json_t *doc = json_pack("{s:s, s:s, s:I, s:I}", "session_token", token, "signing_secret",
                             s.signing_secret, "expires_in", (json_int_t)site->session_ttl_s,
                             "expires_at", (json_int_t)s.expires_at);
@@ -95,9 +94,8 @@ int rg_auth_handle_token(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt,
     }
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
-    if (!text) {
+    if (!text)
         return rg_reply_error_default(req, RG_E_INTERNAL);
-    }
     rg_reply_cors(req, authz ? NULL : origin);
     rg_reply_json(req, 200, text, strlen(text));
     rg_secure_zero(text, strlen(text));

@@ -136,9 +136,8 @@ int rg_webhook_shopify(rg_runtime *rt, const rg_site_rt *srt, struct evhttp_requ
         return rg_reply_error_default(req, RG_E_INVALID_WEBHOOK_SIGNATURE);
     }
     if (topic && strcmp(topic, "app/uninstalled") == 0) {
-        if (start_uninstall(rt, site, src) != 0) {
+        if (start_uninstall(rt, site, src) != 0)
             return rg_reply_error_default(req, RG_E_INTERNAL);
-        }
         static const char ok[] = "{\"received\":true,\"action\":\"connection_removed\"}";
         rg_reply_json(req, 200, ok, sizeof ok - 1);
         return 200;
