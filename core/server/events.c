@@ -49,6 +49,22 @@ static const rg_field *visible_field(const rg_collection *c, const char *name)
     return f->display || f->searchable || f->sortable || f->ops ? f : NULL;
 }
 
+/* doc's member `key`, when present and not null, into *v: an integer from 0
+   to max. 0 (*v untouched when absent), or -1 with e set. */
+static int optional_integer(json_t *doc, const char *key, int64_t max, int64_t *v, rg_api_error *e)
+{
+    json_t *j = json_object_get(doc, key);
+    if (!j || json_is_null(j))
+        return 0;
+    if (!json_is_integer(j) || json_integer_value(j) < 0 || json_integer_value(j) > max) {
+        rg_api_err(e, RG_E_INVALID_EVENT, key, "%s must be an integer from 0 to %lld", key,
+                   (long long)max);
+        return -1;
+    }
+    *v = json_integer_value(j);
+    return 0;
+}
+
 int rg_event_parse(const rg_site *site, const char *body, size_t len, rg_event_in *out,
                    rg_api_error *e)
 {
@@ -128,32 +144,16 @@ int rg_event_parse(const rg_site *site, const char *body, size_t len, rg_event_i
             out->fields[out->nfields++] = rf->name;
         }
     }
-    json_t *n = json_object_get(doc, "count");
-    if (n && !json_is_null(n)) {
-        if (!json_is_integer(n) || json_integer_value(n) < 0 ||
-            json_integer_value(n) > MAX_COUNT) {
-            rg_api_err(e, RG_E_INVALID_EVENT, "count",
-                       "count must be an integer from 0 to 1000000");
-            goto out;
+    int64_t ms = -1; /* no latency reported */
+    if (optional_integer(doc, "count", MAX_COUNT, &out->count, e) != 0 ||
+        optional_integer(doc, "latency_ms", MAX_LATENCY_MS, &ms, e) != 0)
+        goto out;
+    /* Kept as a bucket only: exact timings could fingerprint a visitor. */
+    for (size_t i = 0; ms >= 0 && i < sizeof buckets / sizeof buckets[0]; i++)
+        if (ms < buckets[i].below_ms) {
+            out->latency = buckets[i].name;
+            break;
         }
-        out->count = json_integer_value(n);
-    }
-    json_t *lat = json_object_get(doc, "latency_ms");
-    if (lat && !json_is_null(lat)) {
-        if (!json_is_integer(lat) || json_integer_value(lat) < 0 ||
-            json_integer_value(lat) > MAX_LATENCY_MS) {
-            rg_api_err(e, RG_E_INVALID_EVENT, "latency_ms",
-                       "latency_ms must be an integer from 0 to 3600000");
-            goto out;
-        }
-        /* Kept as a bucket only: exact timings could fingerprint a visitor. */
-        int64_t ms = json_integer_value(lat);
-        for (size_t i = 0; i < sizeof buckets / sizeof buckets[0]; i++)
-            if (ms < buckets[i].below_ms) {
-                out->latency = buckets[i].name;
-                break;
-            }
-    }
     rc = 0;
 out:
     json_decref(doc);
