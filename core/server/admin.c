@@ -102,33 +102,29 @@ static void readyz_reply(readyz_req *r)
     r->replied = true;
 }
 
+/* Also frees a request that was only partly made. */
 static void readyz_free(readyz_req *r)
 {
-    event_free(r->done_ev);
-    event_free(r->timer);
+    if (r->done_ev)
+        event_free(r->done_ev);
+    if (r->timer)
+        event_free(r->timer);
     free(r->jobs);
     rg_runtime_release(r->rt, 1);
     free(r);
 }
 
-static void readyz_done(evutil_socket_t fd, short what, void *arg)
+/* Every ping is back (done_ev) or the time is up (timer, EV_TIMEOUT): answer
+   once. Pings still out then count as unavailable, and the request is freed
+   only when the last of them returns. */
+static void readyz_event(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
-    (void)what;
     readyz_req *r = arg;
     if (!r->replied)
         readyz_reply(r);
-    readyz_free(r);
-}
-
-static void readyz_timeout(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    readyz_req *r = arg;
-    /* Pings still out count as unavailable; the request is freed once they return. */
-    if (!r->replied)
-        readyz_reply(r);
+    if (!(what & EV_TIMEOUT))
+        readyz_free(r);
 }
 
 static void readyz(rg_server *srv, struct evhttp_request *req)
@@ -139,29 +135,24 @@ static void readyz(rg_server *srv, struct evhttp_request *req)
     pthread_mutex_unlock(&srv->rt_lock);
 
     readyz_req *r = calloc(1, sizeof *r);
-    size_t n = 0;
-    for (size_t i = 0; i < rt->cfg->nsites; i++)
-        n += rt->cfg->sites[i].nsources;
-    if (r) {
-        r->jobs = calloc(n ? n : 1, sizeof *r->jobs);
-        r->done_ev = event_new(srv->main_base, -1, 0, readyz_done, r);
-        r->timer = evtimer_new(srv->main_base, readyz_timeout, r);
-    }
-    if (!r || !r->jobs || !r->done_ev || !r->timer) {
-        if (r) {
-            if (r->done_ev)
-                event_free(r->done_ev);
-            if (r->timer)
-                event_free(r->timer);
-            free(r->jobs);
-            free(r);
-        }
+    if (!r) {
         rg_runtime_release(rt, 1);
         rg_reply_error_default(req, RG_E_INTERNAL);
         return;
     }
-    r->srv = srv;
     r->rt = rt;
+    size_t n = 0;
+    for (size_t i = 0; i < rt->cfg->nsites; i++)
+        n += rt->cfg->sites[i].nsources;
+    r->jobs = calloc(n ? n : 1, sizeof *r->jobs);
+    r->done_ev = event_new(srv->main_base, -1, 0, readyz_event, r);
+    r->timer = evtimer_new(srv->main_base, readyz_event, r);
+    if (!r->jobs || !r->done_ev || !r->timer) {
+        readyz_free(r);
+        rg_reply_error_default(req, RG_E_INTERNAL);
+        return;
+    }
+    r->srv = srv;
     r->req = req;
     r->conn = evhttp_request_get_connection(req);
     evhttp_connection_set_closecb(r->conn, readyz_client_gone, r);
