@@ -26,6 +26,15 @@
 
 /* ---- per configuration ---------------------------------------------------- */
 
+void rg_site_ai_free(rg_site_ai *ai)
+{
+    if (!ai)
+        return;
+    free(ai->tools_json);
+    rg_provider_config_clear(&ai->pcfg);
+    free(ai);
+}
+
 rg_site_ai *rg_site_ai_new(const rg_config *cfg, const rg_site *site)
 {
     rg_site_ai *ai = calloc(1, sizeof *ai);
@@ -53,15 +62,6 @@ rg_site_ai *rg_site_ai_new(const rg_config *cfg, const rg_site *site)
     }
     ai->provider = p;
     return ai;
-}
-
-void rg_site_ai_free(rg_site_ai *ai)
-{
-    if (!ai)
-        return;
-    free(ai->tools_json);
-    rg_provider_config_clear(&ai->pcfg);
-    free(ai);
 }
 
 /* ---- one mint --------------------------------------------------------------- */
