@@ -347,8 +347,8 @@ static void check_limits(pending_req *p, const rg_rl_check *chk)
         /* Can't learn of a vanished client, so don't wait for one. */
         rg_rl_cancel(p->pending);
         p->pending = NULL;
-        rg_reply_error_default(p->req, RG_E_INTERNAL);
-        rg_metrics_count(&p->loop->srv->metrics, p->route, 500);
+        int status = rg_reply_error_default(p->req, RG_E_INTERNAL);
+        rg_metrics_count(&p->loop->srv->metrics, p->route, status);
         pending_free(p);
     }
 }

@@ -278,16 +278,18 @@ static void complete_query(rg_job *job, rg_status st, const rg_error *err)
 
 /* ---- answers ------------------------------------------------------------------------ */
 
-static void send_error(query_caller *c, const rg_api_error *e, const char *retry_after)
+/* Returns the HTTP status of the error, for the metrics. */
+static int send_error(query_caller *c, const rg_api_error *e, const char *retry_after)
 {
     c->answer.error(c->answer.arg, c->req, e, retry_after);
+    return e->http_status;
 }
 
-static void send_error_default(query_caller *c, rg_err_code code)
+static int send_error_default(query_caller *c, rg_err_code code)
 {
     rg_api_error e;
     rg_api_err_default(&e, code);
-    send_error(c, &e, NULL);
+    return send_error(c, &e, NULL);
 }
 
 /* /query's own answers: the document as the body, errors as the API's. */
@@ -415,6 +417,16 @@ static void caller_free(query_caller *c)
     free(c);
 }
 
+/* Answer a caller that never got an exec, and free it. */
+static void caller_refuse(query_caller *c, const rg_api_error *e)
+{
+    rg_reply_cors(c->req, c->origin);
+    int status = send_error(c, e, NULL);
+    rg_metrics_count(&c->loop->srv->metrics, c->answer.route, status);
+    c->req = NULL;
+    caller_free(c);
+}
+
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -434,10 +446,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
         rg_reply_cors(c->req, c->origin);
         int status = 200;
         if (x->status == RG_OK && x->body) {
-            if (reply_body(c, x->body) != 0) {
-                send_error_default(c, RG_E_INTERNAL);
-                status = 500;
-            }
+            if (reply_body(c, x->body) != 0)
+                status = send_error_default(c, RG_E_INTERNAL);
         } else if (x->status == RG_OK) {
             c->answer.rows(c->answer.arg, c->req, x->out); /* an unshared exec: its only caller */
         } else {
@@ -466,9 +476,9 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     rg_api_error e;
     rg_upstream src = source_of(c->exec);
     rg_api_error_from_status(&e, RG_ERR_TIMEOUT, &src);
-    send_error(c, &e, NULL);
+    int status = send_error(c, &e, NULL);
     atomic_fetch_add(&c->loop->srv->metrics.upstream_timeouts, 1);
-    rg_metrics_count(&c->loop->srv->metrics, c->answer.route, 504);
+    rg_metrics_count(&c->loop->srv->metrics, c->answer.route, status);
     c->req = NULL;
 }
 
@@ -574,12 +584,7 @@ void rg_query_start_with(rg_loop *loop, rg_runtime *rt, struct evhttp_request *r
                                                       &key_len) != 0)) {
         rg_request_plan_free(&plan);
         if (c) {
-            /* The caller owns the answer's arg now. */
-            rg_reply_cors(req, origin);
-            send_error(c, &internal, NULL);
-            rg_metrics_count(&loop->srv->metrics, answer->route, 500);
-            c->req = NULL;
-            caller_free(c);
+            caller_refuse(c, &internal); /* the caller owns the answer's arg now */
         } else {
             refuse_now(loop, req, origin, answer, &internal);
         }
@@ -589,11 +594,7 @@ void rg_query_start_with(rg_loop *loop, rg_runtime *rt, struct evhttp_request *r
     cache_look look = {rt->cache, key, key_len, hash, NULL};
     query_exec *x = exec_new(rt, si, &plan, key, key_len, hash);
     if (!x) {
-        rg_reply_cors(req, origin);
-        send_error(c, &internal, NULL);
-        rg_metrics_count(&loop->srv->metrics, answer->route, 500);
-        c->req = NULL;
-        caller_free(c);
+        caller_refuse(c, &internal);
         return;
     }
     if (!key) {
@@ -626,10 +627,8 @@ void rg_query_start_with(rg_loop *loop, rg_runtime *rt, struct evhttp_request *r
             exec_release(x);
             int status = 200;
             rg_reply_cors(req, origin);
-            if (!look.found || reply_body(c, look.found) != 0) {
-                send_error(c, &internal, NULL);
-                status = 500;
-            }
+            if (!look.found || reply_body(c, look.found) != 0)
+                status = send_error(c, &internal, NULL);
             rg_cache_body_release(look.found);
             rg_metrics_count(&loop->srv->metrics, answer->route, status);
             rg_metrics_query_time(&loop->srv->metrics, micros_since(&c->started));
