@@ -23,10 +23,11 @@ const char *rg_auth_allowed_origin(const rg_site *site, struct evhttp_request *r
                                                                                            : NULL;
 }
 
-static void widget_unavailable(struct evhttp_request *req)
+/* Returns the status sent. */
+static int widget_unavailable(struct evhttp_request *req)
 {
     /* One fixed answer for every refusal, so a caller learns nothing about why. */
-    rg_reply_error_default(req, RG_E_WIDGET_UNAVAILABLE);
+    return rg_reply_error_default(req, RG_E_WIDGET_UNAVAILABLE);
 }
 
 int rg_auth_api_key_ok(const rg_site *site, const char *key, uint8_t digest[32])
@@ -55,20 +56,12 @@ int rg_auth_handle_token(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt,
                          struct evhttp_request *req, const char *origin)
 {
     const rg_site *site = srt ? srt->site : NULL;
-    if (!site) {
-        widget_unavailable(req);
-        return 404;
-    }
+    if (!site)
+        return widget_unavailable(req);
     const char *authz = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    if (authz) {
-        if (!api_key_matches(site, authz)) {
-            widget_unavailable(req);
-            return 404;
-        }
-    } else if (!origin) {
-        widget_unavailable(req);
-        return 404;
-    }
+    /* A key, or else an allowed origin: nothing else opens a session. */
+    if (authz ? !api_key_matches(site, authz) : !origin)
+        return widget_unavailable(req);
 
     char token[RG_SESSION_TOKEN_MAX];
     rg_session s;
