@@ -148,8 +148,8 @@ static void fail_internal(mint *m)
 /* What the plugin's answer becomes for the browser (server/upstream_error.h). */
 static void fail_upstream(mint *m, rg_status st, const rg_error *perr)
 {
-    rg_upstream provider = {
-        .kind = RG_UPSTREAM_AI_PROVIDER, .name = pname(m), .http_status = m->hresp.status};
+    rg_upstream provider = {.kind = RG_UPSTREAM_AI_PROVIDER, .name = pname(m),
+                            .http_status = m->hresp.status};
     rg_api_error e;
     rg_api_error_from_status(&e, st, &provider);
     const char *detail = perr && perr->message[0] ? perr->message : "no detail";
@@ -320,8 +320,7 @@ int rg_ai_mint(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt, struct evht
         json_decref(doc);
         rg_api_error e;
         rg_api_err(&e, RG_E_PROVIDER_UNAVAILABLE, NULL,
-                   "this site's AI provider (%s) is not available; the gateway's log says "
-                   "why",
+                   "this site's AI provider (%s) is not available; the gateway's log says why",
                    site->ai->provider ? site->ai->provider : "?");
         rg_reply_cors(req, cors_origin);
         return rg_reply_error(req, &e);
