@@ -417,16 +417,6 @@ static void caller_free(query_caller *c)
     free(c);
 }
 
-/* Answer a caller that never got an exec, and free it. */
-static void caller_refuse(query_caller *c, const rg_api_error *e)
-{
-    rg_reply_cors(c->req, c->origin);
-    int status = send_error(c, e, NULL);
-    rg_metrics_count(&c->loop->srv->metrics, c->answer.route, status);
-    c->req = NULL;
-    caller_free(c);
-}
-
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -541,6 +531,16 @@ static int look_in_cache(void *arg)
     cache_look *l = arg;
     l->found = rg_result_cache_get(l->cache, l->key, l->key_len, l->hash, rg_result_cache_now_ms());
     return l->found != NULL;
+}
+
+/* Answer a caller that never got an exec, and free it. */
+static void caller_refuse(query_caller *c, const rg_api_error *e)
+{
+    rg_reply_cors(c->req, c->origin);
+    int status = send_error(c, e, NULL);
+    rg_metrics_count(&c->loop->srv->metrics, c->answer.route, status);
+    c->req = NULL;
+    caller_free(c);
 }
 
 /* Refused before a caller exists: answer through `answer` and free its arg. */
