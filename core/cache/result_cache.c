@@ -326,26 +326,30 @@ int rg_result_cache_put(rg_result_cache *c, const void *key, size_t len, uint64_
     return 1;
 }
 
-size_t rg_result_cache_bytes(rg_result_cache *c)
+/* Bytes and entries summed over the shards, each read under its lock. */
+static void totals(rg_result_cache *c, size_t *bytes, size_t *entries)
 {
-    size_t n = 0;
+    *bytes = *entries = 0;
     for (size_t i = 0; i < c->nshards; i++) {
         pthread_mutex_lock(&c->shards[i].lock);
-        n += c->shards[i].bytes;
+        *bytes += c->shards[i].bytes;
+        *entries += c->shards[i].count;
         pthread_mutex_unlock(&c->shards[i].lock);
     }
-    return n;
+}
+
+size_t rg_result_cache_bytes(rg_result_cache *c)
+{
+    size_t bytes, entries;
+    totals(c, &bytes, &entries);
+    return bytes;
 }
 
 size_t rg_result_cache_entries(rg_result_cache *c)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < c->nshards; i++) {
-        pthread_mutex_lock(&c->shards[i].lock);
-        n += c->shards[i].count;
-        pthread_mutex_unlock(&c->shards[i].lock);
-    }
-    return n;
+    size_t bytes, entries;
+    totals(c, &bytes, &entries);
+    return entries;
 }
 
 /* ---- metrics -------------------------------------------------------------------- */

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "http/http_reply.h"
 #include "server/server.h"
 #include "util/log.h"
 
@@ -273,14 +274,17 @@ static void track(rg_conns *cs, conn *c, struct evhttp_connection *evcon)
 
 static void refuse(struct bufferevent *bev)
 {
-    static const char body[] =
-        "{\"error\":{\"code\":\"overloaded\",\"message\":\"too many connections; try again later\"}}";
+    rg_api_error e;
+    rg_api_err(&e, RG_E_OVERLOADED, NULL, "too many connections; try again later");
+    char *body = rg_api_error_json(&e);
     char resp[512];
-    int n = snprintf(resp, sizeof resp,
-                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; "
-                     "charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n"
-                     "Content-Length: %zu\r\n\r\n%s",
-                     sizeof body - 1, body);
+    int n = body ? snprintf(resp, sizeof resp,
+                            "HTTP/1.1 %d %s\r\nContent-Type: application/json; "
+                            "charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nConnection: "
+                            "close\r\nContent-Length: %zu\r\n\r\n%s",
+                            e.http_status, rg_status_reason(e.http_status), strlen(body), body)
+                 : -1;
+    free(body);
     evutil_socket_t fd = bufferevent_getfd(bev);
     /* A fresh socket's send buffer takes this at once; if not, the close says enough. */
     if (fd >= 0 && n > 0 && (size_t)n < sizeof resp &&

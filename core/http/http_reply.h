@@ -15,10 +15,12 @@ void rg_reply_common_headers(struct evhttp_request *req);
 void rg_reply_cors(struct evhttp_request *req, const char *origin);
 void rg_reply_json(struct evhttp_request *req, int status, const char *json, size_t len);
 void rg_reply_buffer(struct evhttp_request *req, int status, struct evbuffer *body);
-void rg_reply_error(struct evhttp_request *req, const rg_api_error *e);
-/* Shorthand for an error without a field. */
-void rg_reply_error_simple(struct evhttp_request *req, int status, const char *code,
-                           const char *message);
+/* The error replies return the HTTP status they sent, for the metrics. */
+int rg_reply_error(struct evhttp_request *req, const rg_api_error *e);
+/* Shorthand for an error of `code` without a field, with its own message. */
+int rg_reply_error_simple(struct evhttp_request *req, rg_err_code code, const char *message);
+/* An error of `code` with the table's standard message (query/errors.h). */
+int rg_reply_error_default(struct evhttp_request *req, rg_err_code code);
 const char *rg_status_reason(int status);
 
 #endif

@@ -267,11 +267,10 @@ static int dispatch(pending_req *p)
         if (!rg_nonce_cache_insert(ended, p->session.nonce, sizeof p->session.nonce, now,
                                    p->session.expires_at + 1) &&
             !rg_nonce_cache_contains(ended, p->session.nonce, sizeof p->session.nonce, now)) {
-            rg_api_error_set(&e, 503, "overloaded", NULL,
-                             "too many ended sessions are being tracked; try again later");
+            rg_api_err(&e, RG_E_OVERLOADED, NULL,
+                       "too many ended sessions are being tracked; try again later");
             rg_reply_cors(req, p->origin);
-            rg_reply_error(req, &e);
-            return 503;
+            return rg_reply_error(req, &e);
         }
         static const char ended_body[] = "{\"ended\":true}";
         rg_reply_cors(req, p->origin);
@@ -279,8 +278,7 @@ static int dispatch(pending_req *p)
         return 200;
     }
     default:
-        rg_reply_error_simple(req, 500, "internal", "internal error");
-        return 500;
+        return rg_reply_error_default(req, RG_E_INTERNAL);
     }
 }
 
@@ -291,33 +289,27 @@ static void proceed(pending_req *p, const rg_rl_result *res)
     int status;
     rg_api_error e;
     if (res->outcome == RG_RL_REPLAY) {
-        rg_api_error_set(&e, 401, "replayed_request", NULL,
-                         "this nonce was already used; every request needs a fresh nonce");
+        rg_api_err_default(&e, RG_E_REPLAYED_REQUEST);
         rg_reply_cors(req, p->origin);
-        rg_reply_error(req, &e);
-        status = 401;
+        status = rg_reply_error(req, &e);
     } else if (res->outcome == RG_RL_ENDED && p->act == ACT_MCP) {
-        rg_api_error_set(&e, 401, "mcp_unauthorized", NULL,
-                         "the session this MCP token came with was ended");
+        rg_api_err(&e, RG_E_MCP_UNAUTHORIZED, NULL,
+                   "the session this MCP token came with was ended");
         rg_mcp_challenge(p->rt, req, p->srt->site->site_id, true);
         rg_reply_cors(req, p->origin);
-        rg_reply_error(req, &e);
-        status = 401;
+        status = rg_reply_error(req, &e);
     } else if (res->outcome == RG_RL_ENDED) {
-        rg_api_error_set(&e, 401, "session_ended", NULL,
-                         "the session was ended; open a new one with POST /v1/%s/token",
-                         p->srt->site->site_id);
+        rg_api_err(&e, RG_E_SESSION_ENDED, NULL,
+                   "the session was ended; open a new one with POST /v1/%s/token",
+                   p->srt->site->site_id);
         rg_reply_cors(req, p->origin);
-        rg_reply_error(req, &e);
-        status = 401;
+        status = rg_reply_error(req, &e);
     } else if (res->outcome == RG_RL_LIMITED) {
         rg_rl_add_headers(req, res);
-        rg_api_error_set(&e, 429, "rate_limited", NULL,
-                         "too many requests to this endpoint; retry after %u s",
-                         res->retry_after_s);
+        rg_api_err(&e, RG_E_RATE_LIMITED, NULL,
+                   "too many requests to this endpoint; retry after %u s", res->retry_after_s);
         rg_reply_cors(req, p->origin);
-        rg_reply_error(req, &e);
-        status = 429;
+        status = rg_reply_error(req, &e);
     } else {
         rg_rl_add_headers(req, res);
         status = dispatch(p);
@@ -355,8 +347,8 @@ static void check_limits(pending_req *p, const rg_rl_check *chk)
         /* Can't learn of a vanished client, so don't wait for one. */
         rg_rl_cancel(p->pending);
         p->pending = NULL;
-        rg_reply_error_simple(p->req, 500, "internal", "internal error");
-        rg_metrics_count(&p->loop->srv->metrics, p->route, 500);
+        int status = rg_reply_error_default(p->req, RG_E_INTERNAL);
+        rg_metrics_count(&p->loop->srv->metrics, p->route, status);
         pending_free(p);
     }
 }
@@ -382,20 +374,19 @@ static int read_body(const rg_runtime *rt, struct evhttp_request *req, bool json
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     *len = evbuffer_get_length(in);
     if (*len > rt->cfg->limits.max_body_bytes) {
-        rg_api_error_set(e, 413, "body_too_large", NULL,
-                         "request body is %zu bytes; at most %zu are allowed", *len,
-                         rt->cfg->limits.max_body_bytes);
+        rg_api_err(e, RG_E_BODY_TOO_LARGE, NULL,
+                   "request body is %zu bytes; at most %zu are allowed", *len,
+                   rt->cfg->limits.max_body_bytes);
         return -1;
     }
     if (json && !is_json_content_type(
                     evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"))) {
-        rg_api_error_set(e, 415, "unsupported_media_type", NULL,
-                         "Content-Type must be application/json");
+        rg_api_err_default(e, RG_E_UNSUPPORTED_MEDIA_TYPE);
         return -1;
     }
     *body = *len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)*len) : "";
     if (!*body) {
-        rg_api_error_set(e, 500, "internal", NULL, "internal error");
+        rg_api_err_default(e, RG_E_INTERNAL);
         return -1;
     }
     return 0;
@@ -420,19 +411,15 @@ static bool well_known(rg_loop *loop, struct evhttp_request *req, const char *pa
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
         rg_api_error e;
-        rg_api_error_set(&e, 405, "method_not_allowed", NULL, "%s is not allowed here; use GET",
-                         method_name(cmd));
+        rg_api_err(&e, RG_E_METHOD_NOT_ALLOWED, NULL, "%s is not allowed here; use GET",
+                   method_name(cmd));
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
-        rg_reply_error(req, &e);
-        *status = 405;
+        *status = rg_reply_error(req, &e);
         return true;
     }
     const rg_site_rt *srt = rg_site_id_valid(site_id) ? rg_runtime_site(loop->rt, site_id) : NULL;
     if (!srt) {
-        static const char body[] =
-            "{\"error\":{\"code\":\"widget_unavailable\",\"message\":\"widget unavailable\"}}";
-        rg_reply_json(req, 404, body, sizeof body - 1);
-        *status = 404;
+        *status = rg_reply_error_default(req, RG_E_WIDGET_UNAVAILABLE);
         return true;
     }
     *status = rg_mcp_metadata(loop->rt, srt, req);
@@ -459,8 +446,7 @@ static int mcp_admit(rg_loop *loop, struct evhttp_request *req, const rg_site_rt
     /* A page of another origin must not drive an agent's tools (DNS
        rebinding, cross-site requests): refused before anything else. */
     if (evhttp_find_header(in, "Origin") && !origin) {
-        rg_api_error_set(e, 403, "origin_not_allowed", NULL,
-                         "Origin is not one of this site's allowed_origins");
+        rg_api_err_default(e, RG_E_ORIGIN_NOT_ALLOWED);
         return -1;
     }
     rg_mcp_caller who;
@@ -471,14 +457,13 @@ static int mcp_admit(rg_loop *loop, struct evhttp_request *req, const rg_site_rt
     }
     const char *version = evhttp_find_header(in, "MCP-Protocol-Version");
     if (!rg_mcp_version_ok(version)) {
-        rg_api_error_set(e, 400, "unsupported_protocol_version", NULL,
-                         "MCP-Protocol-Version '%.40s' is not supported; supported: %s, %s, %s",
-                         version, rg_mcp_versions[0], rg_mcp_versions[1], rg_mcp_versions[2]);
+        rg_api_err(e, RG_E_UNSUPPORTED_PROTOCOL_VERSION, NULL,
+                   "MCP-Protocol-Version '%.40s' is not supported; supported: %s, %s, %s", version,
+                   rg_mcp_versions[0], rg_mcp_versions[1], rg_mcp_versions[2]);
         return -1;
     }
     if (!accepts_json(evhttp_find_header(in, "Accept"))) {
-        rg_api_error_set(e, 406, "not_acceptable", NULL,
-                         "this endpoint answers application/json: accept it");
+        rg_api_err_default(e, RG_E_NOT_ACCEPTABLE);
         return -1;
     }
     const char *body;
@@ -497,7 +482,7 @@ static int mcp_admit(rg_loop *loop, struct evhttp_request *req, const rg_site_rt
     }
     pending_req *p = pending_new(loop, req, ACT_MCP, srt, origin, route);
     if (!p) {
-        rg_api_error_set(e, 500, "internal", NULL, "internal error");
+        rg_api_err_default(e, RG_E_INTERNAL);
         return -1;
     }
     p->body = body;
@@ -519,19 +504,19 @@ static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, i
     if (framing_ambiguous(req)) {
         /* Whatever follows on this connection may be a smuggled request. */
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-        rg_reply_error_simple(req, 400, "invalid_request",
-                              "the request has more than one Content-Length header; send one");
-        *status = 400;
+        *status =
+            rg_reply_error_simple(req, RG_E_INVALID_REQUEST,
+                                  "the request has more than one Content-Length header; send one");
         return;
     }
     if (act == ACT_UNKNOWN && path && well_known(loop, req, path, route, status))
         return;
     if (act == ACT_UNKNOWN) {
-        rg_reply_error_simple(req, 404, "not_found",
-                              "no such endpoint; see /v1/{site}/token, /v1/{site}/query, "
-                              "/v1/{site}/collections, /v1/{site}/session, /v1/{site}/mcp, "
-                              "/v1/{site}/events, /v1/{site}/webhooks/shopify");
-        *status = 404;
+        *status =
+            rg_reply_error_simple(req, RG_E_NOT_FOUND,
+                                  "no such endpoint; see /v1/{site}/token, /v1/{site}/query, "
+                                  "/v1/{site}/collections, /v1/{site}/session, /v1/{site}/mcp, "
+                                  "/v1/{site}/events, /v1/{site}/webhooks/shopify");
         return;
     }
     const rg_site_rt *srt = rg_site_id_valid(site_id) ? rg_runtime_site(rt, site_id) : NULL;
@@ -550,20 +535,16 @@ static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, i
         [ACT_WEBHOOK_SHOPIFY] = EVHTTP_REQ_POST};
     if (cmd != expected[act]) {
         rg_api_error e;
-        rg_api_error_set(&e, 405, "method_not_allowed", NULL, "%s is not allowed here; use %s",
-                         method_name(cmd), method_name(expected[act]));
+        rg_api_err(&e, RG_E_METHOD_NOT_ALLOWED, NULL, "%s is not allowed here; use %s",
+                   method_name(cmd), method_name(expected[act]));
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
                           method_name(expected[act]));
-        rg_reply_error(req, &e);
-        *status = 405;
+        *status = rg_reply_error(req, &e);
         return;
     }
     if (!site && act != ACT_TOKEN) {
         /* Same answer as every other refusal: a site id reveals nothing. */
-        static const char body[] =
-            "{\"error\":{\"code\":\"widget_unavailable\",\"message\":\"widget unavailable\"}}";
-        rg_reply_json(req, 404, body, sizeof body - 1);
-        *status = 404;
+        *status = rg_reply_error_default(req, RG_E_WIDGET_UNAVAILABLE);
         return;
     }
     const char *origin = rg_auth_allowed_origin(site, req);
@@ -585,7 +566,7 @@ static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, i
         add_windows(&chk, rt, site, act, req, NULL);
         pending_req *p = pending_new(loop, req, act, srt, NULL, *route);
         if (!p) {
-            rg_api_error_set(&e, 500, "internal", NULL, "internal error");
+            rg_api_err_default(&e, RG_E_INTERNAL);
             goto fail;
         }
         p->body = body;
@@ -616,7 +597,7 @@ static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, i
         pending_req *p = pending_new(loop, req, act, srt, origin, *route);
         if (!p) {
             rg_secure_zero(&session, sizeof session);
-            rg_api_error_set(&e, 500, "internal", NULL, "internal error");
+            rg_api_err_default(&e, RG_E_INTERNAL);
             goto fail;
         }
         p->session = session;
@@ -629,7 +610,7 @@ static void handle(rg_loop *loop, struct evhttp_request *req, rg_route *route, i
     }
     pending_req *p = pending_new(loop, req, act, srt, origin, *route);
     if (!p) {
-        rg_api_error_set(&e, 500, "internal", NULL, "internal error");
+        rg_api_err_default(&e, RG_E_INTERNAL);
         goto fail;
     }
     *status = 0; /* counted by proceed */

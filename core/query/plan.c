@@ -123,23 +123,23 @@ typedef struct builder {
     uint8_t digest[16];
 } builder;
 
-static int fail(builder *b, const char *code, const char *field, const char *fmt, ...)
+static int fail(builder *b, rg_err_code code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static int fail(builder *b, const char *code, const char *field, const char *fmt, ...)
+static int fail(builder *b, rg_err_code code, const char *field, const char *fmt, ...)
 {
-    char msg[sizeof b->x.err->message];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    rg_api_verr(b->x.err, code, field, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        msg[0] = '\0';
-    rg_api_error_set(b->x.err, strcmp(code, "internal") == 0 ? 500 : 400, code, field, "%s", msg);
     return -1;
 }
 
-static int oom(builder *b) { return fail(b, "internal", NULL, "internal error"); }
+static int oom(builder *b)
+{
+    rg_api_err_default(b->x.err, RG_E_INTERNAL);
+    return -1;
+}
 
 /* A field known to the outside world (it has at least one role), or NULL. */
 static const rg_field *lookup(const rg_collection *c, const char *name, size_t *idx)
@@ -155,8 +155,9 @@ static const rg_field *lookup(const rg_collection *c, const char *name, size_t *
 static int unknown_field(builder *b, const char *path, const char *name, enum role r)
 {
     list_buf l;
-    return fail(b, "unknown_field", path, "field '%.*s' does not exist in collection '%s'; %s: %s",
-                clip(name), name, b->c->name, role_word(r), role_list(b->c, r, &l));
+    return fail(b, RG_E_UNKNOWN_FIELD, path,
+                "field '%.*s' does not exist in collection '%s'; %s: %s", clip(name), name,
+                b->c->name, role_word(r), role_list(b->c, r, &l));
 }
 
 static const char *const top_keys[] = {"collection", "filters", "search", "sort",
@@ -195,7 +196,7 @@ static int check_top_keys(builder *b)
         for (size_t i = 0; i < sizeof top_keys / sizeof top_keys[0]; i++)
             known |= strcmp(k, top_keys[i]) == 0;
         if (!known)
-            return fail(b, "unknown_property", k,
+            return fail(b, RG_E_UNKNOWN_PROPERTY, k,
                         "unknown property '%.*s'; allowed: collection, filters, search, sort, "
                         "fields, limit, cursor",
                         clip(k), k);
@@ -212,15 +213,15 @@ static int parse_collection(builder *b)
         list_add(&l, b->site->collections[i].name);
     list_done(&l);
     if (!j)
-        return fail(b, "unknown_collection", "collection", "collection is required; available: %s",
-                    l.text);
+        return fail(b, RG_E_UNKNOWN_COLLECTION, "collection",
+                    "collection is required; available: %s", l.text);
     if (!json_is_string(j))
-        return fail(b, "unknown_collection", "collection",
+        return fail(b, RG_E_UNKNOWN_COLLECTION, "collection",
                     "collection must be a string naming a collection; available: %s", l.text);
     const char *name = json_string_value(j);
     b->c = rg_site_find_collection(b->site, name);
     if (!b->c)
-        return fail(b, "unknown_collection", "collection",
+        return fail(b, RG_E_UNKNOWN_COLLECTION, "collection",
                     "collection '%.*s' does not exist; available: %s", clip(name), name, l.text);
     b->x.coll = b->c;
     return 0;
@@ -238,22 +239,23 @@ static int parse_filter(builder *b, json_t *el, size_t i, rg_filter *out)
     out->struct_size = sizeof *out;
 
     if (!json_is_object(el))
-        return fail(b, "invalid_filter", path, "%s must be an object; %s", path, shape);
+        return fail(b, RG_E_INVALID_FILTER, path, "%s must be an object; %s", path, shape);
     const char *k;
     json_t *v;
     json_object_foreach(el, k, v) {
         if (strcmp(k, "field") != 0 && strcmp(k, "op") != 0 && strcmp(k, "value") != 0)
-            return fail(b, "invalid_filter", path, "%s has unknown key '%.*s'; %s", path, clip(k),
-                        k, shape);
+            return fail(b, RG_E_INVALID_FILTER, path, "%s has unknown key '%.*s'; %s", path,
+                        clip(k), k, shape);
     }
     static const char *const need[] = {"field", "op", "value"};
     for (size_t n = 0; n < 3; n++)
         if (!json_object_get(el, need[n]))
-            return fail(b, "invalid_filter", path, "%s is missing '%s'; %s", path, need[n], shape);
+            return fail(b, RG_E_INVALID_FILTER, path, "%s is missing '%s'; %s", path, need[n],
+                        shape);
 
     json_t *jf = json_object_get(el, "field");
     if (!json_is_string(jf))
-        return fail(b, "invalid_filter", fpath,
+        return fail(b, RG_E_INVALID_FILTER, fpath,
                     "%s must be a string naming a filterable field of collection '%s'; "
                     "filterable: %s",
                     fpath, b->c->name, role_list(b->c, ROLE_FILTER, &l));
@@ -262,19 +264,19 @@ static int parse_filter(builder *b, json_t *el, size_t i, rg_filter *out)
     if (!f)
         return unknown_field(b, fpath, fname, ROLE_FILTER);
     if (!f->ops)
-        return fail(b, "field_not_filterable", fpath,
+        return fail(b, RG_E_FIELD_NOT_FILTERABLE, fpath,
                     "field '%s' is not filterable in collection '%s'; filterable: %s", f->name,
                     b->c->name, role_list(b->c, ROLE_FILTER, &l));
 
     json_t *jo = json_object_get(el, "op");
     if (!json_is_string(jo))
-        return fail(b, "invalid_filter", opath,
+        return fail(b, RG_E_INVALID_FILTER, opath,
                     "%s must be a string; operators allowed for field '%s': %s", opath, f->name,
                     op_list(f, &l));
     const char *oname = json_string_value(jo);
     rg_op op = rg_op_from_name(oname);
     if ((int)op < RG_OP_EQ || (int)op > RG_OP_CONTAINS || !(f->ops & RG_OP_MASK(op)))
-        return fail(b, "operator_not_allowed", opath,
+        return fail(b, RG_E_OPERATOR_NOT_ALLOWED, opath,
                     "operator '%.*s' is not allowed for field '%s'; allowed: %s", clip(oname),
                     oname, f->name, op_list(f, &l));
     out->op = op;
@@ -294,11 +296,11 @@ static int parse_filters(builder *b)
     if (!j || json_is_null(j))
         return 0;
     if (!json_is_array(j))
-        return fail(b, "invalid_filter", "filters",
+        return fail(b, RG_E_INVALID_FILTER, "filters",
                     "filters must be an array of {\"field\", \"op\", \"value\"} objects");
     size_t n = json_array_size(j);
     if (n > b->x.limits->max_filters)
-        return fail(b, "invalid_filter", "filters", "at most %zu filters are allowed; got %zu",
+        return fail(b, RG_E_INVALID_FILTER, "filters", "at most %zu filters are allowed; got %zu",
                     b->x.limits->max_filters, n);
     if (n == 0)
         return 0;
@@ -323,10 +325,10 @@ static int parse_search(builder *b)
     if (!j || json_is_null(j))
         return 0;
     if (!json_is_string(j))
-        return fail(b, "invalid_search", "search", "search must be a string of words or null");
+        return fail(b, RG_E_INVALID_SEARCH, "search", "search must be a string of words or null");
     const char *s = json_string_value(j);
     size_t n = json_string_length(j);
-    if (rg_plan_check_text(&b->x, s, n, b->x.limits->max_search_bytes, 1, "invalid_search",
+    if (rg_plan_check_text(&b->x, s, n, b->x.limits->max_search_bytes, 1, RG_E_INVALID_SEARCH,
                            "search") != 0)
         return -1;
     size_t words = 0;
@@ -341,10 +343,10 @@ static int parse_search(builder *b)
     if (words == 0)
         return 0; /* only white space: no search */
     if (words > MAX_SEARCH_WORDS)
-        return fail(b, "invalid_search", "search", "search has %zu words; at most %d are allowed",
-                    words, MAX_SEARCH_WORDS);
+        return fail(b, RG_E_INVALID_SEARCH, "search",
+                    "search has %zu words; at most %d are allowed", words, MAX_SEARCH_WORDS);
     if (b->nsearch_fields == 0)
-        return fail(b, "invalid_search", "search",
+        return fail(b, RG_E_INVALID_SEARCH, "search",
                     "collection '%s' has no searchable fields; use filters instead", b->c->name);
     b->words = rg_arena_alloc(b->x.arena, words * sizeof *b->words);
     if (!b->words)
@@ -374,12 +376,12 @@ static int parse_sort(builder *b)
         max = RG_CURSOR_MAX_VALUES - 1; /* room for the key in every cursor */
     if (j && !json_is_null(j)) {
         if (!json_is_array(j))
-            return fail(b, "invalid_sort", "sort",
+            return fail(b, RG_E_INVALID_SORT, "sort",
                         "sort must be an array of {\"field\", \"dir\"} objects; sortable: %s",
                         role_list(b->c, ROLE_SORT, &l));
         size_t n = json_array_size(j);
         if (n > max)
-            return fail(b, "invalid_sort", "sort", "at most %zu sort keys are allowed; got %zu",
+            return fail(b, RG_E_INVALID_SORT, "sort", "at most %zu sort keys are allowed; got %zu",
                         max, n);
         for (size_t i = 0; i < n; i++) {
             json_t *el = json_array_get(j, i);
@@ -388,19 +390,19 @@ static int parse_sort(builder *b)
             snprintf(fpath, sizeof fpath, "%s.field", path);
             snprintf(dpath, sizeof dpath, "%s.dir", path);
             if (!json_is_object(el))
-                return fail(b, "invalid_sort", path,
+                return fail(b, RG_E_INVALID_SORT, path,
                             "%s must be an object with the keys field and dir", path);
             const char *k;
             json_t *v;
             json_object_foreach(el, k, v) {
                 if (strcmp(k, "field") != 0 && strcmp(k, "dir") != 0)
-                    return fail(b, "invalid_sort", path,
+                    return fail(b, RG_E_INVALID_SORT, path,
                                 "%s has unknown key '%.*s'; a sort key has the keys field and dir",
                                 path, clip(k), k);
             }
             json_t *jf = json_object_get(el, "field");
             if (!json_is_string(jf))
-                return fail(b, "invalid_sort", fpath,
+                return fail(b, RG_E_INVALID_SORT, fpath,
                             "%s must be a string naming a sortable field; sortable: %s", fpath,
                             role_list(b->c, ROLE_SORT, &l));
             const char *name = json_string_value(jf);
@@ -409,12 +411,12 @@ static int parse_sort(builder *b)
             if (!f)
                 return unknown_field(b, fpath, name, ROLE_SORT);
             if (!f->sortable)
-                return fail(b, "invalid_sort", fpath,
+                return fail(b, RG_E_INVALID_SORT, fpath,
                             "field '%s' is not sortable in collection '%s'; sortable: %s", f->name,
                             b->c->name, role_list(b->c, ROLE_SORT, &l));
             for (size_t s = 0; s < b->nsort; s++)
                 if (b->sort[s].field == idx)
-                    return fail(b, "invalid_sort", fpath,
+                    return fail(b, RG_E_INVALID_SORT, fpath,
                                 "field '%s' appears more than once in sort", f->name);
             json_t *jd = json_object_get(el, "dir");
             int desc = 0;
@@ -425,7 +427,8 @@ static int parse_sort(builder *b)
                 else if (strcmp(d, "desc") == 0)
                     desc = 1;
                 else
-                    return fail(b, "invalid_sort", dpath, "%s must be \"asc\" or \"desc\"", dpath);
+                    return fail(b, RG_E_INVALID_SORT, dpath, "%s must be \"asc\" or \"desc\"",
+                                dpath);
             }
             b->sort[b->nsort].struct_size = sizeof b->sort[b->nsort];
             b->sort[b->nsort].field = idx;
@@ -462,12 +465,12 @@ static int parse_fields(builder *b)
         return 0;
     }
     if (!json_is_array(j))
-        return fail(b, "invalid_fields", "fields",
+        return fail(b, RG_E_INVALID_FIELDS, "fields",
                     "fields must be an array of display field names; display fields: %s",
                     role_list(b->c, ROLE_DISPLAY, &l));
     size_t n = json_array_size(j);
     if (n == 0 || n > total)
-        return fail(b, "invalid_fields", "fields",
+        return fail(b, RG_E_INVALID_FIELDS, "fields",
                     "fields must list 1 to %zu distinct display fields; display fields: %s", total,
                     role_list(b->c, ROLE_DISPLAY, &l));
     b->display = rg_arena_alloc(b->x.arena, n * sizeof *b->display);
@@ -478,20 +481,20 @@ static int parse_fields(builder *b)
         snprintf(path, sizeof path, "fields[%zu]", i);
         json_t *el = json_array_get(j, i);
         if (!json_is_string(el))
-            return fail(b, "invalid_fields", path, "%s must be a string; display fields: %s", path,
-                        role_list(b->c, ROLE_DISPLAY, &l));
+            return fail(b, RG_E_INVALID_FIELDS, path, "%s must be a string; display fields: %s",
+                        path, role_list(b->c, ROLE_DISPLAY, &l));
         const char *name = json_string_value(el);
         size_t idx;
         const rg_field *f = lookup(b->c, name, &idx);
         if (!f)
             return unknown_field(b, path, name, ROLE_DISPLAY);
         if (!f->display)
-            return fail(b, "invalid_fields", path,
+            return fail(b, RG_E_INVALID_FIELDS, path,
                         "field '%s' is not a display field of collection '%s'; display fields: %s",
                         f->name, b->c->name, role_list(b->c, ROLE_DISPLAY, &l));
         for (size_t k = 0; k < b->ndisplay; k++)
             if (b->display[k] == idx)
-                return fail(b, "invalid_fields", path,
+                return fail(b, RG_E_INVALID_FIELDS, path,
                             "field '%s' appears more than once in fields", f->name);
         b->display[b->ndisplay++] = idx;
     }
@@ -507,7 +510,7 @@ static int parse_limit(builder *b)
         return 0;
     }
     if (!json_is_integer(j) || json_integer_value(j) < 1 || json_integer_value(j) > (json_int_t)max)
-        return fail(b, "invalid_limit", "limit",
+        return fail(b, RG_E_INVALID_LIMIT, "limit",
                     "limit must be an integer from 1 to %u (default %u)", max, b->c->limit_default);
     b->limit = (size_t)json_integer_value(j);
     return 0;
@@ -550,14 +553,14 @@ static int assemble(builder *b, const rg_keyring *kr, rg_request_plan *out)
     json_t *jc = json_object_get(b->root, "cursor");
     if (jc && !json_is_null(jc)) {
         if (!json_is_string(jc))
-            return fail(b, "invalid_cursor", "cursor",
+            return fail(b, RG_E_INVALID_CURSOR, "cursor",
                         "cursor must be the next_cursor string of the previous page, or null");
         int rc = rg_plan_decode_cursor(kr, json_string_value(jc), b->digest, b->c, sort, b->nsort,
                                        b->x.arena, &after);
         if (rc == -2)
             return oom(b);
         if (rc != 0)
-            return fail(b, "invalid_cursor", "cursor", "cursor is not valid for this query");
+            return fail(b, RG_E_INVALID_CURSOR, "cursor", "cursor is not valid for this query");
     }
 
     const rg_collection *c = b->c;
@@ -591,18 +594,18 @@ static int build(builder *b, const rg_keyring *kr, const char *body, size_t len,
                  rg_request_plan *out)
 {
     if (memchr(body, '\0', len))
-        return fail(b, "invalid_json", NULL, "request body contains a NUL byte");
+        return fail(b, RG_E_INVALID_JSON, NULL, "request body contains a NUL byte");
     json_error_t je;
     /* Duplicate keys are refused: two readers of one body must never disagree. */
     b->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     if (!b->root)
-        return fail(b, "invalid_json", NULL,
+        return fail(b, RG_E_INVALID_JSON, NULL,
                     "request body is not a valid JSON object: %s (line %d, column %d)", je.text,
                     je.line, je.column);
     if (!json_is_object(b->root))
-        return fail(b, "invalid_json", NULL, "request body must be a JSON object");
+        return fail(b, RG_E_INVALID_JSON, NULL, "request body must be a JSON object");
     if (too_deep(b->root, 1, b->x.limits->max_json_depth))
-        return fail(b, "invalid_json", NULL, "request body nests deeper than %d levels",
+        return fail(b, RG_E_INVALID_JSON, NULL, "request body nests deeper than %d levels",
                     b->x.limits->max_json_depth);
     if (check_top_keys(b) || parse_collection(b))
         return -1;

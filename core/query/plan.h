@@ -3,7 +3,7 @@
  * reaches an adapter. Every check the spec lists happens here; the adapter
  * gets field indices, typed values and a fixed sort order.
  *
- * Validation error codes (all HTTP 400):
+ * Validation error codes (RG_E_* of errors.h, all HTTP 400):
  *   invalid_json        body is not a JSON object / duplicate keys / too deep
  *   unknown_property    a top-level key other than collection, filters, search,
  *                       sort, fields, limit, cursor

@@ -36,7 +36,7 @@ int rg_plan_filter_values(rg_plan_ctx *x, const rg_field *f, rg_op op, json_t *j
    admits tab, newline, CR, VT and FF (search separates words on them).
    0 if acceptable, else -1 with err set (code `code`, field `path`). */
 int rg_plan_check_text(rg_plan_ctx *x, const char *s, size_t n, size_t max_bytes,
-                       int allow_space_controls, const char *code, const char *path);
+                       int allow_space_controls, rg_err_code code, const char *path);
 
 /* True if s[0..n) is a real calendar date "YYYY-MM-DD" (years 0001-9999). */
 int rg_date_valid(const char *s, size_t n);

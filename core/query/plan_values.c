@@ -135,11 +135,11 @@ static const char *json_kind(const json_t *j)
 }
 
 int rg_plan_check_text(rg_plan_ctx *x, const char *s, size_t n, size_t max_bytes,
-                       int allow_space_controls, const char *code, const char *path)
+                       int allow_space_controls, rg_err_code code, const char *path)
 {
     if (n > max_bytes) {
-        rg_api_error_set(x->err, 400, code, path,
-                         "%s is %zu bytes long; at most %zu bytes are allowed", path, n, max_bytes);
+        rg_api_err(x->err, code, path, "%s is %zu bytes long; at most %zu bytes are allowed", path,
+                   n, max_bytes);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -148,20 +148,20 @@ int rg_plan_check_text(rg_plan_ctx *x, const char *s, size_t n, size_t max_bytes
          * 0xC2 0x80..0x9F); they have no place in a catalog value. */
         if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
             (unsigned char)s[i + 1] <= 0x9f) {
-            rg_api_error_set(x->err, 400, code, path,
-                             "%s contains a control character (U+%04X at offset %zu); "
-                             "control characters are not allowed",
-                             path, (unsigned)(unsigned char)s[i + 1], i);
+            rg_api_err(x->err, code, path,
+                       "%s contains a control character (U+%04X at offset %zu); "
+                       "control characters are not allowed",
+                       path, (unsigned)(unsigned char)s[i + 1], i);
             return -1;
         }
         if (c >= 0x20 && c != 0x7f)
             continue;
         if (allow_space_controls && (c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'))
             continue;
-        rg_api_error_set(x->err, 400, code, path,
-                         "%s contains a control character (byte 0x%02x at offset %zu); "
-                         "control characters are not allowed",
-                         path, c, i);
+        rg_api_err(x->err, code, path,
+                   "%s contains a control character (byte 0x%02x at offset %zu); "
+                   "control characters are not allowed",
+                   path, c, i);
         return -1;
     }
     return 0;
@@ -190,29 +190,28 @@ static int scalar(rg_plan_ctx *x, const rg_field *f, json_t *j, const char *path
     switch (f->type) {
     case RG_TYPE_INTEGER:
         if (!json_is_integer(j)) {
-            rg_api_error_set(x->err, 400, "invalid_value", path,
-                             "field '%s' is an integer field: %s must be a JSON integer "
-                             "(no fraction or exponent), not %s",
-                             f->name, path, json_kind(j));
+            rg_api_err(x->err, RG_E_INVALID_VALUE, path,
+                       "field '%s' is an integer field: %s must be a JSON integer "
+                       "(no fraction or exponent), not %s",
+                       f->name, path, json_kind(j));
             return -1;
         }
         out->u.i = (int64_t)json_integer_value(j);
         return 0;
     case RG_TYPE_NUMBER:
         if (!json_is_number(j) || (json_is_real(j) && !isfinite(json_real_value(j)))) {
-            rg_api_error_set(
-                x->err, 400, "invalid_value", path,
-                "field '%s' is a number field: %s must be a finite JSON number, not %s", f->name,
-                path, json_kind(j));
+            rg_api_err(x->err, RG_E_INVALID_VALUE, path,
+                       "field '%s' is a number field: %s must be a finite JSON number, not %s",
+                       f->name, path, json_kind(j));
             return -1;
         }
         out->u.n = json_number_value(j);
         return 0;
     case RG_TYPE_BOOLEAN:
         if (!json_is_boolean(j)) {
-            rg_api_error_set(x->err, 400, "invalid_value", path,
-                             "field '%s' is a boolean field: %s must be true or false, not %s",
-                             f->name, path, json_kind(j));
+            rg_api_err(x->err, RG_E_INVALID_VALUE, path,
+                       "field '%s' is a boolean field: %s must be true or false, not %s", f->name,
+                       path, json_kind(j));
             return -1;
         }
         out->u.b = json_is_true(j) ? 1 : 0;
@@ -223,14 +222,14 @@ static int scalar(rg_plan_ctx *x, const rg_field *f, json_t *j, const char *path
     case RG_TYPE_DATETIME: break;
     }
     if (!json_is_string(j)) {
-        rg_api_error_set(x->err, 400, "invalid_value", path,
-                         "field '%s' is a %s field: %s must be a JSON string, not %s", f->name,
-                         tn ? tn : "string", path, json_kind(j));
+        rg_api_err(x->err, RG_E_INVALID_VALUE, path,
+                   "field '%s' is a %s field: %s must be a JSON string, not %s", f->name,
+                   tn ? tn : "string", path, json_kind(j));
         return -1;
     }
     const char *s = json_string_value(j);
     size_t n = json_string_length(j);
-    if (rg_plan_check_text(x, s, n, x->limits->max_string_bytes, 0, "invalid_value", path) != 0)
+    if (rg_plan_check_text(x, s, n, x->limits->max_string_bytes, 0, RG_E_INVALID_VALUE, path) != 0)
         return -1;
     if (f->type == RG_TYPE_ENUM) {
         for (size_t i = 0; i < f->nenum; i++) {
@@ -243,24 +242,24 @@ static int scalar(rg_plan_ctx *x, const rg_field *f, json_t *j, const char *path
         }
         char list[384];
         enum_list(f, list, sizeof list);
-        rg_api_error_set(x->err, 400, "invalid_value", path,
-                         "%s is not a value of field '%s'; allowed: %s", path, f->name, list);
+        rg_api_err(x->err, RG_E_INVALID_VALUE, path, "%s is not a value of field '%s'; allowed: %s",
+                   path, f->name, list);
         return -1;
     }
     if (f->type == RG_TYPE_DATE && !rg_date_valid(s, n)) {
-        rg_api_error_set(x->err, 400, "invalid_value", path,
-                         "field '%s' is a date field: %s must be a calendar date YYYY-MM-DD",
-                         f->name, path);
+        rg_api_err(x->err, RG_E_INVALID_VALUE, path,
+                   "field '%s' is a date field: %s must be a calendar date YYYY-MM-DD", f->name,
+                   path);
         return -1;
     }
     char dt[32]; /* the normalised date-time outlives the block below */
     if (f->type == RG_TYPE_DATETIME) {
         size_t len = rg_datetime_normalise(s, n, dt);
         if (len == 0) {
-            rg_api_error_set(x->err, 400, "invalid_value", path,
-                             "field '%s' is a datetime field: %s must be an RFC 3339 date-time "
-                             "such as 2024-05-01T12:00:00Z or 2024-05-01T14:00:00.5+02:00",
-                             f->name, path);
+            rg_api_err(x->err, RG_E_INVALID_VALUE, path,
+                       "field '%s' is a datetime field: %s must be an RFC 3339 date-time "
+                       "such as 2024-05-01T12:00:00Z or 2024-05-01T14:00:00.5+02:00",
+                       f->name, path);
             return -1;
         }
         s = dt;
@@ -268,7 +267,7 @@ static int scalar(rg_plan_ctx *x, const rg_field *f, json_t *j, const char *path
     }
     char *copy = rg_arena_strndup(x->arena, s, n);
     if (!copy) {
-        rg_api_error_set(x->err, 500, "internal", NULL, "internal error");
+        rg_api_err_default(x->err, RG_E_INTERNAL);
         return -1;
     }
     out->u.str.ptr = copy;
@@ -286,27 +285,27 @@ int rg_plan_filter_values(rg_plan_ctx *x, const rg_field *f, rg_op op, json_t *j
         size_t want_max = op == RG_OP_IN ? x->limits->max_in_values : 2;
         if (!json_is_array(j) || json_array_size(j) < want_min || json_array_size(j) > want_max) {
             if (op == RG_OP_IN && json_is_array(j))
-                rg_api_error_set(x->err, 400, "invalid_value", path,
-                                 "operator 'in' takes an array of 1 to %zu values of field "
-                                 "'%s'; got %zu values",
-                                 want_max, f->name, json_array_size(j));
+                rg_api_err(x->err, RG_E_INVALID_VALUE, path,
+                           "operator 'in' takes an array of 1 to %zu values of field "
+                           "'%s'; got %zu values",
+                           want_max, f->name, json_array_size(j));
             else if (op == RG_OP_IN)
-                rg_api_error_set(x->err, 400, "invalid_value", path,
-                                 "operator 'in' takes an array of 1 to %zu values of field "
-                                 "'%s', not %s",
-                                 want_max, f->name, json_kind(j));
+                rg_api_err(x->err, RG_E_INVALID_VALUE, path,
+                           "operator 'in' takes an array of 1 to %zu values of field "
+                           "'%s', not %s",
+                           want_max, f->name, json_kind(j));
             else
-                rg_api_error_set(x->err, 400, "invalid_value", path,
-                                 "operator 'between' takes an array of exactly 2 values "
-                                 "[low, high] of field '%s'",
-                                 f->name);
+                rg_api_err(x->err, RG_E_INVALID_VALUE, path,
+                           "operator 'between' takes an array of exactly 2 values "
+                           "[low, high] of field '%s'",
+                           f->name);
             return -1;
         }
         n = json_array_size(j);
     }
     rg_value *v = rg_arena_alloc(x->arena, n * sizeof *v);
     if (!v) {
-        rg_api_error_set(x->err, 500, "internal", NULL, "internal error");
+        rg_api_err_default(x->err, RG_E_INTERNAL);
         return -1;
     }
     if (op == RG_OP_IN || op == RG_OP_BETWEEN) {
@@ -317,10 +316,10 @@ int rg_plan_filter_values(rg_plan_ctx *x, const rg_field *f, rg_op op, json_t *j
                 return -1;
         }
         if (op == RG_OP_BETWEEN && rg_value_compare(&v[0], &v[1]) > 0) {
-            rg_api_error_set(x->err, 400, "invalid_value", path,
-                             "operator 'between' takes [low, high] with low <= high; "
-                             "%s[0] is greater than %s[1]",
-                             path, path);
+            rg_api_err(x->err, RG_E_INVALID_VALUE, path,
+                       "operator 'between' takes [low, high] with low <= high; "
+                       "%s[0] is greater than %s[1]",
+                       path, path);
             return -1;
         }
     } else {
@@ -328,8 +327,8 @@ int rg_plan_filter_values(rg_plan_ctx *x, const rg_field *f, rg_op op, json_t *j
             return -1;
         if ((op == RG_OP_PREFIX || op == RG_OP_CONTAINS) &&
             (!(f->type == RG_TYPE_STRING || f->type == RG_TYPE_ENUM) || v[0].u.str.len == 0)) {
-            rg_api_error_set(x->err, 400, "invalid_value", path,
-                             "operator '%s' takes a non-empty string", opn ? opn : "?");
+            rg_api_err(x->err, RG_E_INVALID_VALUE, path, "operator '%s' takes a non-empty string",
+                       opn ? opn : "?");
             return -1;
         }
     }

@@ -187,21 +187,23 @@ static void drop(rg_rl_redis *r, const char *why)
     schedule_retry(r);
 }
 
+/* hiredis gave the connection up: counted, then dropped like any other,
+   except that hiredis frees the context itself. */
+static void lost(rg_rl_redis *r, const char *what, const char *detail)
+{
+    char why[128];
+    snprintf(why, sizeof why, "%s: %s", what, detail);
+    atomic_fetch_add(&r->stats->errors, 1);
+    r->ac = NULL;
+    drop(r, why);
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     rg_rl_redis *r = ac->data;
     if (status == REDIS_OK || r->ac != ac)
         return;
-    /* hiredis frees the context after this callback. */
-    char why[128];
-    snprintf(why, sizeof why, "connect: %s", ac->errstr[0] ? ac->errstr : "failed");
-    r->ac = NULL;
-    r->state = ST_DOWN;
-    set_up(r, false);
-    event_del(r->probe_ev);
-    atomic_fetch_add(&r->stats->errors, 1);
-    report(r, false, why);
-    schedule_retry(r);
+    lost(r, "connect", ac->errstr[0] ? ac->errstr : "failed");
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -210,15 +212,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     rg_rl_redis *r = ac->data;
     if (r->ac != ac)
         return; /* we dropped it ourselves */
-    char why[128];
-    snprintf(why, sizeof why, "connection lost: %s", ac->errstr[0] ? ac->errstr : "closed");
-    r->ac = NULL;
-    r->state = ST_DOWN;
-    set_up(r, false);
-    event_del(r->probe_ev);
-    atomic_fetch_add(&r->stats->errors, 1);
-    report(r, false, why);
-    schedule_retry(r);
+    lost(r, "connection lost", ac->errstr[0] ? ac->errstr : "closed");
 }
 
 /* Ask for a drop from inside a hiredis callback: done from the loop next. */

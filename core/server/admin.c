@@ -97,38 +97,34 @@ static void readyz_reply(readyz_req *r)
         rg_reply_json(r->req, ready ? 200 : 503, text, strlen(text));
         free(text);
     } else {
-        rg_reply_error_simple(r->req, 500, "internal", "internal error");
+        rg_reply_error_default(r->req, RG_E_INTERNAL);
     }
     r->replied = true;
 }
 
+/* Also frees a request that was only partly made. */
 static void readyz_free(readyz_req *r)
 {
-    event_free(r->done_ev);
-    event_free(r->timer);
+    if (r->done_ev)
+        event_free(r->done_ev);
+    if (r->timer)
+        event_free(r->timer);
     free(r->jobs);
     rg_runtime_release(r->rt, 1);
     free(r);
 }
 
-static void readyz_done(evutil_socket_t fd, short what, void *arg)
+/* Every ping is back (done_ev) or the time is up (timer, EV_TIMEOUT): answer
+   once. Pings still out then count as unavailable, and the request is freed
+   only when the last of them returns. */
+static void readyz_event(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
-    (void)what;
     readyz_req *r = arg;
     if (!r->replied)
         readyz_reply(r);
-    readyz_free(r);
-}
-
-static void readyz_timeout(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    readyz_req *r = arg;
-    /* Pings still out count as unavailable; the request is freed once they return. */
-    if (!r->replied)
-        readyz_reply(r);
+    if (!(what & EV_TIMEOUT))
+        readyz_free(r);
 }
 
 static void readyz(rg_server *srv, struct evhttp_request *req)
@@ -139,29 +135,24 @@ static void readyz(rg_server *srv, struct evhttp_request *req)
     pthread_mutex_unlock(&srv->rt_lock);
 
     readyz_req *r = calloc(1, sizeof *r);
+    if (!r) {
+        rg_runtime_release(rt, 1);
+        rg_reply_error_default(req, RG_E_INTERNAL);
+        return;
+    }
+    r->rt = rt;
     size_t n = 0;
     for (size_t i = 0; i < rt->cfg->nsites; i++)
         n += rt->cfg->sites[i].nsources;
-    if (r) {
-        r->jobs = calloc(n ? n : 1, sizeof *r->jobs);
-        r->done_ev = event_new(srv->main_base, -1, 0, readyz_done, r);
-        r->timer = evtimer_new(srv->main_base, readyz_timeout, r);
-    }
-    if (!r || !r->jobs || !r->done_ev || !r->timer) {
-        if (r) {
-            if (r->done_ev)
-                event_free(r->done_ev);
-            if (r->timer)
-                event_free(r->timer);
-            free(r->jobs);
-            free(r);
-        }
-        rg_runtime_release(rt, 1);
-        rg_reply_error_simple(req, 500, "internal", "internal error");
+    r->jobs = calloc(n ? n : 1, sizeof *r->jobs);
+    r->done_ev = event_new(srv->main_base, -1, 0, readyz_event, r);
+    r->timer = evtimer_new(srv->main_base, readyz_event, r);
+    if (!r->jobs || !r->done_ev || !r->timer) {
+        readyz_free(r);
+        rg_reply_error_default(req, RG_E_INTERNAL);
         return;
     }
     r->srv = srv;
-    r->rt = rt;
     r->req = req;
     r->conn = evhttp_request_get_connection(req);
     evhttp_connection_set_closecb(r->conn, readyz_client_gone, r);
@@ -202,7 +193,7 @@ void rg_admin_handle(struct evhttp_request *req, void *arg)
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : "";
     if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-        rg_reply_error_simple(req, 405, "method_not_allowed", "only GET is allowed here");
+        rg_reply_error_simple(req, RG_E_METHOD_NOT_ALLOWED, "only GET is allowed here");
         return;
     }
     if (strcmp(path, "/healthz") == 0) {
@@ -213,7 +204,7 @@ void rg_admin_handle(struct evhttp_request *req, void *arg)
     } else if (strcmp(path, "/metrics") == 0) {
         struct evbuffer *b = evbuffer_new();
         if (!b) {
-            rg_reply_error_simple(req, 500, "internal", "internal error");
+            rg_reply_error_default(req, RG_E_INTERNAL);
             return;
         }
         rg_metrics_render(&srv->metrics, b);
@@ -240,11 +231,11 @@ void rg_admin_handle(struct evhttp_request *req, void *arg)
         if (text)
             rg_reply_json(req, 200, text, strlen(text));
         else
-            rg_reply_error_simple(req, 500, "internal", "internal error");
+            rg_reply_error_default(req, RG_E_INTERNAL);
         free(text);
         evhttp_clear_headers(&params);
     } else {
-        rg_reply_error_simple(req, 404, "not_found",
+        rg_reply_error_simple(req, RG_E_NOT_FOUND,
                               "admin endpoints: /healthz, /readyz, /metrics, /events");
     }
 }

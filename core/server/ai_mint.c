@@ -18,12 +18,22 @@
 #include "workers/plugin_registry.h"
 #include "query/describe.h"
 #include "server/server.h"
+#include "server/upstream_error.h"
 #include "util/log.h"
 
 #define MAX_HEADERS 16
 #define RG_AI_MAX_ANSWER (1024 * 1024)
 
 /* ---- per configuration ---------------------------------------------------- */
+
+void rg_site_ai_free(rg_site_ai *ai)
+{
+    if (!ai)
+        return;
+    free(ai->tools_json);
+    rg_provider_config_clear(&ai->pcfg);
+    free(ai);
+}
 
 rg_site_ai *rg_site_ai_new(const rg_config *cfg, const rg_site *site)
 {
@@ -52,15 +62,6 @@ rg_site_ai *rg_site_ai_new(const rg_config *cfg, const rg_site *site)
     }
     ai->provider = p;
     return ai;
-}
-
-void rg_site_ai_free(rg_site_ai *ai)
-{
-    if (!ai)
-        return;
-    free(ai->tools_json);
-    rg_provider_config_clear(&ai->pcfg);
-    free(ai);
 }
 
 /* ---- one mint --------------------------------------------------------------- */
@@ -140,49 +141,29 @@ static void fail(mint *m, const rg_api_error *e, long retry_after_s)
 static void fail_internal(mint *m)
 {
     rg_api_error e;
-    rg_api_error_set(&e, 500, "internal", NULL, "internal error");
+    rg_api_err_default(&e, RG_E_INTERNAL);
     fail(m, &e, 0);
 }
 
-/* What the plugin's answer becomes for the browser; never the provider's words. */
+/* What the plugin's answer becomes for the browser (server/upstream_error.h). */
 static void fail_upstream(mint *m, rg_status st, const rg_error *perr)
 {
-    long http = m->hresp.status;
+    rg_upstream provider = {.kind = RG_UPSTREAM_AI_PROVIDER, .name = pname(m),
+                            .http_status = m->hresp.status};
     rg_api_error e;
-    long retry = 0;
-    switch (st) {
-    case RG_ERR_TIMEOUT:
-        rg_api_error_set(&e, 504, "upstream_timeout", NULL,
-                         "the AI provider %s did not answer in time; try again", pname(m));
-        break;
-    case RG_ERR_AUTH:
-        rg_api_error_set(&e, 502, "upstream_error", NULL,
-                         "the AI provider %s refused this site's API key (HTTP %ld); the site's "
-                         "ai.api_key must be replaced",
-                         pname(m), http);
-        break;
-    case RG_ERR_UNAVAILABLE:
-        rg_api_error_set(&e, 502, "upstream_error", NULL,
-                         "the AI provider %s is overloaded or unavailable (HTTP %ld); try again "
-                         "later",
-                         pname(m), http);
-        retry = m->hresp.retry_after_s;
-        break;
-    case RG_ERR_UPSTREAM:
-        rg_api_error_set(&e, 502, "upstream_error", NULL,
-                         "the AI provider %s refused the request (HTTP %ld)", pname(m), http);
-        break;
-    default: /* the plugin's own failure: nothing the provider did */
-        rg_error_log("site %s: provider %s failed its finish: %s", m->srt->site->site_id,
-                     pname(m), perr && perr->message[0] ? perr->message : "no detail");
-        fail_internal(m);
+    rg_api_error_from_status(&e, st, &provider);
+    const char *detail = perr && perr->message[0] ? perr->message : "no detail";
+    if (e.id == RG_E_INTERNAL) {
+        /* The plugin's own failure: nothing the provider did. */
+        rg_error_log("site %s: provider %s failed its finish: %s", m->srt->site->site_id, pname(m),
+                     detail);
+        fail(m, &e, 0);
         return;
     }
-    e.provider = pname(m);
     rg_warn("site %s: ai mint with %s failed: HTTP %ld, %s after %ld ms", m->srt->site->site_id,
-            pname(m), http, perr && perr->message[0] ? perr->message : "no detail",
-            elapsed_ms(m));
-    fail(m, &e, retry);
+            pname(m), m->hresp.status, detail, elapsed_ms(m));
+    /* A provider that is only busy may have said when to come back. */
+    fail(m, &e, st == RG_ERR_UNAVAILABLE ? m->hresp.retry_after_s : 0);
 }
 
 static void finish(mint *m)
@@ -352,19 +333,16 @@ int rg_ai_mint(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt, struct evht
     if (!ai->provider) {
         json_decref(doc);
         rg_api_error e;
-        rg_api_error_set(&e, 503, "provider_unavailable", NULL,
-                         "this site's AI provider (%s) is not available; the gateway's log says "
-                         "why",
-                         site->ai->provider ? site->ai->provider : "?");
+        rg_api_err(&e, RG_E_PROVIDER_UNAVAILABLE, NULL,
+                   "this site's AI provider (%s) is not available; the gateway's log says why",
+                   site->ai->provider ? site->ai->provider : "?");
         rg_reply_cors(req, cors_origin);
-        rg_reply_error(req, &e);
-        return 503;
+        return rg_reply_error(req, &e);
     }
     mint *m = calloc(1, sizeof *m);
     if (!m) {
         json_decref(doc);
-        rg_reply_error_simple(req, 500, "internal", "internal error");
-        return 500;
+        return rg_reply_error_default(req, RG_E_INTERNAL);
     }
     clock_gettime(CLOCK_MONOTONIC, &m->t0);
     m->loop = loop;

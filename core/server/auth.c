@@ -23,12 +23,11 @@ const char *rg_auth_allowed_origin(const rg_site *site, struct evhttp_request *r
                                                                                            : NULL;
 }
 
-static void widget_unavailable(struct evhttp_request *req)
+/* Returns the status sent. */
+static int widget_unavailable(struct evhttp_request *req)
 {
-    /* One fixed body for every refusal, so a caller learns nothing about why. */
-    static const char body[] =
-        "{\"error\":{\"code\":\"widget_unavailable\",\"message\":\"widget unavailable\"}}";
-    rg_reply_json(req, 404, body, sizeof body - 1);
+    /* One fixed answer for every refusal, so a caller learns nothing about why. */
+    return rg_reply_error_default(req, RG_E_WIDGET_UNAVAILABLE);
 }
 
 int rg_auth_api_key_ok(const rg_site *site, const char *key, uint8_t digest[32])
@@ -57,28 +56,18 @@ int rg_auth_handle_token(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt,
                          struct evhttp_request *req, const char *origin)
 {
     const rg_site *site = srt ? srt->site : NULL;
-    if (!site) {
-        widget_unavailable(req);
-        return 404;
-    }
+    if (!site)
+        return widget_unavailable(req);
     const char *authz = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    if (authz) {
-        if (!api_key_matches(site, authz)) {
-            widget_unavailable(req);
-            return 404;
-        }
-    } else if (!origin) {
-        widget_unavailable(req);
-        return 404;
-    }
+    /* A key, or else an allowed origin: nothing else opens a session. */
+    if (authz ? !api_key_matches(site, authz) : !origin)
+        return widget_unavailable(req);
 
     char token[RG_SESSION_TOKEN_MAX];
     rg_session s;
     uint64_t now = (uint64_t)time(NULL);
-    if (rg_session_mint(rt->kr, site->site_id, now, site->session_ttl_s, token, &s) != 0) {
-        rg_reply_error_simple(req, 500, "internal", "internal error");
-        return 500;
-    }
+    if (rg_session_mint(rt->kr, site->site_id, now, site->session_ttl_s, token, &s) != 0)
+        return rg_reply_error_default(req, RG_E_INTERNAL);
     json_t *doc = json_pack("{s:s, s:s, s:I, s:I}", "session_token", token, "signing_secret",
                             s.signing_secret, "expires_in", (json_int_t)site->session_ttl_s,
                             "expires_at", (json_int_t)s.expires_at);
@@ -98,10 +87,8 @@ int rg_auth_handle_token(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt,
     }
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
-    if (!text) {
-        rg_reply_error_simple(req, 500, "internal", "internal error");
-        return 500;
-    }
+    if (!text)
+        return rg_reply_error_default(req, RG_E_INTERNAL);
     rg_reply_cors(req, authz ? NULL : origin);
     rg_reply_json(req, 200, text, strlen(text));
     rg_secure_zero(text, strlen(text));
@@ -121,66 +108,62 @@ int rg_auth_verify_signed(rg_server *srv, const rg_runtime *rt, const rg_site *s
     for (int i = 0; i < 4; i++) {
         v[i] = evhttp_find_header(h, names[i]);
         if (!v[i]) {
-            rg_api_error_set(err, 401, "missing_signature", NULL,
-                             "header %s is required on signed requests (X-Readgate-Session, "
-                             "X-Readgate-Timestamp, X-Readgate-Nonce, X-Readgate-Signature)",
-                             names[i]);
+            rg_api_err(err, RG_E_MISSING_SIGNATURE, NULL,
+                       "header %s is required on signed requests (X-Readgate-Session, "
+                       "X-Readgate-Timestamp, X-Readgate-Nonce, X-Readgate-Signature)",
+                       names[i]);
             return -1;
         }
     }
     int64_t ts;
     uint8_t mac[32];
     if (!rg_sig_parse_timestamp(v[1], &ts)) {
-        rg_api_error_set(err, 401, "invalid_signature_header", NULL,
-                         "X-Readgate-Timestamp must be unix seconds (digits only)");
+        rg_api_err(err, RG_E_INVALID_SIGNATURE_HEADER, NULL,
+                   "X-Readgate-Timestamp must be unix seconds (digits only)");
         return -1;
     }
     if (!rg_sig_nonce_valid(v[2])) {
-        rg_api_error_set(err, 401, "invalid_signature_header", NULL,
-                         "X-Readgate-Nonce must be 16 to 64 characters of A-Z a-z 0-9 _ -");
+        rg_api_err(err, RG_E_INVALID_SIGNATURE_HEADER, NULL,
+                   "X-Readgate-Nonce must be 16 to 64 characters of A-Z a-z 0-9 _ -");
         return -1;
     }
     if (!rg_sig_parse_header(v[3], mac)) {
-        rg_api_error_set(err, 401, "invalid_signature_header", NULL,
-                         "X-Readgate-Signature must be sha256=<64 hex digits>");
+        rg_api_err(err, RG_E_INVALID_SIGNATURE_HEADER, NULL,
+                   "X-Readgate-Signature must be sha256=<64 hex digits>");
         return -1;
     }
     int64_t now = (int64_t)time(NULL);
     int window = rt->cfg->limits.timestamp_window_s;
     if (ts > now + window || ts < now - window) {
-        rg_api_error_set(err, 401, "timestamp_out_of_window", NULL,
-                         "X-Readgate-Timestamp is more than %d s away from the server's clock "
-                         "(server time %lld)",
-                         window, (long long)now);
+        rg_api_err(err, RG_E_TIMESTAMP_OUT_OF_WINDOW, NULL,
+                   "X-Readgate-Timestamp is more than %d s away from the server's clock "
+                   "(server time %lld)",
+                   window, (long long)now);
         return -1;
     }
     switch (rg_session_verify(rt->kr, v[0], site->site_id, (uint64_t)now, out)) {
     case RG_SESSION_OK:
         break;
     case RG_SESSION_EXPIRED:
-        rg_api_error_set(err, 401, "session_expired", NULL,
-                         "the session has expired; open a new one with POST /v1/%s/token",
-                         site->site_id);
+        rg_api_err(err, RG_E_SESSION_EXPIRED, NULL,
+                   "the session has expired; open a new one with POST /v1/%s/token", site->site_id);
         return -1;
     case RG_SESSION_WRONG_SITE:
-        rg_api_error_set(err, 401, "session_wrong_site", NULL,
-                         "the session was issued for another site");
+        rg_api_err_default(err, RG_E_SESSION_WRONG_SITE);
         return -1;
     default:
-        rg_api_error_set(err, 401, "invalid_session", NULL,
-                         "X-Readgate-Session is not a valid session token");
+        rg_api_err_default(err, RG_E_INVALID_SESSION);
         return -1;
     }
     if (rg_nonce_cache_contains(srv->ended, out->nonce, sizeof out->nonce, (uint64_t)now)) {
-        rg_api_error_set(err, 401, "session_ended", NULL,
-                         "the session was ended; open a new one with POST /v1/%s/token",
-                         site->site_id);
+        rg_api_err(err, RG_E_SESSION_ENDED, NULL,
+                   "the session was ended; open a new one with POST /v1/%s/token", site->site_id);
         return -1;
     }
     if (!rg_sig_verify(out->signing_secret, v[1], v[2], method, path, body, len, mac)) {
-        rg_api_error_set(err, 401, "invalid_signature", NULL,
-                         "signature does not match; sign \"v1\\n\" ts \"\\n\" nonce \"\\n\" METHOD "
-                         "\"\\n\" path \"\\n\" hex(sha256(body)) with the session's signing_secret");
+        rg_api_err(err, RG_E_INVALID_SIGNATURE, NULL,
+                   "signature does not match; sign \"v1\\n\" ts \"\\n\" nonce \"\\n\" METHOD "
+                   "\"\\n\" path \"\\n\" hex(sha256(body)) with the session's signing_secret");
         return -1;
     }
     /* Remember (session, nonce) until the timestamp leaves the window. */

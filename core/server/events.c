@@ -49,6 +49,22 @@ static const rg_field *visible_field(const rg_collection *c, const char *name)
     return f->display || f->searchable || f->sortable || f->ops ? f : NULL;
 }
 
+/* doc's member `key`, when present and not null, into *v: an integer from 0
+   to max. 0 (*v untouched when absent), or -1 with e set. */
+static int optional_integer(json_t *doc, const char *key, int64_t max, int64_t *v, rg_api_error *e)
+{
+    json_t *j = json_object_get(doc, key);
+    if (!j || json_is_null(j))
+        return 0;
+    if (!json_is_integer(j) || json_integer_value(j) < 0 || json_integer_value(j) > max) {
+        rg_api_err(e, RG_E_INVALID_EVENT, key, "%s must be an integer from 0 to %lld", key,
+                   (long long)max);
+        return -1;
+    }
+    *v = json_integer_value(j);
+    return 0;
+}
+
 int rg_event_parse(const rg_site *site, const char *body, size_t len, rg_event_in *out,
                    rg_api_error *e)
 {
@@ -57,7 +73,7 @@ int rg_event_parse(const rg_site *site, const char *body, size_t len, rg_event_i
     json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(doc)) {
         json_decref(doc);
-        rg_api_error_set(e, 400, "invalid_json", NULL, "the body must be one JSON object");
+        rg_api_err_default(e, RG_E_INVALID_JSON);
         return -1;
     }
     int rc = -1;
@@ -71,7 +87,7 @@ int rg_event_parse(const rg_site *site, const char *body, size_t len, rg_event_i
                      "property '%.64s' is not allowed: events carry structure only (%s), never "
                      "values, query text or transcripts",
                      key, allowed_keys);
-            rg_api_error_set(e, 400, "invalid_event", key, "%s", msg);
+            rg_api_err(e, RG_E_INVALID_EVENT, key, "%s", msg);
             goto out;
         }
     }
@@ -81,15 +97,15 @@ int rg_event_parse(const rg_site *site, const char *body, size_t len, rg_event_i
                  "event must be one of widget_opened, widget_closed, session_started, "
                  "query_sent, results_shown, no_results, result_clicked, voice_started, "
                  "voice_ended, tool_called, error_shown");
-        rg_api_error_set(e, 400, "invalid_event", "event", "%s", msg);
+        rg_api_err(e, RG_E_INVALID_EVENT, "event", "%s", msg);
         goto out;
     }
     const rg_collection *coll = NULL;
     json_t *c = json_object_get(doc, "collection");
     if (c && !json_is_null(c)) {
         if (!json_is_string(c) || !(coll = rg_site_find_collection(site, json_string_value(c)))) {
-            rg_api_error_set(e, 400, "unknown_collection", "collection",
-                             "collection must name one of this site's collections");
+            rg_api_err(e, RG_E_UNKNOWN_COLLECTION, "collection",
+                       "collection must name one of this site's collections");
             goto out;
         }
         out->collection = coll->name;
@@ -97,13 +113,13 @@ int rg_event_parse(const rg_site *site, const char *body, size_t len, rg_event_i
     json_t *fields = json_object_get(doc, "fields");
     if (fields && !json_is_null(fields)) {
         if (!coll) {
-            rg_api_error_set(e, 400, "invalid_event", "fields",
-                             "fields need the collection they belong to");
+            rg_api_err(e, RG_E_INVALID_EVENT, "fields",
+                       "fields need the collection they belong to");
             goto out;
         }
         if (!json_is_array(fields) || json_array_size(fields) > RG_EVENT_MAX_FIELDS) {
-            rg_api_error_set(e, 400, "invalid_event", "fields",
-                             "fields must be an array of at most 32 field names");
+            rg_api_err(e, RG_E_INVALID_EVENT, "fields",
+                       "fields must be an array of at most 32 field names");
             goto out;
         }
         size_t i;
@@ -116,44 +132,28 @@ int rg_event_parse(const rg_site *site, const char *body, size_t len, rg_event_i
             if (!rf) {
                 snprintf(msg, sizeof msg, "%s must name a field of collection '%s'", path,
                          coll->name);
-                rg_api_error_set(e, 400, "unknown_field", path, "%s", msg);
+                rg_api_err(e, RG_E_UNKNOWN_FIELD, path, "%s", msg);
                 goto out;
             }
             for (size_t k = 0; k < out->nfields; k++)
                 if (out->fields[k] == rf->name) {
                     snprintf(msg, sizeof msg, "%s repeats field '%s'", path, rf->name);
-                    rg_api_error_set(e, 400, "invalid_event", path, "%s", msg);
+                    rg_api_err(e, RG_E_INVALID_EVENT, path, "%s", msg);
                     goto out;
                 }
             out->fields[out->nfields++] = rf->name;
         }
     }
-    json_t *n = json_object_get(doc, "count");
-    if (n && !json_is_null(n)) {
-        if (!json_is_integer(n) || json_integer_value(n) < 0 ||
-            json_integer_value(n) > MAX_COUNT) {
-            rg_api_error_set(e, 400, "invalid_event", "count",
-                             "count must be an integer from 0 to 1000000");
-            goto out;
+    int64_t ms = -1; /* no latency reported */
+    if (optional_integer(doc, "count", MAX_COUNT, &out->count, e) != 0 ||
+        optional_integer(doc, "latency_ms", MAX_LATENCY_MS, &ms, e) != 0)
+        goto out;
+    /* Kept as a bucket only: exact timings could fingerprint a visitor. */
+    for (size_t i = 0; ms >= 0 && i < sizeof buckets / sizeof buckets[0]; i++)
+        if (ms < buckets[i].below_ms) {
+            out->latency = buckets[i].name;
+            break;
         }
-        out->count = json_integer_value(n);
-    }
-    json_t *lat = json_object_get(doc, "latency_ms");
-    if (lat && !json_is_null(lat)) {
-        if (!json_is_integer(lat) || json_integer_value(lat) < 0 ||
-            json_integer_value(lat) > MAX_LATENCY_MS) {
-            rg_api_error_set(e, 400, "invalid_event", "latency_ms",
-                             "latency_ms must be an integer from 0 to 3600000");
-            goto out;
-        }
-        /* Kept as a bucket only: exact timings could fingerprint a visitor. */
-        int64_t ms = json_integer_value(lat);
-        for (size_t i = 0; i < sizeof buckets / sizeof buckets[0]; i++)
-            if (ms < buckets[i].below_ms) {
-                out->latency = buckets[i].name;
-                break;
-            }
-    }
     rc = 0;
 out:
     json_decref(doc);

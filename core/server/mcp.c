@@ -49,15 +49,15 @@ int rg_mcp_authenticate(const rg_server *srv, const rg_runtime *rt, const rg_sit
     memset(who, 0, sizeof *who);
     *invalid_token = false;
     if (!authz) {
-        rg_api_error_set(e, 401, "mcp_unauthorized", NULL,
-                         "send Authorization: Bearer with a site API key (rgk_...) or an MCP "
-                         "token (rgm_...)");
+        rg_api_err(e, RG_E_MCP_UNAUTHORIZED, NULL,
+                   "send Authorization: Bearer with a site API key (rgk_...) or an MCP "
+                   "token (rgm_...)");
         return -1;
     }
     *invalid_token = true;
     if (strncmp(authz, prefix, sizeof prefix - 1) != 0) {
-        rg_api_error_set(e, 401, "mcp_unauthorized", NULL,
-                         "the Authorization header must be Bearer and a token");
+        rg_api_err(e, RG_E_MCP_UNAUTHORIZED, NULL,
+                   "the Authorization header must be Bearer and a token");
         return -1;
     }
     const char *tok = authz + sizeof prefix - 1;
@@ -66,23 +66,22 @@ int rg_mcp_authenticate(const rg_server *srv, const rg_runtime *rt, const rg_sit
         uint64_t now = (uint64_t)time(NULL);
         rg_session_status st = rg_mcp_token_verify(rt->kr, tok, site->site_id, now, &s);
         if (st == RG_SESSION_EXPIRED) {
-            rg_api_error_set(e, 401, "mcp_unauthorized", NULL,
-                             "the MCP token has expired; a new one comes with the next session");
+            rg_api_err(e, RG_E_MCP_UNAUTHORIZED, NULL,
+                       "the MCP token has expired; a new one comes with the next session");
             return -1;
         }
         if (st == RG_SESSION_WRONG_SITE) {
-            rg_api_error_set(e, 401, "mcp_unauthorized", NULL,
-                             "the MCP token was issued for another site");
+            rg_api_err(e, RG_E_MCP_UNAUTHORIZED, NULL, "the MCP token was issued for another site");
             return -1;
         }
         if (st != RG_SESSION_OK) {
-            rg_api_error_set(e, 401, "mcp_unauthorized", NULL, "the MCP token is not valid");
+            rg_api_err(e, RG_E_MCP_UNAUTHORIZED, NULL, "the MCP token is not valid");
             return -1;
         }
         /* Ended with its session (this instance; Redis tells the others). */
         if (rg_nonce_cache_contains(srv->ended, s.nonce, sizeof s.nonce, now)) {
-            rg_api_error_set(e, 401, "mcp_unauthorized", NULL,
-                             "the session this MCP token came with was ended");
+            rg_api_err(e, RG_E_MCP_UNAUTHORIZED, NULL,
+                       "the session this MCP token came with was ended");
             return -1;
         }
         who->token = true;
@@ -92,8 +91,7 @@ int rg_mcp_authenticate(const rg_server *srv, const rg_runtime *rt, const rg_sit
     }
     uint8_t digest[32];
     if (!rg_auth_api_key_ok(site, tok, digest)) {
-        rg_api_error_set(e, 401, "mcp_unauthorized", NULL,
-                         "the bearer is neither an API key of this site nor a valid MCP token");
+        rg_api_err_default(e, RG_E_MCP_UNAUTHORIZED);
         return -1;
     }
     memcpy(who->id, digest, sizeof who->id);
@@ -152,10 +150,8 @@ int rg_mcp_metadata(const rg_runtime *rt, const rg_site_rt *srt, struct evhttp_r
                             "bearer_methods_supported", "header", "resource_name", name);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
-    if (!text) {
-        rg_reply_error_simple(req, 500, "internal", "internal error");
-        return 500;
-    }
+    if (!text)
+        return rg_reply_error_default(req, RG_E_INTERNAL);
     /* Public metadata, meant for any client. */
     evhttp_add_header(evhttp_request_get_output_headers(req), "Access-Control-Allow-Origin", "*");
     rg_reply_json(req, 200, text, strlen(text));
@@ -174,7 +170,7 @@ static void reply_rpc_error(struct evhttp_request *req, int http, const char *id
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!text) {
-        rg_reply_error_simple(req, 500, "internal", "internal error");
+        rg_reply_error_default(req, RG_E_INTERNAL);
         return;
     }
     rg_reply_json(req, http, text, strlen(text));
@@ -197,8 +193,7 @@ static int reply_result_parts(struct evhttp_request *req, const char *id,
     if (rc) {
         if (b)
             evbuffer_free(b);
-        rg_reply_error_simple(req, 500, "internal", "internal error");
-        return 500;
+        return rg_reply_error_default(req, RG_E_INTERNAL);
     }
     rg_reply_buffer(req, 200, b);
     evbuffer_free(b);
@@ -212,6 +207,18 @@ static int reply_result(struct evhttp_request *req, const char *id, const char *
     return reply_result_parts(req, id, &part, 1);
 }
 
+/* The result as a JSON value, which this takes (NULL: out of memory). */
+static int reply_result_json(struct evhttp_request *req, const char *id, json_t *result)
+{
+    char *text = result ? json_dumps(result, JSON_COMPACT) : NULL;
+    json_decref(result);
+    if (!text)
+        return rg_reply_error_default(req, RG_E_INTERNAL);
+    int st = reply_result(req, id, text, strlen(text));
+    free(text);
+    return st;
+}
+
 /* A tool's answer: the document as text and as structuredContent. */
 static int reply_tool_json(struct evhttp_request *req, const char *id, const char *doc,
                            size_t len)
@@ -220,8 +227,7 @@ static int reply_tool_json(struct evhttp_request *req, const char *id, const cha
     if (!text || rg_json_append_string(text, doc, len) != 0) {
         if (text)
             evbuffer_free(text);
-        rg_reply_error_simple(req, 500, "internal", "internal error");
-        return 500;
+        return rg_reply_error_default(req, RG_E_INTERNAL);
     }
     static const char head[] = "{\"content\":[{\"type\":\"text\",\"text\":";
     static const char mid[] = "}],\"structuredContent\":";
@@ -237,7 +243,7 @@ static int reply_tool_json(struct evhttp_request *req, const char *id, const cha
     if (escaped)
         st = reply_result_parts(req, id, parts, 5);
     else
-        rg_reply_error_simple(req, 500, "internal", "internal error");
+        rg_reply_error_default(req, RG_E_INTERNAL);
     evbuffer_free(text);
     return st;
 }
@@ -252,15 +258,7 @@ static int reply_tool_error(struct evhttp_request *req, const char *id, const rg
         snprintf(text, sizeof text, "%s: %s", e->code, e->message);
     json_t *res = json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", text,
                             "isError", 1);
-    char *body = res ? json_dumps(res, JSON_COMPACT) : NULL;
-    json_decref(res);
-    if (!body) {
-        rg_reply_error_simple(req, 500, "internal", "internal error");
-        return 500;
-    }
-    int st = reply_result(req, id, body, strlen(body));
-    free(body);
-    return st;
+    return reply_result_json(req, id, res);
 }
 
 /* ---- tools/call through the query path ------------------------------------------------ */
@@ -275,7 +273,7 @@ static void call_rows(void *arg, struct evhttp_request *req, struct evbuffer *do
     size_t len = evbuffer_get_length(doc);
     const char *p = (const char *)evbuffer_pullup(doc, (ev_ssize_t)len);
     if (!p && len) {
-        rg_reply_error_simple(req, 500, "internal", "internal error");
+        rg_reply_error_default(req, RG_E_INTERNAL);
         return;
     }
     reply_tool_json(req, c->id, p ? p : "", len);
@@ -315,8 +313,7 @@ static int tools_call(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt,
     if (strcmp(tool, "describe_collections") == 0) {
         if (json_is_object(args) && json_object_size(args) > 0) {
             rg_api_error e;
-            rg_api_error_set(&e, 400, "unknown_property", NULL,
-                             "describe_collections takes no arguments");
+            rg_api_err(&e, RG_E_UNKNOWN_PROPERTY, NULL, "describe_collections takes no arguments");
             return reply_tool_error(req, id, &e);
         }
         return reply_tool_json(req, id, srt->describe_json, srt->describe_len);
@@ -330,10 +327,10 @@ static int tools_call(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt,
     }
     if (json_object_get(args, "collection")) {
         rg_api_error e;
-        rg_api_error_set(&e, 400, "unknown_property", "collection",
-                         "the tool %s reads collection '%s': leave 'collection' out of its "
-                         "arguments",
-                         tool, coll->name);
+        rg_api_err(&e, RG_E_UNKNOWN_PROPERTY, "collection",
+                   "the tool %s reads collection '%s': leave 'collection' out of its "
+                   "arguments",
+                   tool, coll->name);
         return reply_tool_error(req, id, &e);
     }
     /* The tool's arguments are the /query body without its collection. */
@@ -347,8 +344,7 @@ static int tools_call(rg_loop *loop, rg_runtime *rt, const rg_site_rt *srt,
         free(text);
         if (c)
             call_free(c);
-        rg_reply_error_simple(req, 500, "internal", "internal error");
-        return 500;
+        return rg_reply_error_default(req, RG_E_INTERNAL);
     }
     rg_query_answer answer = {.rows = call_rows, .error = call_error, .free_arg = call_free,
                               .arg = c, .route = RG_ROUTE_MCP};
@@ -378,15 +374,7 @@ static int initialize(struct evhttp_request *req, const rg_site *site, const cha
                             version, "capabilities", "tools", "listChanged", 0, "serverInfo",
                             "name", "readgate", "title", "readgate", "version", READGATE_VERSION,
                             "instructions", instructions);
-    char *text = res ? json_dumps(res, JSON_COMPACT) : NULL;
-    json_decref(res);
-    if (!text) {
-        rg_reply_error_simple(req, 500, "internal", "internal error");
-        return 500;
-    }
-    int st = reply_result(req, id, text, strlen(text));
-    free(text);
-    return st;
+    return reply_result_json(req, id, res);
 }
 
 /* The id as JSON text: a string of at most MAX_ID_BYTES, or an integer. */

@@ -10,6 +10,7 @@
 #include "http/http_reply.h"
 #include "query/plan.h"
 #include "query/rowjson.h"
+#include "server/upstream_error.h"
 #include "util/log.h"
 
 /*
@@ -326,16 +327,18 @@ static void complete_query(rg_job *job, rg_status st, const rg_error *err)
 
 /* ---- answers ------------------------------------------------------------------------ */
 
-static void send_error(query_caller *c, const rg_api_error *e, const char *retry_after)
+/* Returns the HTTP status of the error, for the metrics. */
+static int send_error(query_caller *c, const rg_api_error *e, const char *retry_after)
 {
     c->answer.error(c->answer.arg, c->req, e, retry_after);
+    return e->http_status;
 }
 
-static void send_error_simple(query_caller *c, int status, const char *code, const char *msg)
+static int send_error_default(query_caller *c, rg_err_code code)
 {
     rg_api_error e;
-    rg_api_error_set(&e, status, code, NULL, "%s", msg);
-    send_error(c, &e, NULL);
+    rg_api_err_default(&e, code);
+    return send_error(c, &e, NULL);
 }
 
 /* /query's own answers: the document as the body, errors as the API's. */
@@ -357,41 +360,32 @@ static void http_error(void *arg, struct evhttp_request *req, const rg_api_error
 static const rg_query_answer http_answer = {.rows = http_rows, .error = http_error,
                                             .route = RG_ROUTE_QUERY};
 
+/* The data source an exec reads, as the status mapping names it. */
+static rg_upstream source_of(const query_exec *x)
+{
+    return (rg_upstream){.kind = RG_UPSTREAM_SOURCE,
+                         .name = x->plan.collection->source_name,
+                         .site_id = x->rt->cfg->sites[x->site_index].site_id};
+}
+
 /*
- * The one mapping of an exec's outcome to the API's error: refusals before a
- * worker (overload, pool), then the adapter's status. *retry_after is set
- * when the client may simply try again shortly.
+ * An exec's outcome as the API's error: the site's overload refusal, else
+ * the backend's status (a pool's refusal carries RG_ERR_UNAVAILABLE).
+ * *retry_after is set when the client may simply try again shortly.
  */
 static void failure_error(const query_exec *x, rg_api_error *e, const char **retry_after)
 {
-    const char *src = x->plan.collection->source_name;
-    const char *site_id = x->rt->cfg->sites[x->site_index].site_id;
     *retry_after = NULL;
     if (x->refused == REFUSED_OVERLOADED) {
-        rg_api_error_set(e, 503, "overloaded", NULL,
-                         "site '%s' already has %u queries in progress; try again shortly",
-                         site_id, x->rt->cfg->limits.max_inflight_per_site);
+        rg_api_err(e, RG_E_OVERLOADED, NULL,
+                   "site '%s' already has %u queries in progress; try again shortly",
+                   x->rt->cfg->sites[x->site_index].site_id,
+                   x->rt->cfg->limits.max_inflight_per_site);
         *retry_after = "1";
-    } else if (x->refused == REFUSED_BY_POOL) {
-        rg_api_error_set(e, 503, "source_unavailable", NULL,
-                         "data source '%s' is unavailable; try again later", src);
-    } else if (x->status == RG_ERR_REAUTH) {
-        /* Not an outage that passes: say what the operator has to do. */
-        rg_api_error_set(e, 503, "source_unavailable", NULL,
-                         "data source '%s' needs re-authorisation: run readgate oauth import "
-                         "--site %s --source %s",
-                         src, site_id, src);
-    } else if (x->status == RG_ERR_TIMEOUT) {
-        rg_api_error_set(e, 504, "upstream_timeout", NULL, "the data source did not answer in time");
-    } else if (x->status == RG_ERR_UPSTREAM) {
-        rg_api_error_set(e, 502, "upstream_error", NULL, "the data source returned an error");
-    } else if (x->status == RG_ERR_UNAVAILABLE || x->status == RG_ERR_AUTH ||
-               x->status == RG_ERR_CONFIG) {
-        rg_api_error_set(e, 503, "source_unavailable", NULL,
-                         "data source '%s' is unavailable; try again later", src);
-    } else {
-        rg_api_error_set(e, 500, "internal", NULL, "internal error");
+        return;
     }
+    rg_upstream src = source_of(x);
+    rg_api_error_from_status(e, x->status, &src);
 }
 
 /* Answer a failed exec; returns the status sent. */
@@ -491,10 +485,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
         rg_reply_cors(c->req, c->origin);
         int status = 200;
         if (x->status == RG_OK && x->body) {
-            if (reply_body(c, x->body) != 0) {
-                send_error_simple(c, 500, "internal", "internal error");
-                status = 500;
-            }
+            if (reply_body(c, x->body) != 0)
+                status = send_error_default(c, RG_E_INTERNAL);
         } else if (x->status == RG_OK) {
             c->answer.rows(c->answer.arg, c->req, x->out); /* an unshared exec: its only caller */
         } else {
@@ -519,9 +511,13 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     /* The worker may still be busy; the caller lives on until on_done. */
     rg_conn_unwatch(c->loop, c->req);
     rg_reply_cors(c->req, c->origin);
-    send_error_simple(c, 504, "upstream_timeout", "the data source did not answer in time");
+    /* Answered as the backend's own timeout would be. */
+    rg_api_error e;
+    rg_upstream src = source_of(c->exec);
+    rg_api_error_from_status(&e, RG_ERR_TIMEOUT, &src);
+    int status = send_error(c, &e, NULL);
     atomic_fetch_add(&c->loop->srv->metrics.upstream_timeouts, 1);
-    rg_metrics_count(&c->loop->srv->metrics, c->answer.route, 504);
+    rg_metrics_count(&c->loop->srv->metrics, c->answer.route, status);
     c->req = NULL;
 }
 
@@ -590,6 +586,16 @@ static int look_in_cache(void *arg)
     return l->found != NULL;
 }
 
+/* Answer a caller that never got an exec, and free it. */
+static void caller_refuse(query_caller *c, const rg_api_error *e)
+{
+    rg_reply_cors(c->req, c->origin);
+    int status = send_error(c, e, NULL);
+    rg_metrics_count(&c->loop->srv->metrics, c->answer.route, status);
+    c->req = NULL;
+    caller_free(c);
+}
+
 /* Refused before a caller exists: answer through `answer` and free its arg. */
 static void refuse_now(rg_loop *loop, struct evhttp_request *req, const char *origin,
                        const rg_query_answer *answer, const rg_api_error *e)
@@ -618,7 +624,7 @@ void rg_query_start_with(rg_loop *loop, rg_runtime *rt, struct evhttp_request *r
         return;
     }
     rg_api_error internal;
-    rg_api_error_set(&internal, 500, "internal", NULL, "internal error");
+    rg_api_err_default(&internal, RG_E_INTERNAL);
     size_t si = (size_t)(srt - rt->sites);
     const rg_collection *coll = plan.collection;
     uint32_t timeout_ms = plan.plan.timeout_ms;
@@ -631,12 +637,7 @@ void rg_query_start_with(rg_loop *loop, rg_runtime *rt, struct evhttp_request *r
                                                       &key_len) != 0)) {
         rg_request_plan_free(&plan);
         if (c) {
-            /* The caller owns the answer's arg now. */
-            rg_reply_cors(req, origin);
-            send_error(c, &internal, NULL);
-            rg_metrics_count(&loop->srv->metrics, answer->route, 500);
-            c->req = NULL;
-            caller_free(c);
+            caller_refuse(c, &internal); /* the caller owns the answer's arg now */
         } else {
             refuse_now(loop, req, origin, answer, &internal);
         }
@@ -646,11 +647,7 @@ void rg_query_start_with(rg_loop *loop, rg_runtime *rt, struct evhttp_request *r
     cache_look look = {rt->cache, key, key_len, hash, NULL};
     query_exec *x = exec_new(rt, si, &plan, key, key_len, hash);
     if (!x) {
-        rg_reply_cors(req, origin);
-        send_error(c, &internal, NULL);
-        rg_metrics_count(&loop->srv->metrics, answer->route, 500);
-        c->req = NULL;
-        caller_free(c);
+        caller_refuse(c, &internal);
         return;
     }
     if (!key) {
@@ -683,10 +680,8 @@ void rg_query_start_with(rg_loop *loop, rg_runtime *rt, struct evhttp_request *r
             exec_release(x);
             int status = 200;
             rg_reply_cors(req, origin);
-            if (!look.found || reply_body(c, look.found) != 0) {
-                send_error(c, &internal, NULL);
-                status = 500;
-            }
+            if (!look.found || reply_body(c, look.found) != 0)
+                status = send_error(c, &internal, NULL);
             rg_cache_body_release(look.found);
             rg_metrics_count(&loop->srv->metrics, answer->route, status);
             rg_metrics_query_time(&loop->srv->metrics, micros_since(&c->started));

@@ -133,15 +133,11 @@ int rg_webhook_shopify(rg_runtime *rt, const rg_site_rt *srt, struct evhttp_requ
     if (!src || !hmac || !signature_ok(rt, site, src, hmac, body, len)) {
         rg_warn("site %s: shopify webhook refused (%s)", site->site_id,
                 !src ? "no Shopify connection for that shop" : "signature missing or wrong");
-        rg_reply_error_simple(req, 401, "invalid_webhook_signature",
-                              "X-Shopify-Hmac-Sha256 is missing or does not match the body");
-        return 401;
+        return rg_reply_error_default(req, RG_E_INVALID_WEBHOOK_SIGNATURE);
     }
     if (topic && strcmp(topic, "app/uninstalled") == 0) {
-        if (start_uninstall(rt, site, src) != 0) {
-            rg_reply_error_simple(req, 500, "internal", "internal error");
-            return 500;
-        }
+        if (start_uninstall(rt, site, src) != 0)
+            return rg_reply_error_default(req, RG_E_INTERNAL);
         static const char ok[] = "{\"received\":true,\"action\":\"connection_removed\"}";
         rg_reply_json(req, 200, ok, sizeof ok - 1);
         return 200;

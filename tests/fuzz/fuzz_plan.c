@@ -191,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc != 0) {
         /* Every refusal is a 400 with a code, or a 500 for out of memory. */
         RG_FUZZ_CHECK(rc == -1 && err.code != NULL && err.message[0] != '\0');
-        RG_FUZZ_CHECK(err.http_status == 400 || strcmp(err.code, "internal") == 0);
+        RG_FUZZ_CHECK(err.http_status == 400 || err.id == RG_E_INTERNAL);
         RG_FUZZ_CHECK(rp.arena == NULL);
         /* The error document is what the client gets: it must be valid JSON. */
         char *doc = rg_api_error_json(&err);

@@ -2,10 +2,11 @@
 gateway, so the documentation can't drift from what the code does:
 
 - every schema file is JSON and its $refs resolve;
-- every error code the C sources can answer with (the static code strings of
-  core/query/errors.h, passed to rg_api_error_set and friends) is in the
-  error table of docs/http-api.md and in schemas/openapi.json, with its HTTP
-  status, and neither documents a code the code can't produce;
+- every error code of the table in core/query/errors.c (the only place a
+  code and its HTTP status are written; tests/unit/test_errors.c checks that
+  nothing else in core/ spells one) is in the error table of
+  docs/http-api.md and in schemas/openapi.json, with its HTTP status, and
+  neither documents a code the table does not have;
 - every path of openapi.json is served (not `404 not_found`, not `405`) and
   every route of the C router is in openapi.json;
 - request bodies the suite sends, and the examples of the documentation,
@@ -73,72 +74,18 @@ def strip_comments(src):
     return "".join(out)
 
 
-def call_args(src, name):
-    """The top-level arguments (stripped text) of every call `name(...)`."""
-    for m in re.finditer(r"\b%s\s*\(" % re.escape(name), src):
-        i, depth, args, start = m.end(), 1, [], m.end()
-        while i < len(src) and depth:
-            c = src[i]
-            if c in "\"'":
-                j = i + 1
-                while j < len(src) and src[j] != c:
-                    j += 2 if src[j] == "\\" else 1
-                i = j
-            elif c in "([{":
-                depth += 1
-            elif c in ")]}":
-                depth -= 1
-                if depth == 0:
-                    args.append(src[start:i].strip())
-            elif c == "," and depth == 1:
-                args.append(src[start:i].strip())
-                start = i + 1
-            i += 1
-        yield args
-
-
-CODE_LITERAL = re.compile(r'^"([a-z][a-z0-9_]*)"$')
-STATUS_LITERAL = re.compile(r"^([1-5][0-9][0-9])$")
-
-# function -> (index of the code argument, index of the HTTP status argument,
-# or the status the function always answers with)
-ERROR_CALLS = {
-    "rg_api_error_set": (2, {"arg": 1}),         # (err, status, code, field, fmt, ...)
-    "rg_reply_error_simple": (2, {"arg": 1}),    # (req, status, code, message)
-    "fail": (1, {"fixed": 400}),                 # plan.c: (builder, code, field, fmt, ...);
-                                                 # "internal" is 500
-    "rg_plan_check_text": (5, {"fixed": 400}),   # (ctx, s, n, max, spaces, code, path)
-}
+# A row of the table: [RG_E_NAME] = {"code", status, "message"...}
+TABLE_ROW = re.compile(r'\[RG_E_([A-Z0-9_]+)\]\s*=\s*\{\s*"([a-z][a-z0-9_]*)",\s*([1-5][0-9][0-9]),')
 
 
 def c_error_codes():
-    """{(code, status)} of every error answer written in core/."""
+    """{(code, status)} of every row of the error table in core/query/errors.c."""
+    src = strip_comments(read(os.path.join(CORE, "query", "errors.c")))
     pairs = set()
-    for path in glob.glob(os.path.join(CORE, "**", "*.c"), recursive=True):
-        src = strip_comments(read(path))
-        for fn, (ci, st) in ERROR_CALLS.items():
-            for args in call_args(src, fn):
-                if len(args) <= ci:
-                    continue
-                code = CODE_LITERAL.match(args[ci])
-                if not code:
-                    continue  # a definition or a wrapper passing a variable
-                if "fixed" in st:
-                    status = 500 if code.group(1) == "internal" else st["fixed"]
-                else:
-                    sm = STATUS_LITERAL.match(args[st["arg"]])
-                    if not sm:
-                        raise AssertionError("%s: %s(...) with code %s has no literal status"
-                                             % (path, fn, code.group(1)))
-                    status = int(sm.group(1))
-                pairs.add((code.group(1), status))
-        # Fixed bodies such as the widget_unavailable refusal, sent by the
-        # next rg_reply_json(req, STATUS, ...).
-        for m in re.finditer(r'\\"code\\":\\"([a-z][a-z0-9_]*)\\"', src):
-            reply = re.compile(r"rg_reply_json\(\s*[^,]+,\s*([1-5][0-9][0-9])\s*,").search(
-                src, m.end())
-            if reply:
-                pairs.add((m.group(1), int(reply.group(1))))
+    for m in TABLE_ROW.finditer(src):
+        if m.group(1).lower() != m.group(2):
+            raise AssertionError("RG_E_%s names code %s" % (m.group(1), m.group(2)))
+        pairs.add((m.group(2), int(m.group(3))))
     return pairs
 
 
