@@ -2,6 +2,7 @@
 # Throughput and latency of the gateway on the embedded demo catalog.
 #
 #   bench/run.sh [SECONDS] [CONNECTIONS]      (defaults: 5 s, 32 connections)
+#   bench/run.sh pg [SECONDS] [CONNECTIONS]   PostgreSQL mode: bench/pg.sh
 #
 # Installs what is missing (wrk included), builds readgate without
 # sanitizers (build-bench, RelWithDebInfo), starts it on loopback on the demo
@@ -12,6 +13,12 @@
 # machine; wrk shares it with the gateway.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# bench/run.sh pg [SECONDS] [CONNECTIONS]: the PostgreSQL mode (bench/pg.sh),
+# readgate next to pgbench and nginx in one run.
+if [ "${1:-}" = pg ]; then
+  shift
+  exec bench/pg.sh "$@"
+fi
 secs=${1:-5}
 conns=${2:-32}
 port=${RG_BENCH_PORT:-18480}

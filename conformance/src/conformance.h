@@ -214,6 +214,8 @@ int rg_conf_error_load(const char *path, const rg_conf_collection *coll, uint32_
                        rg_conf_error_case *c, char *err, size_t errsz);
 void rg_conf_error_free(rg_conf_error_case *c);
 /* Run one error case; `conn` is the run's working connection. */
+/* {"connect": STATUS?, "query": STATUS?}, at least one (errors_load.c). */
+int rg_conf_parse_expect(json_t *j, rg_conf_expect *e, const char *where, char *err, size_t errsz);
 rg_conf_verdict rg_conf_error_run(const rg_conf_env *env, void *conn, const rg_conf_error_case *c,
                                   char *msg, size_t msgsz);
 /* The silent listener: opened on first use by a {stalled} option, closed

@@ -99,30 +99,38 @@ void rg_cfg_key_path(const rg_cfgmap *m, const rg_key *k, char *buf, size_t len)
 /* Paths are at most a few names of 64 characters each. */
 #define PATH_MAX_LEN 400
 
+/* The pair of key k in m, its type checked, its path in `path`
+   (PATH_MAX_LEN): NULL with *rc -1 for a key misused by the loader, 1 when
+   the file leaves it out (the default stands). */
+static const rg_node_pair *present(rg_cfgctx *c, const rg_cfgmap *m, const rg_key *k,
+                                   unsigned types, char *path, int *rc)
+{
+    *rc = -1;
+    if (misuse(c, m, k, types))
+        return NULL;
+    *rc = 1;
+    const rg_node_pair *p = rg_cfg_key_find(c, m, k);
+    if (p)
+        rg_cfg_key_path(m, k, path, PATH_MAX_LEN);
+    return p;
+}
+
 int rg_cfg_key_int(rg_cfgctx *c, const rg_cfgmap *m, const rg_key *k, long long *out)
 {
     *out = k->flags & RG_KEY_NO_DEFAULT ? 0 : k->def;
-    if (misuse(c, m, k, T(RG_KEY_INT)))
-        return -1;
-    const rg_node_pair *p = rg_cfg_key_find(c, m, k);
-    if (!p)
-        return 1;
     char path[PATH_MAX_LEN];
-    rg_cfg_key_path(m, k, path, sizeof path);
-    return rg_cfg_int(c, p->value, path, k->min, k->max, out);
+    int rc;
+    const rg_node_pair *p = present(c, m, k, T(RG_KEY_INT), path, &rc);
+    return p ? rg_cfg_int(c, p->value, path, k->min, k->max, out) : rc;
 }
 
 int rg_cfg_key_bool(rg_cfgctx *c, const rg_cfgmap *m, const rg_key *k, bool *out)
 {
     *out = !(k->flags & RG_KEY_NO_DEFAULT) && k->def;
-    if (misuse(c, m, k, T(RG_KEY_BOOL)))
-        return -1;
-    const rg_node_pair *p = rg_cfg_key_find(c, m, k);
-    if (!p)
-        return 1;
     char path[PATH_MAX_LEN];
-    rg_cfg_key_path(m, k, path, sizeof path);
-    return rg_cfg_bool(c, p->value, path, out);
+    int rc;
+    const rg_node_pair *p = present(c, m, k, T(RG_KEY_BOOL), path, &rc);
+    return p ? rg_cfg_bool(c, p->value, path, out) : rc;
 }
 
 static int read_string(rg_cfgctx *c, const rg_cfgmap *m, const rg_key *k, const char **out)

@@ -283,11 +283,11 @@ static rg_status end_query(rg_job *job, rg_status st, rg_error *err)
     if (x->bad_row) {
         err->status = RG_ERR_INTERNAL;
         snprintf(err->message, sizeof err->message,
-                 "the adapter of source '%s' sent a row whose values have struct_size %u; "
-                 "readgate needs the same struct_size on every value, at least %zu (the 2.0 "
-                 "rg_value)",
-                 x->plan.collection->source_name, (unsigned)x->bad_value_size,
-                 (size_t)RG_VALUE_SIZE_2_0);
+                 "adapter %s sent a row whose values have struct_size %u; readgate needs the "
+                 "same struct_size on every value, at least %zu (the 2.0 rg_value)",
+                 rg_source_pool_adapter_name(
+                     rg_runtime_pool(&x->rt->sites[x->site_index], x->plan.collection->source)),
+                 (unsigned)x->bad_value_size, (size_t)RG_VALUE_SIZE_2_0);
         return RG_ERR_INTERNAL;
     }
     if (st == RG_ERR_ABORTED && x->has_more)

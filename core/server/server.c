@@ -252,8 +252,8 @@ int rg_server_run(const char *config_path)
        the loops, the source workers and the service threads, resident memory
        grew to several times what was in use. The loops do nearly all the
        allocating: an arena each, and one for every other thread. */
-    if (mallopt(M_ARENA_MAX, srv->nloops + 1) != 1)
-        rg_warn("could not limit malloc arenas; memory use may grow");
+    /* (Ignored by allocators that replace glibc's, the sanitizers' included.) */
+    (void)mallopt(M_ARENA_MAX, srv->nloops + 1);
     srv->loops = calloc((size_t)srv->nloops, sizeof *srv->loops);
     if (!srv->loops)
         goto out;

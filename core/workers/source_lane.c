@@ -68,11 +68,19 @@ struct rg_lane {
 
 static void start(rg_lane *l, slot *s, rg_job *job);
 
-static void fail_job(rg_job *job, rg_status st, const char *msg)
+/* Every query waiting for a connection gets `st` and the reason. */
+static void fail_waiting(rg_lane *l, rg_status st, const rg_error *why)
 {
-    rg_error err = {.struct_size = sizeof(rg_error), .status = st};
-    snprintf(err.message, sizeof err.message, "%s", msg);
-    job->complete(job, st, &err);
+    while (l->wait_head) {
+        rg_job *job = l->wait_head;
+        l->wait_head = job->next;
+        l->nwaiting--;
+        job->next = NULL;
+        rg_error e = *why;
+        e.status = st;
+        job->complete(job, st, &e);
+    }
+    l->wait_tail = NULL;
 }
 
 static void slot_drop(rg_lane *l, slot *s)
@@ -246,15 +254,11 @@ static void ask_for_connection(rg_lane *l)
         snprintf(err.message, sizeof err.message, "out of memory");
     }
     /* No connection is coming: with none open, nobody will serve the queue. */
-    if (l->nconns == 0)
-        while (l->wait_head) {
-            rg_job *job = l->wait_head;
-            l->wait_head = job->next;
-            l->nwaiting--;
-            job->next = NULL;
-            fail_job(job, RG_ERR_UNAVAILABLE, err.message[0] ? err.message : "no connection");
-        }
-    l->wait_tail = l->wait_head ? l->wait_tail : NULL;
+    if (l->nconns == 0) {
+        if (!err.message[0])
+            snprintf(err.message, sizeof err.message, "no connection");
+        fail_waiting(l, RG_ERR_UNAVAILABLE, &err);
+    }
 }
 
 static void on_inbox(evutil_socket_t fd, short what, void *arg)
@@ -287,17 +291,7 @@ static void on_inbox(evutil_socket_t fd, short what, void *arg)
             /* The workers could not connect: the queries waiting for this
                connection get the reason, as they would from a worker. */
             if (l->nconns == 0)
-                while (l->wait_head) {
-                    rg_job *job = l->wait_head;
-                    l->wait_head = job->next;
-                    l->nwaiting--;
-                    job->next = NULL;
-                    rg_status st = o->status == RG_OK ? RG_ERR_INTERNAL : o->status;
-                    rg_error e = o->err;
-                    e.status = st;
-                    job->complete(job, st, &e);
-                }
-            l->wait_tail = l->wait_head ? l->wait_tail : NULL;
+                fail_waiting(l, o->status == RG_OK ? RG_ERR_INTERNAL : o->status, &o->err);
         }
         free(o);
     }

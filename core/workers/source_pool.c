@@ -364,6 +364,10 @@ void rg_source_pool_free(rg_source_pool *p)
 }
 
 const char *rg_source_pool_name(const rg_source_pool *p) { return p->name; }
+const char *rg_source_pool_adapter_name(const rg_source_pool *p)
+{
+    return p->adapter ? p->adapter->name : "";
+}
 const char *rg_source_pool_load_error(const rg_source_pool *p)
 {
     return p->adapter ? NULL : p->load_error;

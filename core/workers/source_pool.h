@@ -89,6 +89,8 @@ rg_status rg_source_pool_submit_on(rg_source_pool *p, struct event_base *base, i
 void rg_source_pool_free(rg_source_pool *p);
 
 const char *rg_source_pool_name(const rg_source_pool *p);
+/* The adapter's name ("" when it did not load). */
+const char *rg_source_pool_adapter_name(const rg_source_pool *p);
 /* The adapter load error, or NULL. */
 const char *rg_source_pool_load_error(const rg_source_pool *p);
 
