@@ -132,6 +132,23 @@ run_wrk() { # name url [replay file]
   results+=("$1|$rps|$p50|$p99|${bad:-}")
 }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
+# 1,000 keep-alive connections, each after one answered request, left idle:
+# prints the gateway's RSS (KiB) while they are open.
+idle_connections() {
+  python3 - "$port" "$pid" <<'PY'
+import socket, sys, time
+port, pid = int(sys.argv[1]), sys.argv[2]
+socks = []
+for _ in range(1000):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /v1/bench0001/none HTTP/1.1\r\nHost: x\r\n\r\n")
+    socks.append(s)
+for s in socks:
+    s.recv(4096)
+time.sleep(1)
+print(next(l.split()[1] for l in open("/proc/%s/status" % pid) if l.startswith("VmRSS")))
+PY
+}
 
 count=$((secs * 60000))
 perf_mode=${RG_BENCH_PERF:-0}
@@ -153,6 +170,12 @@ results+=("pgbench -M prepared|$pg_tps|avg $pg_lat||")
 
 for loops in 1 2; do
   start_gateway "$loops"
+  if [ "$loops" = 2 ]; then
+    # Before any load: what connections cost, without the replay cache of
+    # the requests the load will send.
+    fresh_idle=$(rss_kib)
+    fresh_busy=$(idle_connections)
+  fi
   python3 bench/prepare.py "http://127.0.0.1:$port" "$key" pg_items "$count" "$work/unc.req"
   perf_pid=
   if { [ "$perf_mode" = 1 ] || [ "$perf_mode" = uncached ]; } && [ "$loops" = 1 ]; then
@@ -178,21 +201,7 @@ r = c.query(s, {"collection": "items", "filters": [{"field": "category", "op": "
 open(out, "wb").write(r.body)
 PY
     idle=$(rss_kib)
-    # 1,000 keep-alive connections, each after one answered request, left idle.
-    busy=$(python3 - "$port" "$pid" <<'PY'
-import socket, sys, time
-port, pid = int(sys.argv[1]), sys.argv[2]
-socks = []
-for _ in range(1000):
-    s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(b"GET /v1/bench0001/none HTTP/1.1\r\nHost: x\r\n\r\n")
-    socks.append(s)
-for s in socks:
-    s.recv(4096)
-time.sleep(1)
-print(next(l.split()[1] for l in open("/proc/%s/status" % pid) if l.startswith("VmRSS")))
-PY
-)
+    busy=$(idle_connections)
   fi
   stop_gateway
 done
@@ -220,8 +229,11 @@ for r in "${results[@]}"; do
   ratio=$(awk -v a="$rps" -v b="$pg_tps" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
   printf '%-38s %10s %10s %10s %8s %s\n' "$name" "$rps" "$p50" "$p99" "$ratio" "${bad:-none}"
 done
-echo "readgate RSS: $((idle / 1024)) MiB idle, $((busy / 1024)) MiB with 1,000 idle connections" \
-     "($(( (busy - idle) * 1024 / 1000 )) bytes per connection)"
+echo "readgate RSS before any load: $((fresh_idle / 1024)) MiB idle, $((fresh_busy / 1024)) MiB" \
+     "with 1,000 idle connections ($(( (fresh_busy - fresh_idle) * 1024 / 1000 )) bytes per connection)"
+echo "readgate RSS after the load: $((idle / 1024)) MiB idle, $((busy / 1024)) MiB with 1,000 idle" \
+     "connections ($(( (busy - idle) * 1024 / 1000 )) bytes per connection); the replay cache" \
+     "holds every signed request of the timestamp window (600 s here), 32 bytes each"
 echo "($(nproc) cores shared by every system and its load generator; ${secs}s each, $conns connections)"
 if [ -f "$work/perf.data" ]; then
   echo "top costs in readgate (perf, self time, $([ "$perf_mode" = cached ] && echo cached, 2 loops || echo uncached, 1 loop)):"

@@ -19,5 +19,9 @@ void rg_keyed_hash_free(rg_keyed_hash *h);
 
 /* 0 with the hash of data in *out, or -1 (OpenSSL failed). Thread-safe. */
 int rg_keyed_hash64(const rg_keyed_hash *h, const void *data, size_t len, uint64_t *out);
+/* The 128-bit SipHash of data: a fingerprint that stands for the data
+   itself where two different inputs must never be confused (2^-128 under a
+   key the client can't know). 0, or -1 (OpenSSL failed). Thread-safe. */
+int rg_keyed_hash128(const rg_keyed_hash *h, const void *data, size_t len, uint64_t out[2]);
 
 #endif

@@ -1,8 +1,12 @@
 /*
  * Replay cache. 64 shards, each a chained hash table under its own mutex.
- * Keys are attacker-chosen, so buckets are picked with SipHash under a random
- * per-cache key (no crafted collisions). The entry limit is global: when it
- * is reached, expired entries are swept from every shard (at most once a
+ * Keys are attacker-chosen, so they are known by their 128-bit SipHash under
+ * a random per-cache key (no crafted collisions; two keys are confused with
+ * a probability of 2^-128): an entry is that fingerprint and an expiry, 32
+ * bytes from a per-shard slab, whatever the key's length. A busy gateway
+ * remembers every signed request of the timestamp window, so this is most of
+ * what its memory grows with. The entry limit is global: when it is
+ * reached, expired entries are swept from every shard (at most once a
  * second) before an insert is refused.
  */
 #include "nonce_cache.h"
@@ -17,13 +21,19 @@
 #define NSHARDS 64
 #define INITIAL_BUCKETS 16
 
+#define SLAB_ENTRIES 127
+
 typedef struct entry {
-    struct entry *next;
-    uint64_t hash;
+    struct entry *next; /* chain, or free list */
+    uint64_t hash;      /* fingerprint: bucket bits (shard bits removed) */
+    uint64_t tag;       /* fingerprint: the other 64 bits */
     uint64_t expires_at;
-    size_t len;
-    unsigned char key[];
 } entry;
+
+typedef struct slab {
+    struct slab *next;
+    entry e[SLAB_ENTRIES];
+} slab;
 
 typedef struct shard {
     pthread_mutex_t mu;
@@ -31,6 +41,8 @@ typedef struct shard {
     size_t nbuckets; /* power of two */
     size_t count;
     uint64_t next_sweep; /* don't rescan the shard more than once a second */
+    slab *slabs;
+    entry *free;
 } shard;
 
 struct rg_nonce_cache {
@@ -41,9 +53,33 @@ struct rg_nonce_cache {
     rg_keyed_hash *hash;
 };
 
-static int hash_key(const rg_nonce_cache *c, const void *key, size_t len, uint64_t *out)
+static int hash_key(const rg_nonce_cache *c, const void *key, size_t len, uint64_t out[2])
 {
-    return rg_keyed_hash64(c->hash, key, len, out);
+    return rg_keyed_hash128(c->hash, key, len, out);
+}
+
+static entry *entry_new(shard *s)
+{
+    if (!s->free) {
+        slab *b = malloc(sizeof *b);
+        if (!b)
+            return NULL;
+        b->next = s->slabs;
+        s->slabs = b;
+        for (size_t i = 0; i < SLAB_ENTRIES; i++) {
+            b->e[i].next = s->free;
+            s->free = &b->e[i];
+        }
+    }
+    entry *e = s->free;
+    s->free = e->next;
+    return e;
+}
+
+static void entry_free(shard *s, entry *e)
+{
+    e->next = s->free;
+    s->free = e;
 }
 
 rg_nonce_cache *rg_nonce_cache_new(size_t max_entries)
@@ -85,13 +121,9 @@ void rg_nonce_cache_free(rg_nonce_cache *c)
         return;
     for (size_t i = 0; i < NSHARDS; i++) {
         shard *s = &c->shards[i];
-        for (size_t b = 0; b < s->nbuckets; b++) {
-            entry *e = s->buckets[b];
-            while (e) {
-                entry *next = e->next;
-                free(e);
-                e = next;
-            }
+        for (slab *b = s->slabs, *next; b; b = next) {
+            next = b->next;
+            free(b);
         }
         free(s->buckets);
         pthread_mutex_destroy(&s->mu);
@@ -110,7 +142,7 @@ static void sweep(rg_nonce_cache *c, shard *s, uint64_t now)
             entry *e = *pp;
             if (e->expires_at <= now) {
                 *pp = e->next;
-                free(e);
+                entry_free(s, e);
                 dropped++;
             } else {
                 pp = &e->next;
@@ -128,10 +160,10 @@ static void maybe_sweep(rg_nonce_cache *c, shard *s, uint64_t now)
         sweep(c, s, now);
 }
 
-static entry *find(shard *s, uint64_t hash, const void *key, size_t len)
+static entry *find(shard *s, uint64_t hash, uint64_t tag)
 {
     for (entry *e = s->buckets[hash & (s->nbuckets - 1)]; e; e = e->next)
-        if (e->hash == hash && e->len == len && memcmp(e->key, key, len) == 0)
+        if (e->hash == hash && e->tag == tag)
             return e;
     return NULL;
 }
@@ -186,16 +218,16 @@ static void sweep_all(rg_nonce_cache *c, uint64_t now)
 bool rg_nonce_cache_insert(rg_nonce_cache *c, const void *key, size_t len, uint64_t now,
                            uint64_t expires_at)
 {
-    uint64_t h;
-    if (!c || (!key && len) || hash_key(c, key, len, &h) != 0)
+    uint64_t h[2];
+    if (!c || (!key && len) || hash_key(c, key, len, h) != 0)
         return false;
-    shard *s = &c->shards[h % NSHARDS];
+    shard *s = &c->shards[h[0] % NSHARDS];
     /* The low bits pick the shard, so buckets use the rest. */
-    uint64_t bh = h / NSHARDS;
+    uint64_t bh = h[0] / NSHARDS;
     for (int attempt = 0; attempt < 2; attempt++) {
         pthread_mutex_lock(&s->mu);
         maybe_sweep(c, s, now);
-        entry *e = find(s, bh, key, len);
+        entry *e = find(s, bh, h[1]);
         if (e) {
             bool expired = e->expires_at <= now;
             if (expired)
@@ -204,17 +236,15 @@ bool rg_nonce_cache_insert(rg_nonce_cache *c, const void *key, size_t len, uint6
             return expired;
         }
         if (reserve(c)) {
-            e = malloc(sizeof *e + (len ? len : 1));
+            e = entry_new(s);
             if (!e) {
                 atomic_fetch_sub(&c->total, 1);
                 pthread_mutex_unlock(&s->mu);
                 return false;
             }
             e->hash = bh;
+            e->tag = h[1];
             e->expires_at = expires_at;
-            e->len = len;
-            if (len)
-                memcpy(e->key, key, len);
             size_t b = bh & (s->nbuckets - 1);
             e->next = s->buckets[b];
             s->buckets[b] = e;
@@ -232,13 +262,13 @@ bool rg_nonce_cache_insert(rg_nonce_cache *c, const void *key, size_t len, uint6
 
 bool rg_nonce_cache_contains(rg_nonce_cache *c, const void *key, size_t len, uint64_t now)
 {
-    uint64_t h;
-    if (!c || (!key && len) || hash_key(c, key, len, &h) != 0)
+    uint64_t h[2];
+    if (!c || (!key && len) || hash_key(c, key, len, h) != 0)
         return false;
-    shard *s = &c->shards[h % NSHARDS];
-    uint64_t bh = h / NSHARDS;
+    shard *s = &c->shards[h[0] % NSHARDS];
+    uint64_t bh = h[0] / NSHARDS;
     pthread_mutex_lock(&s->mu);
-    entry *e = find(s, bh, key, len);
+    entry *e = find(s, bh, h[1]);
     bool live = e && e->expires_at > now;
     pthread_mutex_unlock(&s->mu);
     return live;
