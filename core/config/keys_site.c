@@ -77,7 +77,8 @@ static const rg_key rows[] = {
         .path = "sources.*.workers", .type = RG_KEY_INT,
         .flags = RG_KEY_SETTING | RG_KEY_NO_DEFAULT, .min = 1, .max = 1024,
         .doc_default = "server `workers`",
-        .doc = "Worker threads, and so connections, for this source."},
+        .doc = "Connections for this source: worker threads, or, for an adapter with "
+               "non-blocking queries, connections shared out among the event loops."},
     K(SOURCE_OAUTH) = {
         .path = "sources.*.oauth", .type = RG_KEY_MAP,
         .flags = RG_KEY_NO_DEFAULT | RG_KEY_DOC_TABLE,

@@ -1,7 +1,7 @@
 /*
  * Admin listener (loopback by default): /healthz (the process answers),
  * /readyz (every source reachable: a ping through each source's own workers,
- * so it proves exactly the path queries take), /metrics (Prometheus), /events
+ * on a connection opened with the options and secrets queries use), /metrics (Prometheus), /events
  * (the widget analytics totals of every site, or ?site=ID).
  */
 #include <event2/buffer.h>
