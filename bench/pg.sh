@@ -12,6 +12,9 @@
 #                         with 1 and with 2 event-loop threads
 #   readgate cached       the same on a cached collection
 #   nginx                 a static file of the same bytes as the answer
+#   MariaDB               the same table in a throwaway MariaDB (tests/mariadb.sh):
+#                         mysqlslap running the SELECT, and readgate's signed
+#                         /query on it without cache (2 loops)
 # with wrk (one thread) for every HTTP system, then prints req/s, p50/p99 and
 # the ratio to pgbench, and readgate's resident memory idle and with 1,000
 # idle keep-alive connections. Every system shares the same 2 cores with its
@@ -27,6 +30,7 @@ root=$PWD
 secs=${1:-10}
 conns=${2:-32}
 pgport=${RG_BENCH_PG_PORT:-25490}
+myport=$((pgport + 1))
 port=${RG_BENCH_PORT:-18490}
 nport=$((port + 5))
 
@@ -51,6 +55,7 @@ cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   [ -n "$npid" ] && kill "$npid" 2>/dev/null
   tests/pg.sh stop "$work/pg" >/dev/null 2>&1 || true
+  tests/mariadb.sh stop "$work/my" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -69,6 +74,25 @@ CREATE INDEX items_category_price ON items (category, price, id);
 ANALYZE items;
 SQL
 reader_pw=${RG_TEST_PG_READER_PASSWORD:-rg_reader_pw}
+
+# The same table in MariaDB, readable by the tests' read-only user.
+tests/mariadb.sh start "$work/my" "$myport" >/dev/null
+my_root() { mariadb --no-defaults --socket="$work/my/mysqld.sock" -u root --batch "$@"; }
+my_root <<'SQL'
+CREATE DATABASE bench CHARACTER SET utf8mb4;
+USE bench;
+CREATE TABLE bench.items (id bigint PRIMARY KEY, name varchar(64) NOT NULL,
+                          category varchar(16) NOT NULL, price decimal(10,2) NOT NULL,
+                          KEY items_category_price (category, price, id));
+INSERT INTO bench.items
+SELECT seq, CONCAT('Item ', seq),
+       ELT(1 + seq % 10, 'boots','shoes','sneakers','sandals','hats','bags','belts','coats','socks','scarves'),
+       ROUND(5 + (seq * 7919) % 50000 / 100.0, 2)
+FROM seq_1_to_100000;
+ANALYZE TABLE bench.items;
+GRANT SELECT ON bench.* TO 'rg_reader'@'127.0.0.1';
+SQL
+my_reader_pw=${RG_TEST_MYSQL_READER_PASSWORD:-rg_reader_pw}
 
 key="rgk_$(openssl rand -hex 24)"
 hash=$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)
@@ -94,15 +118,21 @@ rate_limits:
   query:       {per_ip_per_min: 0, per_site_per_min: 0, per_session_per_min: 0, burst_per_s: 0}
 YAML
   fields='{id: {type: integer, display: true, sortable: true}, name: {type: string, display: true}, category: {type: string, filterable: [eq]}, price: {type: number, display: true, sortable: true}}'
+  my_pw=$(printf '%s' "$my_reader_pw" |
+      READGATE_KEYS="$(cat "$work/keys")" build-bench/readgate secret encrypt --site bench0001 \
+        --field sources.my.options.password)
   cat > "$work/sites/bench0001.yaml" <<YAML
 site_id: bench0001
 allowed_origins: []
 api_keys: ["sha256:$hash"]
 sources:
   db: {adapter: postgres, options: {dsn: "$dsn"}, workers: ${RG_BENCH_WORKERS:-8}}
+  my: {adapter: mysql, workers: ${RG_BENCH_WORKERS:-8},
+       options: {host: 127.0.0.1, port: $myport, user: rg_reader, password: "$my_pw", database: bench}}
 collections:
   items: {source: db, target: public.items, key: id, cache_ttl_s: 0, fields: $fields}
   items_cached: {source: db, target: public.items, key: id, cache_ttl_s: 600, fields: $fields}
+  my_items: {source: my, target: items, key: id, cache_ttl_s: 0, fields: $fields}
 YAML
   build-bench/readgate serve -c "$work/readgate.yaml" 2> "$work/readgate.log" &
   pid=$!
@@ -168,6 +198,15 @@ pg_tps=$(awk '/^tps = / {print $3; exit}' <<<"$out")
 pg_lat=$(awk '/^latency average/ {print $4 " ms"}' <<<"$out")
 results+=("pgbench -M prepared|$pg_tps|avg $pg_lat||")
 
+# mysqlslap: the same SELECT on MariaDB, as many clients, for about as long.
+my_n=$((secs * 4000))
+out=$(mariadb-slap --no-defaults --socket="$work/my/mysqld.sock" -u root --create-schema=bench \
+        --concurrency="$conns" --number-of-queries="$my_n" --iterations=1 \
+        --query="SELECT id, name, price FROM items WHERE category = 'boots' ORDER BY price, id LIMIT 20" 2>&1)
+my_s=$(awk '/Average number of seconds to run all queries/ {print $(NF-1)}' <<<"$out")
+my_qps=$(awk -v n="$my_n" -v s="$my_s" 'BEGIN { if (s > 0) printf "%.0f", n / s }')
+results+=("mysqlslap (MariaDB), same SELECT|$my_qps|||")
+
 for loops in 1 2; do
   start_gateway "$loops"
   if [ "$loops" = 2 ]; then
@@ -188,6 +227,8 @@ for loops in 1 2; do
     [ "$perf_mode" = cached ] && perf_start
     run_wrk "readgate cached" "http://127.0.0.1:$port" "$work/c.req"
     [ -n "$perf_pid" ] && wait "$perf_pid" 2>/dev/null || true
+    python3 bench/prepare.py "http://127.0.0.1:$port" "$key" my_items "$count" "$work/my.req"
+    run_wrk "readgate uncached, MariaDB" "http://127.0.0.1:$port" "$work/my.req"
     # The answer's bytes, for nginx to serve.
     python3 - "$port" "$key" "$work/answer.json" <<'PY'
 import json, sys
@@ -223,10 +264,13 @@ npid=$!
 sleep 0.5
 run_wrk "nginx, static answer ($(stat -c %s "$work/answer.json") bytes)" "http://127.0.0.1:$nport/answer.json"
 
-printf '%-38s %10s %10s %10s %8s %s\n' system req/s p50 p99 "vs pg" "non-200"
+printf '%-38s %10s %10s %10s %8s %s\n' system req/s p50 p99 "ratio" "non-200"
 for r in "${results[@]}"; do
   IFS='|' read -r name rps p50 p99 bad <<<"$r"
-  ratio=$(awk -v a="$rps" -v b="$pg_tps" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
+  # MariaDB rows against mysqlslap, the others against pgbench.
+  base=$pg_tps
+  case $name in *MariaDB*) base=$my_qps ;; esac
+  ratio=$(awk -v a="$rps" -v b="$base" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
   printf '%-38s %10s %10s %10s %8s %s\n' "$name" "$rps" "$p50" "$p99" "$ratio" "${bad:-none}"
 done
 echo "readgate RSS before any load: $((fresh_idle / 1024)) MiB idle, $((fresh_busy / 1024)) MiB" \

@@ -20,6 +20,7 @@ Scenarios of bench/pg.sh (site RG_BENCH_SITE, the 100k-row items table):
   pg_items        category = 'boots' ORDER BY price, id LIMIT 20 (id, name, price)
                   on a collection without cache: every request reaches PostgreSQL
   pg_items_cached the same on a cached collection
+  my_items        the same query on MariaDB (collection my_items, no cache)
 """
 import json
 import os
@@ -36,8 +37,9 @@ BRANDS = ["Brightside", "Coastline", "Fjordline", "Ironwood", "Kestrel", "Lumen"
 
 
 def bodies(scenario, count):
-    if scenario in ("pg_items", "pg_items_cached"):
-        q = {"collection": "items" if scenario == "pg_items" else "items_cached",
+    if scenario in ("pg_items", "pg_items_cached", "my_items"):
+        q = {"collection": {"pg_items": "items", "pg_items_cached": "items_cached",
+                            "my_items": "my_items"}[scenario],
              "filters": [{"field": "category", "op": "eq", "value": "boots"}],
              "sort": [{"field": "price", "dir": "asc"}], "fields": ["id", "name", "price"],
              "limit": 20}

@@ -349,6 +349,30 @@ static void put_filter(builder *bd, const rg_filter *f)
     for (size_t i = 0; i < f->nvalues; i++)
         if (!value_typed(bd, f->field, rg_value_at(f->values, i)))
             return;
+    /* Where string equality is collated by an expression (MySQL), no index
+       serves it: the same comparison in the column's own collation goes
+       first. Values equal byte for byte are equal in every collation, so it
+       keeps every matching row and lets the index find them. */
+    int prefilter = bd->d->collate_equality &&
+                    is_collated_type(rg_field_at(bd->coll->fields, f->field)->type) &&
+                    (f->op == RG_OP_EQ || f->op == RG_OP_IN);
+    if (prefilter) {
+        put(bd, "(");
+        put_column(bd, f->field);
+        if (f->op == RG_OP_EQ) {
+            put(bd, " = ");
+            put_param(bd, rg_value_at(f->values, 0));
+        } else {
+            put(bd, " IN (");
+            for (size_t i = 0; i < f->nvalues; i++) {
+                if (i)
+                    put(bd, ", ");
+                put_param(bd, rg_value_at(f->values, i));
+            }
+            put(bd, ")");
+        }
+        put(bd, " AND ");
+    }
     switch (f->op) {
     case RG_OP_EQ:
     case RG_OP_NE:
@@ -399,6 +423,8 @@ static void put_filter(builder *bd, const rg_filter *f)
         fail(bd, RG_ERR_CONFIG, "unsupported filter operator%s", NULL);
         break;
     }
+    if (prefilter)
+        put(bd, ")");
 }
 
 /* Every word must occur in at least one searchable field. */
@@ -550,8 +576,10 @@ rg_status rg_sql_build_select(const rg_sql_dialect *d, const rg_query_plan *plan
         put(&bd, i ? ", " : " ORDER BY ");
         if (d->nulls_by_is_null) {
             /* false (0) sorts first: NULLs last ascending, first descending */
-            put_column(&bd, k->field);
-            put(&bd, k->desc ? " IS NULL DESC, " : " IS NULL, ");
+            if (!d->not_null || !d->not_null(d->not_null_ctx, plan->collection, k->field)) {
+                put_column(&bd, k->field);
+                put(&bd, k->desc ? " IS NULL DESC, " : " IS NULL, ");
+            }
             put_ordered_column(&bd, k->field);
             put(&bd, k->desc ? " DESC" : " ASC");
         } else {

@@ -60,6 +60,11 @@ typedef struct rg_sql_dialect {
     int nulls_by_is_null;       /* 1: no NULLS FIRST/LAST; ORDER BY "col IS NULL [DESC]" first */
     const char *like_param_prefix; /* around the LIKE pattern's placeholder (NULL: nothing) */
     const char *like_param_suffix;
+    /* Optional, with nulls_by_is_null: 1 when the field's column is declared
+       NOT NULL, so ORDER BY needs no "col IS NULL" term (which keeps an index
+       from giving the order); 0 when it may hold NULLs or nobody knows. */
+    int (*not_null)(void *ctx, const rg_collection_desc *coll, size_t field);
+    void *not_null_ctx;
 } rg_sql_dialect;
 
 /* Ready-made dialects. postgres needs the adapter's quoting callback

@@ -147,6 +147,7 @@ static void close_conn(my_conn *c)
 {
     for (size_t i = 0; i < STMT_CACHE_SIZE; i++)
         rg_my_close_stmt(&c->cache[i]);
+    rg_my_columns_free(c);
     if (c->db)
         mysql_close(c->db);
     free(c);
@@ -294,6 +295,8 @@ rg_status rg_my_connect(const rg_source_info *src, void **out, rg_error *err)
         return RG_ERR_CONFIG;
     }
     rg_sql_dialect_mysql(&c->dialect, c->mariadb);
+    c->dialect.not_null = rg_my_not_null;
+    c->dialect.not_null_ctx = c;
     if (o.host)
         set_keepalive(c->db);
     st = setup_session(c, err);

@@ -6,6 +6,7 @@
  *   mysql_errors.c   mapping connector and server errors to the gateway's
  *   mysql_query.c    prepared statements, parameters, running a plan
  *   mysql_rows.c     reading result columns as typed values for the sink
+ *   mysql_columns.c  which columns are NOT NULL (ORDER BY without IS NULL)
  */
 #ifndef RG_MYSQL_INTERNAL_H
 #define RG_MYSQL_INTERNAL_H
@@ -33,8 +34,19 @@ typedef struct cached_stmt {
     unsigned long long used; /* LRU clock */
 } cached_stmt;
 
+#define COLUMNS_CACHE_SIZE 16
+
+/* NOT NULL columns of one target (mysql_columns.c). */
+typedef struct rg_my_columns rg_my_columns;
+struct rg_my_columns {
+    char *target;
+    char *names;
+    unsigned long long used;
+};
+
 typedef struct my_conn {
     MYSQL *db;
+    rg_my_columns columns[COLUMNS_CACHE_SIZE];
     int mariadb;
     unsigned long statement_timeout_ms; /* 0 = no cap from the options */
     unsigned long session_timeout_ms;   /* what the session's timeout is set to now */
@@ -52,6 +64,12 @@ rg_status rg_my_ping(void *conn, rg_error *err);
 void rg_my_close_stmt(cached_stmt *e);
 /* Run a statement that returns no rows. */
 rg_status rg_my_exec_simple(my_conn *c, const char *sql, const char *what, rg_error *err);
+
+/* ---- column nullability (mysql_columns.c) ---------------------------------------- */
+
+/* The dialect's not_null callback (ctx: the connection). */
+int rg_my_not_null(void *ctx, const rg_collection_desc *coll, size_t field);
+void rg_my_columns_free(my_conn *c);
 
 /* ---- errors (mysql_errors.c) --------------------------------------------------- */
 
