@@ -227,13 +227,39 @@ static int parse_collection(builder *b)
     return 0;
 }
 
+/* "name[i]suffix" into out (cap > 24 + the names): the JSON path an error
+   names. Every element of every request gets its paths, and most requests
+   have no error, so this is a few copies rather than a printf each. */
+static void elem_path(char *out, size_t cap, const char *name, size_t i, const char *suffix)
+{
+    char digits[24];
+    size_t nd = 0;
+    do {
+        digits[nd++] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i && nd < sizeof digits);
+    size_t nl = strlen(name), ns = strlen(suffix);
+    if (nl + nd + ns + 3 > cap) {
+        out[0] = '\0';
+        return;
+    }
+    char *w = out;
+    memcpy(w, name, nl);
+    w += nl;
+    *w++ = '[';
+    while (nd)
+        *w++ = digits[--nd];
+    *w++ = ']';
+    memcpy(w, suffix, ns + 1);
+}
+
 static int parse_filter(builder *b, json_t *el, size_t i, rg_filter *out)
 {
     char path[64], fpath[80], opath[80], vpath[80];
-    snprintf(path, sizeof path, "filters[%zu]", i);
-    snprintf(fpath, sizeof fpath, "%s.field", path);
-    snprintf(opath, sizeof opath, "%s.op", path);
-    snprintf(vpath, sizeof vpath, "%s.value", path);
+    elem_path(path, sizeof path, "filters", i, "");
+    elem_path(fpath, sizeof fpath, "filters", i, ".field");
+    elem_path(opath, sizeof opath, "filters", i, ".op");
+    elem_path(vpath, sizeof vpath, "filters", i, ".value");
     static const char shape[] = "a filter is an object with exactly the keys field, op and value";
     list_buf l;
     out->struct_size = sizeof *out;
@@ -386,9 +412,9 @@ static int parse_sort(builder *b)
         for (size_t i = 0; i < n; i++) {
             json_t *el = json_array_get(j, i);
             char path[64], fpath[80], dpath[80];
-            snprintf(path, sizeof path, "sort[%zu]", i);
-            snprintf(fpath, sizeof fpath, "%s.field", path);
-            snprintf(dpath, sizeof dpath, "%s.dir", path);
+            elem_path(path, sizeof path, "sort", i, "");
+            elem_path(fpath, sizeof fpath, "sort", i, ".field");
+            elem_path(dpath, sizeof dpath, "sort", i, ".dir");
             if (!json_is_object(el))
                 return fail(b, RG_E_INVALID_SORT, path,
                             "%s must be an object with the keys field and dir", path);
@@ -478,7 +504,7 @@ static int parse_fields(builder *b)
         return oom(b);
     for (size_t i = 0; i < n; i++) {
         char path[64];
-        snprintf(path, sizeof path, "fields[%zu]", i);
+        elem_path(path, sizeof path, "fields", i, "");
         json_t *el = json_array_get(j, i);
         if (!json_is_string(el))
             return fail(b, RG_E_INVALID_FIELDS, path, "%s must be a string; display fields: %s",

@@ -176,9 +176,19 @@ int rg_json_append_value(struct evbuffer *out, const rg_value *v)
     if (v->is_null)
         return evbuffer_add(out, "null", 4);
     switch (v->type) {
-    case RG_TYPE_INTEGER:
-        n = snprintf(buf, sizeof buf, "%" PRId64, v->u.i);
-        return n > 0 ? evbuffer_add(out, buf, (size_t)n) : -1;
+    case RG_TYPE_INTEGER: {
+        /* Digits backwards from the end of buf: a printf per value was a
+           measurable part of writing a page of rows. */
+        uint64_t u = v->u.i < 0 ? 0 - (uint64_t)v->u.i : (uint64_t)v->u.i;
+        char *w = buf + sizeof buf;
+        do {
+            *--w = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (v->u.i < 0)
+            *--w = '-';
+        return evbuffer_add(out, w, (size_t)(buf + sizeof buf - w));
+    }
     case RG_TYPE_NUMBER:
         /* JSON has no NaN or infinity. */
         if (!isfinite(v->u.n))
