@@ -33,10 +33,12 @@ static const rg_key rows[] = {
         .doc = "Event-loop threads. `0` = one per CPU core."},
     [RG_SRVK_WORKERS] = {
         .path = "workers", .type = RG_KEY_INT, .min = 0, .max = 1024, .def = 0,
-        .doc = "Default number of backend connections per source, each with a worker thread "
-               "of its own; for an adapter with non-blocking queries (`postgres`) the "
-               "connections are shared out among the event loops instead, which run the "
-               "queries themselves. `0` = two per CPU core. A source can override it."},
+        .doc = "Default number of worker threads per source, each with a backend connection "
+               "of its own. For an adapter with non-blocking queries (`postgres`) the queries "
+               "run on the event loops instead, on connections shared out among them "
+               "(`workers` divided by the loops, rounded up), and a worker connects only to "
+               "answer `/readyz` or to retry a query. `0` = two per CPU core. A source can "
+               "override it."},
     [RG_SRVK_SITES_DIR] = {
         .path = "sites_dir", .type = RG_KEY_STRING, .flags = RG_KEY_NONEMPTY, .sdef = "sites",
         .doc_type = "string (path)",

@@ -77,8 +77,9 @@ static const rg_key rows[] = {
         .path = "sources.*.workers", .type = RG_KEY_INT,
         .flags = RG_KEY_SETTING | RG_KEY_NO_DEFAULT, .min = 1, .max = 1024,
         .doc_default = "server `workers`",
-        .doc = "Connections for this source: worker threads, or, for an adapter with "
-               "non-blocking queries, connections shared out among the event loops."},
+        .doc = "Worker threads, and so connections, for this source; with non-blocking "
+               "queries (`postgres`), the connections the event loops share out for queries "
+               "(see the server's `workers`)."},
     K(SOURCE_OAUTH) = {
         .path = "sources.*.oauth", .type = RG_KEY_MAP,
         .flags = RG_KEY_NO_DEFAULT | RG_KEY_DOC_TABLE,
