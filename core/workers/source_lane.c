@@ -16,9 +16,9 @@
  *    in flight any more (every query holds the runtime) and the workers are
  *    joined.
  * A lane holds at most ceil(workers / loops) connections. A query that
- * fails on a connection that had served before (it may have died idle) is
- * run once more by the workers, which reconnect; so is one that finds the
- * lane's queue full.
+ * fails with RG_ERR_UNAVAILABLE (its connection may have died idle) is run
+ * once more by the workers, which reconnect; a lane whose queue is full
+ * refuses at once, as the workers' queue does.
  */
 #include <event2/event.h>
 #include <stdio.h>
@@ -40,6 +40,7 @@ typedef struct slot {
     struct event *ev;
     rg_job *job; /* the query on it, or NULL when idle */
     rg_row_sink sink;
+    uint32_t budget_ms; /* the query's: every wait for the socket may take it */
     struct slot *next; /* idle list */
 } slot;
 
@@ -116,7 +117,7 @@ static void move_to_workers(rg_lane *l, rg_job *job)
 {
     rg_error err = {.struct_size = sizeof(rg_error)};
     job->moved = 1;
-    if (rg_pool_enqueue(l->pool, job, &err) != RG_OK)
+    if (rg_source_pool_submit(l->pool, job, &err) != RG_OK)
         job->complete(job, err.status, &err);
 }
 
@@ -154,14 +155,14 @@ static void finish(rg_lane *l, slot *s, rg_status st, rg_error *err)
 static void on_ready(evutil_socket_t fd, short what, void *arg);
 
 /* Wait for the socket as the adapter asked, bounded by the query's budget. */
-static int wait_for(rg_lane *l, slot *s, int wait, uint32_t budget_ms)
+static int wait_for(rg_lane *l, slot *s, int wait)
 {
     short what = (short)(((wait & RG_WAIT_READ) ? EV_READ : 0) |
                          ((wait & RG_WAIT_WRITE) ? EV_WRITE : 0));
     int fd = l->pool->adapter->socket(s->conn);
     if (fd < 0 || event_assign(s->ev, l->base, fd, what, on_ready, s) != 0)
         return -1;
-    uint64_t ms = (uint64_t)budget_ms + RG_LANE_GRACE_MS;
+    uint64_t ms = (uint64_t)s->budget_ms + RG_LANE_GRACE_MS;
     struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
     return event_add(s->ev, &tv);
 }
@@ -189,7 +190,7 @@ static void on_ready(evutil_socket_t fd, short what, void *arg)
     int wait = 0;
     rg_status st = l->pool->adapter->query_resume(s->conn, &wait, &err);
     if (st == RG_OK && wait) {
-        if (wait_for(l, s, wait, RG_LANE_GRACE_MS) != 0) {
+        if (wait_for(l, s, wait) != 0) {
             snprintf(err.message, sizeof err.message, "cannot wait for the data source");
             finish(l, s, RG_ERR_INTERNAL, &err);
         }
@@ -214,7 +215,8 @@ static void start(rg_lane *l, slot *s, rg_job *job)
     int wait = 0;
     rg_status st = l->pool->adapter->query_start(s->conn, plan, &s->sink, &wait, &err);
     if (st == RG_OK && wait) {
-        if (wait_for(l, s, wait, plan->timeout_ms) == 0)
+        s->budget_ms = plan->timeout_ms;
+        if (wait_for(l, s, wait) == 0)
             return;
         snprintf(err.message, sizeof err.message, "cannot wait for the data source");
         st = RG_ERR_INTERNAL;
@@ -246,7 +248,7 @@ static void ask_for_connection(rg_lane *l)
         o->lane = l;
         o->job.opened = on_opened;
         l->nconns++;
-        if (rg_pool_enqueue(l->pool, &o->job, &err) == RG_OK)
+        if (rg_source_pool_submit(l->pool, &o->job, &err) == RG_OK)
             return;
         l->nconns--;
         free(o);
@@ -334,10 +336,10 @@ rg_status rg_lane_submit(rg_source_pool *p, struct event_base *base, int loop_in
         pthread_mutex_unlock(&p->lock);
     }
     if (!lanes || loop_index < 0 || loop_index >= p->nlanes)
-        return rg_pool_enqueue(p, job, err);
+        return rg_source_pool_submit(p, job, err);
     rg_lane *l = lanes[loop_index];
     if (!l && !(l = lanes[loop_index] = lane_new(p, base, nloops)))
-        return rg_pool_enqueue(p, job, err);
+        return rg_source_pool_submit(p, job, err);
     if (l->idle) {
         slot *s = l->idle;
         l->idle = s->next;
