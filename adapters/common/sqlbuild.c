@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "civil.h"
+
 /* ---- buffer ------------------------------------------------------------- */
 
 void rg_sql_buf_append(rg_sql_buf *b, const char *s, size_t len)
@@ -333,6 +335,18 @@ static int value_typed(builder *bd, size_t field, const rg_value *v)
     return 0;
 }
 
+/* " IN (?, ?, ...)" with the filter's values. */
+static void put_in_list(builder *bd, const rg_filter *f)
+{
+    put(bd, " IN (");
+    for (size_t i = 0; i < f->nvalues; i++) {
+        if (i)
+            put(bd, ", ");
+        put_param(bd, rg_value_at(f->values, i));
+    }
+    put(bd, ")");
+}
+
 static void put_filter(builder *bd, const rg_filter *f)
 {
     static const char *const cmp[] = {
@@ -363,13 +377,7 @@ static void put_filter(builder *bd, const rg_filter *f)
             put(bd, " = ");
             put_param(bd, rg_value_at(f->values, 0));
         } else {
-            put(bd, " IN (");
-            for (size_t i = 0; i < f->nvalues; i++) {
-                if (i)
-                    put(bd, ", ");
-                put_param(bd, rg_value_at(f->values, i));
-            }
-            put(bd, ")");
+            put_in_list(bd, f);
         }
         put(bd, " AND ");
     }
@@ -390,13 +398,7 @@ static void put_filter(builder *bd, const rg_filter *f)
         break;
     case RG_OP_IN:
         put_equality_column(bd, f->field);
-        put(bd, " IN (");
-        for (size_t i = 0; i < f->nvalues; i++) {
-            if (i)
-                put(bd, ", ");
-            put_param(bd, rg_value_at(f->values, i));
-        }
-        put(bd, ")");
+        put_in_list(bd, f);
         break;
     case RG_OP_BETWEEN:
         put(bd, "(");
@@ -633,18 +635,6 @@ char *rg_sql_like_pattern(const char *s, size_t len, int anywhere)
 
 /* ---- datetimes ------------------------------------------------------------ */
 
-static int digits(const char *s, size_t n, int *out)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
 size_t rg_sql_datetime_from_unix(long long secs, char *out, size_t outsz)
 {
     time_t t = (time_t)secs;
@@ -661,8 +651,9 @@ size_t rg_sql_datetime_canon(const char *s, size_t len, char *out, size_t outsz)
     if (outsz < 32 || len < 19 || s[4] != '-' || s[7] != '-' ||
         (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
         return 0;
-    if (digits(s, 4, &Y) || digits(s + 5, 2, &M) || digits(s + 8, 2, &D) ||
-        digits(s + 11, 2, &h) || digits(s + 14, 2, &m) || digits(s + 17, 2, &sec))
+    if (rg_civil_digits(s, 4, &Y) || rg_civil_digits(s + 5, 2, &M) ||
+        rg_civil_digits(s + 8, 2, &D) || rg_civil_digits(s + 11, 2, &h) ||
+        rg_civil_digits(s + 14, 2, &m) || rg_civil_digits(s + 17, 2, &sec))
         return 0;
     size_t i = 19;
     char frac[7] = "000000";
@@ -688,9 +679,11 @@ size_t rg_sql_datetime_canon(const char *s, size_t len, char *out, size_t outsz)
             int sign = s[i] == '-' ? -1 : 1, oh, om = 0;
             size_t rest = len - i - 1;
             const char *o = s + i + 1;
-            if (rest == 2 && !digits(o, 2, &oh)) {
-            } else if (rest == 5 && o[2] == ':' && !digits(o, 2, &oh) && !digits(o + 3, 2, &om)) {
-            } else if (rest == 4 && !digits(o, 2, &oh) && !digits(o + 2, 2, &om)) {
+            if (rest == 2 && !rg_civil_digits(o, 2, &oh)) {
+            } else if (rest == 5 && o[2] == ':' && !rg_civil_digits(o, 2, &oh) &&
+                       !rg_civil_digits(o + 3, 2, &om)) {
+            } else if (rest == 4 && !rg_civil_digits(o, 2, &oh) &&
+                       !rg_civil_digits(o + 2, 2, &om)) {
             } else {
                 return 0;
             }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "mongo_internal.h"
+#include "civil.h"
 
 void rg_mg_fail(builder *b, rg_status st, const char *fmt, ...)
 {
@@ -104,18 +105,6 @@ int rg_mg_field_ok(builder *b, size_t field)
 
 /* ---- datetimes ---- */
 
-static int digits(const char *s, size_t n, int *out)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
 /*
  * "YYYY-MM-DDTHH:MM:SS[.f…]Z" (the gateway's canonical UTC form) to
  * milliseconds since the epoch; *sub_ms is set when the fraction goes below a
@@ -124,10 +113,10 @@ static int digits(const char *s, size_t n, int *out)
 int rg_mg_parse_datetime(const char *s, size_t len, int64_t *ms, int *sub_ms)
 {
     int Y, M, D, h, m, sec;
-    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
-        s[13] != ':' || s[16] != ':' || digits(s, 4, &Y) || digits(s + 5, 2, &M) ||
-        digits(s + 8, 2, &D) || digits(s + 11, 2, &h) || digits(s + 14, 2, &m) ||
-        digits(s + 17, 2, &sec))
+    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
+        s[16] != ':' || rg_civil_digits(s, 4, &Y) || rg_civil_digits(s + 5, 2, &M) ||
+        rg_civil_digits(s + 8, 2, &D) || rg_civil_digits(s + 11, 2, &h) ||
+        rg_civil_digits(s + 14, 2, &m) || rg_civil_digits(s + 17, 2, &sec))
         return -1;
     if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
         return -1;

@@ -12,15 +12,6 @@
 
 #include "conformance.h"
 
-static void say(char *msg, size_t msgsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *msg, size_t msgsz, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msgsz, fmt, ap);
-    va_end(ap);
-}
-
 /* Every column, key order, no filter: the simplest full read. */
 static void simple_plan(const rg_conf_env *env, const rg_collection_desc *coll,
                         rg_query_plan *p, rg_sort_key *key, size_t *cols, size_t limit)
@@ -105,7 +96,7 @@ rg_conf_verdict rg_conf_check_concurrent(const rg_conf_env *env, char *msg, size
     void *conn = NULL;
     rg_status st = env->ad->connect(&src, &conn, &err);
     if (st != RG_OK) {
-        say(msg, msgsz, "connect: %s: %s", rg_conf_status_name(st), err.message);
+        rg_conf_say(msg, msgsz, "connect: %s: %s", rg_conf_status_name(st), err.message);
         return RG_CONF_FAIL;
     }
     char **baseline = calloc(env->ncases ? env->ncases : 1, sizeof *baseline);
@@ -113,7 +104,7 @@ rg_conf_verdict rg_conf_check_concurrent(const rg_conf_env *env, char *msg, size
     size_t nplans = 0;
     rg_conf_verdict v = RG_CONF_PASS;
     if (!baseline || !workers) {
-        say(msg, msgsz, "out of memory");
+        rg_conf_say(msg, msgsz, "out of memory");
         v = RG_CONF_FAIL;
         goto out;
     }
@@ -143,7 +134,7 @@ rg_conf_verdict rg_conf_check_concurrent(const rg_conf_env *env, char *msg, size
     size_t failed = 0;
     for (unsigned t = 0; t < env->nthreads; t++) {
         if (workers[t].failure[0] && !failed++)
-            say(msg, msgsz, "%s", workers[t].failure);
+            rg_conf_say(msg, msgsz, "%s", workers[t].failure);
     }
     if (failed) {
         v = RG_CONF_FAIL;
@@ -152,7 +143,7 @@ rg_conf_verdict rg_conf_check_concurrent(const rg_conf_env *env, char *msg, size
             snprintf(msg + len, msgsz - len, " (and %zu more thread%s failed)", failed - 1,
                      failed == 2 ? "" : "s");
     } else {
-        say(msg, msgsz, "%u threads, each with its own connection, ran %zu plans each",
+        rg_conf_say(msg, msgsz, "%u threads, each with its own connection, ran %zu plans each",
             env->nthreads, nplans);
     }
 out:
@@ -165,6 +156,21 @@ out:
     return v;
 }
 
+#define MAX_PLAN_COLUMNS 64
+
+/* Every row of the collection, all its fields, up to 1000: 0, or -1 (with
+   the reason in msg) when the collection has too many fields for cols. */
+static int every_row_plan(const rg_conf_env *env, rg_query_plan *p, rg_sort_key *key,
+                          size_t cols[MAX_PLAN_COLUMNS], char *msg, size_t msgsz)
+{
+    if (env->coll->desc.nfields > MAX_PLAN_COLUMNS) {
+        rg_conf_say(msg, msgsz, "collection has too many fields");
+        return -1;
+    }
+    simple_plan(env, &env->coll->desc, p, key, cols, 1000);
+    return 0;
+}
+
 /* ---- sink abort, ping --------------------------------------------------------- */
 
 rg_conf_verdict rg_conf_check_sink_abort(const rg_conf_env *env, void *conn, char *msg,
@@ -172,41 +178,43 @@ rg_conf_verdict rg_conf_check_sink_abort(const rg_conf_env *env, void *conn, cha
 {
     rg_query_plan p;
     rg_sort_key key;
-    size_t cols[64];
-    if (env->coll->desc.nfields > 64) {
-        say(msg, msgsz, "collection has too many fields");
+    size_t cols[MAX_PLAN_COLUMNS];
+    if (every_row_plan(env, &p, &key, cols, msg, msgsz) != 0)
         return RG_CONF_FAIL;
-    }
-    simple_plan(env, &env->coll->desc, &p, &key, cols, 1000);
     rg_conf_result full = {0}, stopped = {0}, again = {0};
     rg_conf_verdict v = RG_CONF_FAIL;
     rg_conf_run(env->ad, conn, &p, &full);
     if (full.status != RG_OK || json_array_size(full.rows) < 2) {
-        say(msg, msgsz, "reading every row: %s (%s), %zu rows; need at least 2",
+        rg_conf_say(msg, msgsz, "reading every row: %s (%s), %zu rows; need at least 2",
             rg_conf_status_name(full.status), full.err.message, json_array_size(full.rows));
         goto out;
     }
     stopped.stop_after = 1;
     rg_conf_run(env->ad, conn, &p, &stopped);
     if (stopped.status != RG_ERR_ABORTED) {
-        say(msg, msgsz, "the sink returned 1 after the first row; the adapter returned %s (%s), "
-            "expected RG_ERR_ABORTED", rg_conf_status_name(stopped.status), stopped.err.message);
+        rg_conf_say(msg, msgsz,
+                    "the sink returned 1 after the first row; the adapter returned %s (%s), "
+                    "expected RG_ERR_ABORTED",
+                    rg_conf_status_name(stopped.status), stopped.err.message);
         goto out;
     }
     if (stopped.calls != 1) {
-        say(msg, msgsz, "the sink asked to stop after the first row but was called %zu times",
-            stopped.calls);
+        rg_conf_say(msg, msgsz,
+                    "the sink asked to stop after the first row but was called %zu times",
+                    stopped.calls);
         goto out;
     }
     /* Stopping is not a failure: the same connection keeps working. */
     rg_conf_run(env->ad, conn, &p, &again);
     if (again.status != RG_OK || !json_equal(again.rows, full.rows)) {
-        say(msg, msgsz, "after an aborted query the same connection returned %s with %zu rows "
-            "(expected RG_OK with %zu rows)", rg_conf_status_name(again.status),
-            json_array_size(again.rows), json_array_size(full.rows));
+        rg_conf_say(msg, msgsz,
+                    "after an aborted query the same connection returned %s with %zu rows "
+                    "(expected RG_OK with %zu rows)",
+                    rg_conf_status_name(again.status), json_array_size(again.rows),
+                    json_array_size(full.rows));
         goto out;
     }
-    say(msg, msgsz, "RG_ERR_ABORTED after one row; the connection still answers");
+    rg_conf_say(msg, msgsz, "RG_ERR_ABORTED after one row; the connection still answers");
     v = RG_CONF_PASS;
 out:
     rg_conf_result_free(&full);
@@ -220,10 +228,10 @@ rg_conf_verdict rg_conf_check_ping(const rg_conf_env *env, void *conn, char *msg
     rg_error err = {.struct_size = sizeof err};
     rg_status st = env->ad->ping(conn, &err);
     if (st != RG_OK) {
-        say(msg, msgsz, "ping returned %s: %s", rg_conf_status_name(st), err.message);
+        rg_conf_say(msg, msgsz, "ping returned %s: %s", rg_conf_status_name(st), err.message);
         return RG_CONF_FAIL;
     }
-    say(msg, msgsz, "ping returned RG_OK");
+    rg_conf_say(msg, msgsz, "ping returned RG_OK");
     return RG_CONF_PASS;
 }
 
@@ -243,12 +251,15 @@ rg_conf_verdict rg_conf_check_nonblocking(const rg_conf_env *env, void *conn, ch
     int n = has ? !!ad->query_start + !!ad->query_resume + !!ad->socket : 0;
     if (n == 0) {
         /* Optional, and "none" is one of the two valid answers. */
-        say(msg, msgsz, "no non-blocking queries (optional): readgate runs them on workers");
+        rg_conf_say(msg, msgsz,
+                    "no non-blocking queries (optional): readgate runs them on workers");
         return RG_CONF_PASS;
     }
     if (n != 3) {
-        say(msg, msgsz, "query_start, query_resume and socket go together: the adapter sets %d of "
-            "the three", n);
+        rg_conf_say(msg, msgsz,
+                    "query_start, query_resume and socket go together: the adapter sets %d of "
+                    "the three",
+                    n);
         return RG_CONF_FAIL;
     }
     for (size_t i = 0; i < env->ncases; i++) {
@@ -258,7 +269,7 @@ rg_conf_verdict rg_conf_check_nonblocking(const rg_conf_env *env, void *conn, ch
         json_t *got = rg_conf_project(c, res.rows);
         int ok = res.status == RG_OK && !res.problem[0] && rg_conf_rows_equal(c, c->expected, got);
         if (!ok)
-            say(msg, msgsz, "%s through query_start/query_resume: %s (%s)%s%s", c->name,
+            rg_conf_say(msg, msgsz, "%s through query_start/query_resume: %s (%s)%s%s", c->name,
                 rg_conf_status_name(res.status), res.err.message, res.problem[0] ? "; " : "",
                 res.problem[0] ? res.problem : (res.status == RG_OK ? "; other rows" : ""));
         json_decref(got);
@@ -268,12 +279,9 @@ rg_conf_verdict rg_conf_check_nonblocking(const rg_conf_env *env, void *conn, ch
     }
     rg_query_plan p;
     rg_sort_key key;
-    size_t cols[64];
-    if (env->coll->desc.nfields > 64) {
-        say(msg, msgsz, "collection has too many fields");
+    size_t cols[MAX_PLAN_COLUMNS];
+    if (every_row_plan(env, &p, &key, cols, msg, msgsz) != 0)
         return RG_CONF_FAIL;
-    }
-    simple_plan(env, &env->coll->desc, &p, &key, cols, 1000);
     rg_conf_result stopped = {0};
     stopped.stop_after = 1;
     rg_conf_run_nonblocking(ad, conn, &p, &stopped);
@@ -281,11 +289,13 @@ rg_conf_verdict rg_conf_check_nonblocking(const rg_conf_env *env, void *conn, ch
     size_t calls = stopped.calls;
     rg_conf_result_free(&stopped);
     if (st != RG_ERR_ABORTED || calls != 1) {
-        say(msg, msgsz, "the sink asked to stop after the first row: the adapter returned %s after "
-            "%zu calls, expected RG_ERR_ABORTED after 1", rg_conf_status_name(st), calls);
+        rg_conf_say(msg, msgsz,
+                    "the sink asked to stop after the first row: the adapter returned %s after "
+                    "%zu calls, expected RG_ERR_ABORTED after 1",
+                    rg_conf_status_name(st), calls);
         return RG_CONF_FAIL;
     }
-    say(msg, msgsz, "%zu cases and a stopping sink through query_start/query_resume",
+    rg_conf_say(msg, msgsz, "%zu cases and a stopping sink through query_start/query_resume",
         env->ncases);
     return RG_CONF_PASS;
 }

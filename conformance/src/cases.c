@@ -185,6 +185,35 @@ static int load_search(rg_conf_case *c, const rg_conf_collection *coll, json_t *
     return 0;
 }
 
+int rg_conf_sort_keys(const rg_collection_desc *d, json_t *sort, rg_sort_key *out, size_t *n,
+                      char *err, size_t errsz)
+{
+    size_t given = json_array_size(sort);
+    for (size_t i = 0; i < given; i++) {
+        json_t *k = json_array_get(sort, i);
+        const char *name = json_string_value(json_object_get(k, "field"));
+        const char *dir = json_string_value(json_object_get(k, "dir"));
+        size_t f = 0;
+        while (name && f < d->nfields && strcmp(rg_field_at(d->fields, f)->name, name))
+            f++;
+        if (!name || f == d->nfields) {
+            snprintf(err, errsz, "unknown field '%s'", name ? name : "(not a string)");
+            return -1;
+        }
+        if (!dir || (strcmp(dir, "asc") && strcmp(dir, "desc"))) {
+            snprintf(err, errsz, "sort key %zu: dir must be \"asc\" or \"desc\"", i);
+            return -1;
+        }
+        out[i] =
+            (rg_sort_key){.struct_size = sizeof *out, .field = f, .desc = !strcmp(dir, "desc")};
+    }
+    size_t nk = given;
+    if (nk == 0 || out[nk - 1].field != d->key_field || out[nk - 1].desc)
+        out[nk++] = (rg_sort_key){.struct_size = sizeof *out, .field = d->key_field, .desc = 0};
+    *n = nk;
+    return 0;
+}
+
 /* Sort keys; the key ascending is appended when the file leaves it out. */
 static int load_sort(rg_conf_case *c, const rg_conf_collection *coll, json_t *sort, char *err,
                      size_t errsz)
@@ -195,27 +224,8 @@ static int load_sort(rg_conf_case *c, const rg_conf_collection *coll, json_t *so
         snprintf(err, errsz, "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
-        json_t *k = json_array_get(sort, i);
-        long f = field_of(coll, json_object_get(k, "field"), err, errsz);
-        const char *dir = json_string_value(json_object_get(k, "dir"));
-        if (f < 0)
-            return -1;
-        if (!dir || (strcmp(dir, "asc") && strcmp(dir, "desc"))) {
-            snprintf(err, errsz, "sort key %zu: dir must be \"asc\" or \"desc\"", i);
-            return -1;
-        }
-        c->sort[i].struct_size = sizeof c->sort[i];
-        c->sort[i].field = (size_t)f;
-        c->sort[i].desc = !strcmp(dir, "desc");
-    }
-    size_t key = coll->desc.key_field;
-    if (n == 0 || c->sort[n - 1].field != key || c->sort[n - 1].desc) {
-        c->sort[n].struct_size = sizeof c->sort[n];
-        c->sort[n].field = key;
-        c->sort[n].desc = 0;
-        n++;
-    }
+    if (rg_conf_sort_keys(&coll->desc, sort, c->sort, &n, err, errsz) != 0)
+        return -1;
     if (n > MAX_SORT_KEYS) {
         snprintf(err, errsz, "at most 3 sort keys before the key");
         return -1;

@@ -162,6 +162,16 @@ typedef struct rg_conf_env {
     size_t ncases;
 } rg_conf_env;
 
+/* A plan file's "sort" into out[0..*n) (out has room for one more key than
+   the file gives): the collection key ascending is appended unless the file
+   ends with it. 0, or -1 with the reason in err. */
+int rg_conf_sort_keys(const rg_collection_desc *d, json_t *sort, rg_sort_key *out, size_t *n,
+                      char *err, size_t errsz);
+
+/* A verdict's explanation into msg (printf-style; cut to msgsz). */
+void rg_conf_say(char *msg, size_t msgsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Each writes its explanation (one or more lines) to `msg`. */
 rg_conf_verdict rg_conf_check_concurrent(const rg_conf_env *env, char *msg, size_t msgsz);
 rg_conf_verdict rg_conf_check_sink_abort(const rg_conf_env *env, void *conn, char *msg,

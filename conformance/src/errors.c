@@ -40,15 +40,6 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void say(char *msg, size_t msgsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *msg, size_t msgsz, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msgsz, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- the silent backend ------------------------------------------------- */
 
 /*
@@ -293,7 +284,8 @@ static const char *expectation(const rg_conf_error_case *c, const char *adapter,
         return na;
     char ignored[256];
     /* Validated when the file loaded. */
-    if (rg_conf_parse_expect(json_object_get(entry, "expect"), e, "adapters", ignored, sizeof ignored) != 0)
+    if (rg_conf_parse_expect(json_object_get(entry, "expect"), e, "adapters", ignored,
+                             sizeof ignored) != 0)
         *e = c->expect;
     *reason = json_string_value(json_object_get(entry, "reason"));
     return NULL;
@@ -327,21 +319,21 @@ static int prepare_source(const rg_conf_env *env, const rg_conf_source *base, rg
                           char *msg, size_t msgsz)
 {
     if (rg_conf_source_copy(out, base) != 0) {
-        say(msg, msgsz, "out of memory");
+        rg_conf_say(msg, msgsz, "out of memory");
         return -1;
     }
     if (!has_placeholder(out))
         return 0;
     char err[256];
     if (rg_conf_stall_open(env->stall, err, sizeof err) != 0) {
-        say(msg, msgsz, "%s", err);
+        rg_conf_say(msg, msgsz, "%s", err);
         rg_conf_source_free(out);
         return -1;
     }
     for (size_t i = 0; i < out->noptions; i++) {
         char *v = substitute(out->options[i].value, env->stall);
         if (!v) {
-            say(msg, msgsz, "out of memory");
+            rg_conf_say(msg, msgsz, "out of memory");
             rg_conf_source_free(out);
             return -1;
         }
@@ -368,7 +360,7 @@ static int reference_run(const rg_conf_env *env, void *conn, const rg_conf_error
     size_t nonnull = 0, i;
     json_t *row;
     if (res.status != RG_OK || res.problem[0]) {
-        say(msg, msgsz, "the same plan with '%s' declared %s failed: %s %s%s", name,
+        rg_conf_say(msg, msgsz, "the same plan with '%s' declared %s failed: %s %s%s", name,
             rg_conf_type_name(env->coll->desc.fields[c->declared].type),
             rg_conf_status_name(res.status), res.err.message, res.problem);
         goto out;
@@ -379,12 +371,12 @@ static int reference_run(const rg_conf_env *env, void *conn, const rg_conf_error
             continue;
         nonnull++;
         if (add_needle(nd, json_string_value(v), json_string_length(v), "a value of the data") != 0) {
-            say(msg, msgsz, "out of memory");
+            rg_conf_say(msg, msgsz, "out of memory");
             goto out;
         }
     }
     if (!nonnull) {
-        say(msg, msgsz, "the plan reads no value of '%s': the case proves nothing", name);
+        rg_conf_say(msg, msgsz, "the plan reads no value of '%s': the case proves nothing", name);
         goto out;
     }
     rc = 0;
@@ -413,9 +405,10 @@ static int still_answers(const rg_conf_env *env, void *conn, char *msg, size_t m
     rg_conf_run(env->ad, conn, &p, &res);
     int ok = res.status == RG_OK && !res.problem[0] && json_array_size(res.rows) == 1;
     if (!ok)
-        say(msg, msgsz, "after the error the same connection returned %s (%s) with %zu rows for a "
-            "valid plan; expected RG_OK with 1 row", rg_conf_status_name(res.status),
-            res.err.message, json_array_size(res.rows));
+        rg_conf_say(msg, msgsz,
+                    "after the error the same connection returned %s (%s) with %zu rows for a "
+                    "valid plan; expected RG_OK with 1 row",
+                    rg_conf_status_name(res.status), res.err.message, json_array_size(res.rows));
     rg_conf_result_free(&res);
     return ok ? 0 : -1;
 }
@@ -424,11 +417,11 @@ static int still_answers(const rg_conf_env *env, void *conn, char *msg, size_t m
 static int rows_ok(const rg_conf_error_case *c, const rg_conf_result *res, char *msg, size_t msgsz)
 {
     if (res->problem[0]) {
-        say(msg, msgsz, "a row broke the ABI: %s", res->problem);
+        rg_conf_say(msg, msgsz, "a row broke the ABI: %s", res->problem);
         return 0;
     }
     if (c->kind == RG_CONF_ERR_PLAN && json_array_size(res->rows)) {
-        say(msg, msgsz, "%zu rows reached the sink for a plan the adapter must refuse",
+        rg_conf_say(msg, msgsz, "%zu rows reached the sink for a plan the adapter must refuse",
             json_array_size(res->rows));
         return 0;
     }
@@ -440,9 +433,11 @@ static int rows_ok(const rg_conf_error_case *c, const rg_conf_result *res, char 
             json_t *v = json_object_get(row, name);
             if (v && !json_is_null(v)) {
                 char *text = rg_conf_row_text(row);
-                say(msg, msgsz, "a row reached the sink with a value typed %s for '%s', whose "
-                    "column holds none: %s", rg_conf_type_name(c->coll.fields[c->declared].type),
-                    name, text ? text : "?");
+                rg_conf_say(msg, msgsz,
+                            "a row reached the sink with a value typed %s for '%s', whose "
+                            "column holds none: %s",
+                            rg_conf_type_name(c->coll.fields[c->declared].type), name,
+                            text ? text : "?");
                 free(text);
                 return 0;
             }
@@ -458,13 +453,13 @@ rg_conf_verdict rg_conf_error_run(const rg_conf_env *env, void *conn, const rg_c
     const char *reason;
     const char *na = expectation(c, env->ad->name, &want, &reason);
     if (na) {
-        say(msg, msgsz, "%s: %s", env->ad->name, na);
+        rg_conf_say(msg, msgsz, "%s: %s", env->ad->name, na);
         return RG_CONF_SKIP;
     }
     const char *missing = "";
     const rg_conf_source *base = source_for(env, c, &missing);
     if (!base) {
-        say(msg, msgsz, "%s", missing);
+        rg_conf_say(msg, msgsz, "%s", missing);
         return RG_CONF_NA;
     }
     rg_conf_source src;
@@ -481,12 +476,12 @@ rg_conf_verdict rg_conf_error_run(const rg_conf_env *env, void *conn, const rg_c
     char why[300] = "";
     if (add_secrets(&nd, &src) != 0 || add_secrets(&nd, env->source) != 0 ||
         add_plan_values(&nd, &plan) != 0) {
-        say(msg, msgsz, "out of memory");
+        rg_conf_say(msg, msgsz, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < env->nsecrets; i++)
         if (add_needle(&nd, env->secrets[i], strlen(env->secrets[i]), "a --secret") != 0) {
-            say(msg, msgsz, "out of memory");
+            rg_conf_say(msg, msgsz, "out of memory");
             goto out;
         }
     if (c->kind == RG_CONF_ERR_TIMEOUT || c->kind == RG_CONF_ERR_STALLED)
@@ -515,14 +510,15 @@ rg_conf_verdict rg_conf_error_run(const rg_conf_env *env, void *conn, const rg_c
             own = NULL;
             phase = "connect";
             if (took > (long long)env->connect_timeout_ms + CONNECT_GRACE_MS) {
-                say(msg, msgsz, "connect returned %s only after %lld ms (connect timeout %u ms)",
-                    rg_conf_status_name(got), took, env->connect_timeout_ms);
+                rg_conf_say(msg, msgsz,
+                            "connect returned %s only after %lld ms (connect timeout %u ms)",
+                            rg_conf_status_name(got), took, env->connect_timeout_ms);
                 goto out;
             }
             goto judge;
         }
         if (!own) {
-            say(msg, msgsz, "connect returned RG_OK without a connection");
+            rg_conf_say(msg, msgsz, "connect returned RG_OK without a connection");
             goto out;
         }
         conn = own;
@@ -533,7 +529,7 @@ rg_conf_verdict rg_conf_error_run(const rg_conf_env *env, void *conn, const rg_c
     got = res.status;
     err = res.err;
     if (took > (long long)plan.timeout_ms + QUERY_GRACE_MS) {
-        say(msg, msgsz, "the query returned %s only after %lld ms for a budget of %u ms",
+        rg_conf_say(msg, msgsz, "the query returned %s only after %lld ms for a budget of %u ms",
             rg_conf_status_name(got), took, plan.timeout_ms);
         goto out;
     }
@@ -544,37 +540,41 @@ judge:;
     rg_status expected = !strcmp(phase, "connect") ? want.connect : want.query;
     if (got == RG_OK) {
         if (want.query)
-            say(msg, msgsz, "the query returned RG_OK with %zu rows; expected %s",
+            rg_conf_say(msg, msgsz, "the query returned RG_OK with %zu rows; expected %s",
                 json_array_size(res.rows), rg_conf_status_name(want.query));
         else
-            say(msg, msgsz, "connect returned RG_OK; expected %s from connect%s",
+            rg_conf_say(msg, msgsz, "connect returned RG_OK; expected %s from connect%s",
                 rg_conf_status_name(want.connect), as);
         goto out;
     }
     if (!expected) {
-        say(msg, msgsz, "%s returned %s (%s); expected %s to succeed and the query to return %s%s",
-            phase, rg_conf_status_name(got), err.message, phase, rg_conf_status_name(want.query), as);
+        rg_conf_say(msg, msgsz,
+                    "%s returned %s (%s); expected %s to succeed and the query to return %s%s",
+                    phase, rg_conf_status_name(got), err.message, phase,
+                    rg_conf_status_name(want.query), as);
         goto out;
     }
     if (got != expected) {
-        say(msg, msgsz, "%s returned %s (%s); expected %s%s", phase, rg_conf_status_name(got),
-            err.message, rg_conf_status_name(expected), as);
+        rg_conf_say(msg, msgsz, "%s returned %s (%s); expected %s%s", phase,
+                    rg_conf_status_name(got), err.message, rg_conf_status_name(expected), as);
         goto out;
     }
     if (!err.message[0]) {
-        say(msg, msgsz, "%s returned %s with an empty message: the log would not say what failed",
-            phase, rg_conf_status_name(got));
+        rg_conf_say(msg, msgsz,
+                    "%s returned %s with an empty message: the log would not say what failed",
+                    phase, rg_conf_status_name(got));
         goto out;
     }
     char shown[sizeof err.message + 64];
     if (!message_clean(err.message, &nd, why, sizeof why, shown, sizeof shown)) {
-        say(msg, msgsz, "%s returned %s, but %s: %s", phase, rg_conf_status_name(got), why, shown);
+        rg_conf_say(msg, msgsz, "%s returned %s, but %s: %s", phase, rg_conf_status_name(got), why,
+                    shown);
         goto out;
     }
     if ((c->kind == RG_CONF_ERR_PLAN || c->kind == RG_CONF_ERR_COLUMN) &&
         still_answers(env, conn, msg, msgsz) != 0)
         goto out;
-    say(msg, msgsz, "%s: %s after %lld ms%s: %s", phase, rg_conf_status_name(got), took, as,
+    rg_conf_say(msg, msgsz, "%s: %s after %lld ms%s: %s", phase, rg_conf_status_name(got), took, as,
         err.message);
     v = RG_CONF_PASS;
 out:

@@ -230,27 +230,8 @@ static int load_order(rg_conf_error_case *c, json_t *plan, char *err, size_t err
         snprintf(err, errsz, "plan: at most %d sort keys before the key", RG_CONF_ERR_MAX_SORT - 1);
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
-        json_t *k = json_array_get(sort, i);
-        long f = field_of(&c->coll, json_object_get(k, "field"), err, errsz);
-        const char *dir = json_string_value(json_object_get(k, "dir"));
-        if (f < 0)
-            return -1;
-        if (!dir || (strcmp(dir, "asc") && strcmp(dir, "desc"))) {
-            snprintf(err, errsz, "sort key %zu: dir must be \"asc\" or \"desc\"", i);
-            return -1;
-        }
-        c->sort[i].struct_size = sizeof c->sort[i];
-        c->sort[i].field = (size_t)f;
-        c->sort[i].desc = !strcmp(dir, "desc");
-    }
-    size_t key = c->coll.key_field;
-    if (n == 0 || c->sort[n - 1].field != key || c->sort[n - 1].desc) {
-        c->sort[n].struct_size = sizeof c->sort[n];
-        c->sort[n].field = key;
-        c->sort[n].desc = 0;
-        n++;
-    }
+    if (rg_conf_sort_keys(&c->coll, sort, c->sort, &n, err, errsz) != 0)
+        return -1;
     c->plan.sort = c->sort;
     c->plan.nsort = n;
 

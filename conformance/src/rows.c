@@ -6,6 +6,8 @@
  * relative tolerance), booleans, dates and datetimes as strings, NULL as null.
  */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <errno.h>
@@ -124,16 +126,30 @@ static int on_row(void *ctx, const rg_value *values, size_t n)
     return res->stop_after && res->calls >= res->stop_after;
 }
 
-void rg_conf_run(const rg_adapter *ad, void *conn, const rg_query_plan *plan,
-                 rg_conf_result *res)
+void rg_conf_say(char *msg, size_t msgsz, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, msgsz, fmt, ap);
+    va_end(ap);
+}
+
+/* A fresh result (keeping only stop_after) for a run of plan. */
+static void result_reset(rg_conf_result *res)
 {
     size_t stop_after = res->stop_after;
     memset(res, 0, sizeof *res);
     res->stop_after = stop_after;
     res->rows = json_array();
+    res->err.struct_size = sizeof res->err;
+}
+
+void rg_conf_run(const rg_adapter *ad, void *conn, const rg_query_plan *plan,
+                 rg_conf_result *res)
+{
+    result_reset(res);
     sink_ctx ctx = {plan, res};
     rg_row_sink sink = {.struct_size = sizeof sink, .row = on_row, .ctx = &ctx};
-    res->err.struct_size = sizeof res->err;
     res->status = ad->query(conn, plan, &sink, &res->err);
     res->err.message[sizeof res->err.message - 1] = '\0';
 }
@@ -145,10 +161,7 @@ void rg_conf_run(const rg_adapter *ad, void *conn, const rg_query_plan *plan,
 void rg_conf_run_nonblocking(const rg_adapter *ad, void *conn, const rg_query_plan *plan,
                              rg_conf_result *res)
 {
-    size_t stop_after = res->stop_after;
-    memset(res, 0, sizeof *res);
-    res->stop_after = stop_after;
-    res->rows = json_array();
+    result_reset(res);
     sink_ctx ctx = {plan, res};
     rg_row_sink sink = {.struct_size = sizeof sink, .row = on_row, .ctx = &ctx};
     int wait = 0;

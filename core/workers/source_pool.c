@@ -274,12 +274,6 @@ rg_source_pool *rg_source_pool_new(const rg_config *cfg, const rg_site *site, co
     return p;
 }
 
-rg_status rg_pool_connect_new(rg_source_pool *p, void **conn, rg_error *err)
-{
-    worker fresh = {0};
-    return pool_connect(p, &fresh, conn, err);
-}
-
 rg_status rg_job_run_query(rg_job *job, const rg_adapter *adapter, void *conn, rg_error *err)
 {
     rg_row_sink sink;
@@ -299,11 +293,6 @@ rg_status rg_source_pool_submit_on(rg_source_pool *p, struct event_base *base, i
 }
 
 rg_status rg_source_pool_submit(rg_source_pool *p, rg_job *job, rg_error *err)
-{
-    return rg_pool_enqueue(p, job, err);
-}
-
-rg_status rg_pool_enqueue(rg_source_pool *p, rg_job *job, rg_error *err)
 {
     if (!p->adapter) {
         err->status = RG_ERR_UNAVAILABLE;

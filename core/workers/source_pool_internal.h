@@ -40,13 +40,6 @@ struct rg_source_pool {
 };
 
 
-/* Open a new connection the way a worker does (options decrypted for the
-   call only). Not for OAuth sources. Worker threads only: it blocks. */
-rg_status rg_pool_connect_new(rg_source_pool *p, void **conn, rg_error *err);
-
-/* Queue a job for the workers (the pool's own queue). */
-rg_status rg_pool_enqueue(rg_source_pool *p, rg_job *job, rg_error *err);
-
 /* source_lane.c */
 rg_status rg_lane_submit(rg_source_pool *p, struct event_base *base, int loop_index, int nloops,
                          rg_job *job, rg_error *err);
