@@ -37,10 +37,24 @@ function init(args)
   local path = args[1]
   local f = assert(io.open(path, "r"))
   token = f:read("*l")
+  -- Every request is formatted here, once, before the clock starts:
+  -- request() only hands out the next string, so the load generator spends
+  -- about as little per request as it does on a plain URL.
   for line in f:lines() do
     local m, p, ts, nonce, sig, body = line:match("^(%u+)\t([^\t]+)\t([^\t]+)\t([^\t]+)\t([^\t]+)\t(.*)$")
+    local headers = {
+      ["X-Readgate-Session"] = token,
+      ["X-Readgate-Timestamp"] = ts,
+      ["X-Readgate-Nonce"] = nonce,
+      ["X-Readgate-Signature"] = sig,
+    }
     n = n + 1
-    reqs[n] = {m, p, ts, nonce, sig, body}
+    if m == "POST" then
+      headers["Content-Type"] = "application/json"
+      reqs[n] = wrk.format("POST", p, headers, body)
+    else
+      reqs[n] = wrk.format(m, p, headers, nil)
+    end
   end
   f:close()
   -- Each thread takes every thread_count-th request, starting at its id.
@@ -54,15 +68,5 @@ function request()
     r = reqs[n]  -- exhausted: a replay, answered 401 and counted as non-2xx
   end
   i = i + stride
-  local headers = {
-    ["X-Readgate-Session"] = token,
-    ["X-Readgate-Timestamp"] = r[3],
-    ["X-Readgate-Nonce"] = r[4],
-    ["X-Readgate-Signature"] = r[5],
-  }
-  if r[1] == "POST" then
-    headers["Content-Type"] = "application/json"
-    return wrk.format("POST", r[2], headers, r[6])
-  end
-  return wrk.format(r[1], r[2], headers, nil)
+  return r
 end

@@ -4,8 +4,10 @@
  * Options: dsn (required; conninfo string or URI), statement_timeout_ms
  * (optional cap on every query's budget), application_name (default
  * "readgate"), transaction_pooling (true behind a transaction-pooling proxy
- * such as PgBouncer in transaction mode; default false). The source settings timeout_ms, connect_timeout_ms and workers
- * are read by the core and never reach the adapter as options.
+ * such as PgBouncer in transaction mode; default false), plan_cache_mode
+ * (force_generic_plan, the default, auto or force_custom_plan; see
+ * plan_cache_sql). The source settings timeout_ms, connect_timeout_ms and
+ * workers are read by the core and never reach the adapter as options.
  *
  * Every query is read-only and bounded by its budget: in a session the server
  * reports read-only, the EXECUTE alone (with SET statement_timeout when the
@@ -86,12 +88,27 @@ typedef struct pg_options {
     const char *application_name;
     unsigned long statement_timeout_ms;
     bool transaction_pooling;
+    const char *plan_cache_mode; /* one of plan_cache_modes[] */
+    bool plan_cache_mode_set;    /* given in the options, not the default */
 } pg_options;
+
+/*
+ * The session's plan_cache_mode. PostgreSQL's own choice (auto) plans a
+ * prepared statement again on every execution for as long as its generic
+ * plan looks costlier, and a generic plan with "LIMIT $n" is always costed
+ * for 10% of the rows: every readgate statement has one, so under auto it is
+ * planned on every query, which cost more than half of the backend's time
+ * for a 20-row page by index. readgate's statements are few fixed shapes
+ * whose values are parameters, the case generic plans are made for; auto is
+ * for data so skewed that a value changes the best plan.
+ */
+static const char *const plan_cache_modes[] = {"force_generic_plan", "auto", "force_custom_plan"};
 
 static rg_status parse_options(const rg_source_info *src, pg_options *o, rg_error *err)
 {
     memset(o, 0, sizeof *o);
     o->application_name = "readgate";
+    o->plan_cache_mode = plan_cache_modes[0];
     for (size_t i = 0; i < src->noptions; i++) {
         const rg_option *opt = rg_option_at(src->options, i);
         if (!strcmp(opt->key, "dsn")) {
@@ -116,10 +133,22 @@ static rg_status parse_options(const rg_source_info *src, pg_options *o, rg_erro
                 return rg_adapter_fail(err, RG_ERR_CONFIG,
                                        "option 'transaction_pooling' must be true or false");
             o->transaction_pooling = !strcmp(v, "true");
+        } else if (!strcmp(opt->key, "plan_cache_mode")) {
+            const char *v = opt->value ? opt->value : "";
+            o->plan_cache_mode = NULL;
+            for (size_t m = 0; m < sizeof plan_cache_modes / sizeof *plan_cache_modes; m++)
+                if (!strcmp(v, plan_cache_modes[m]))
+                    o->plan_cache_mode = plan_cache_modes[m];
+            if (!o->plan_cache_mode)
+                return rg_adapter_fail(err, RG_ERR_CONFIG,
+                                       "option 'plan_cache_mode' must be force_generic_plan, "
+                                       "auto or force_custom_plan");
+            o->plan_cache_mode_set = true;
         } else {
             return rg_adapter_fail(err, RG_ERR_CONFIG,
                            "unknown option '%s' for the postgres adapter; expected: dsn, "
-                           "statement_timeout_ms, application_name, transaction_pooling",
+                           "statement_timeout_ms, application_name, transaction_pooling, "
+                           "plan_cache_mode",
                            opt->key);
         }
     }
@@ -219,6 +248,27 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
         return st;
     }
     PQclear(res);
+    /* plan_cache_mode exists from PostgreSQL 12 on; an older server plans as
+       it always has, unless a mode was asked for by name. The value is one
+       of plan_cache_modes[], never text from the options. */
+    if (PQserverVersion(c->pg) >= 120000) {
+        char set[64];
+        snprintf(set, sizeof set, "SET plan_cache_mode = %s", o.plan_cache_mode);
+        res = PQexec(c->pg, set);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            st = PQstatus(c->pg) == CONNECTION_BAD ? RG_ERR_UNAVAILABLE : RG_ERR_UPSTREAM;
+            rg_adapter_fail(err, st, "cannot set up the PostgreSQL session: %s",
+                            PQerrorMessage(c->pg));
+            PQclear(res);
+            close_conn(c);
+            return st;
+        }
+        PQclear(res);
+    } else if (o.plan_cache_mode_set && strcmp(o.plan_cache_mode, "auto") != 0) {
+        close_conn(c);
+        return rg_adapter_fail(err, RG_ERR_CONFIG,
+                               "option 'plan_cache_mode' needs PostgreSQL 12 or later");
+    }
     *out = c;
     return RG_OK;
 }

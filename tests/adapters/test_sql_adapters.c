@@ -569,6 +569,13 @@ static int pg_setup(void **state)
                 "VOLATILE AS $$ BEGIN INSERT INTO rgtest.written VALUES (i); RETURN i; END $$");
     exec_pg(pg, "CREATE VIEW rgtest.writing AS SELECT rgtest.write_row(g) AS id "
                 "FROM generate_series(1, 3) AS g");
+    /* The reading session's own view of its planning, in the columns of
+       rgtest.items: id = how many of its prepared statements have run with
+       a generic plan, name = its plan_cache_mode. */
+    exec_pg(pg, "CREATE VIEW rgtest.session_plans AS SELECT (SELECT count(*) FROM "
+                "pg_prepared_statements WHERE generic_plans > 0) AS id, "
+                "current_setting('plan_cache_mode') AS name, price, qty, active, released, "
+                "updated, \"tag \"\"x\"\"; --\" FROM rgtest.items WHERE id = 1");
     for (size_t i = 0; i < NROWS; i++) {
         const fixture_row *rw = &fixture[i];
         char id[32], price[64], qty[32];
@@ -799,6 +806,60 @@ static void test_pg_read_only_shapes(void **state)
     assert_nothing_written();
 }
 
+/*
+ * plan_cache_mode: by default a statement runs with its generic plan from
+ * its first execution (no planning per query); auto leaves the choice to
+ * PostgreSQL, which plans the first five executions anew.
+ */
+static void test_pg_plan_cache_mode(void **state)
+{
+    backend *b = *state;
+    const struct {
+        const char *mode, *expect_setting;
+        int64_t expect_generic;
+    } modes[] = {{NULL, "force_generic_plan", 2}, {"auto", "auto", 0},
+                 {"force_custom_plan", "force_custom_plan", 0}};
+    for (size_t k = 0; k < 3; k++) {
+        rg_option opts[] = {OPT("dsn", getenv("RG_TEST_PG_DSN")),
+                            OPT("plan_cache_mode", modes[k].mode)};
+        rg_source_info src = {.struct_size = sizeof src, .options = opts,
+                              .noptions = modes[k].mode ? 2 : 1, .connect_timeout_ms = 2000};
+        backend tmp = *b;
+        rg_error err = {0};
+        assert_int_equal(b->ad->connect(&src, &tmp.conn, &err), RG_OK);
+        rg_sort_key sort[] = {SORT(F_ID, 0)};
+        rg_filter f = F1(F_PRICE, RG_OP_GTE, N(0));
+        collected c = {0};
+        for (int i = 0; i < 3; i++) {
+            assert_int_equal(run(&tmp, &b->coll, &f, 1, NULL, sort, 1, NULL, 3, 5000, &c, &err),
+                             RG_OK);
+            assert_int_equal(c.nrows, 3);
+            collected_reset(&c);
+        }
+        rg_collection_desc plans = b->coll;
+        plans.target = "rgtest.session_plans";
+        assert_int_equal(run(&tmp, &plans, NULL, 0, NULL, sort, 1, NULL, 5, 5000, &c, &err),
+                         RG_OK);
+        assert_int_equal(c.nrows, 1);
+        /* with generic plans: the three runs' statement and this one */
+        assert_int_equal(c.rows[0][F_ID].u.i, modes[k].expect_generic);
+        assert_int_equal(c.rows[0][F_NAME].u.str.len, strlen(modes[k].expect_setting));
+        assert_memory_equal(c.rows[0][F_NAME].u.str.ptr, modes[k].expect_setting,
+                            strlen(modes[k].expect_setting));
+        collected_reset(&c);
+        b->ad->disconnect(tmp.conn);
+    }
+    rg_option bad[] = {OPT("dsn", getenv("RG_TEST_PG_DSN")), OPT("plan_cache_mode", "generic")};
+    rg_source_info src = {.struct_size = sizeof src, .options = bad, .noptions = 2,
+                          .connect_timeout_ms = 2000};
+    rg_error err = {0};
+    void *conn = NULL;
+    assert_int_equal(b->ad->check_options(&src, &err), RG_ERR_CONFIG);
+    assert_non_null(strstr(err.message, "plan_cache_mode"));
+    assert_int_equal(b->ad->connect(&src, &conn, &err), RG_ERR_CONFIG);
+    assert_null(conn);
+}
+
 int main(int argc, char **argv)
 {
     adapters_dir = argc > 1 ? argv[1] : getenv("RG_ADAPTERS_DIR");
@@ -825,6 +886,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_pg_options_and_outage),
             cmocka_unit_test(test_pg_write_refused),
             cmocka_unit_test(test_pg_read_only_shapes),
+            cmocka_unit_test(test_pg_plan_cache_mode),
         };
         failed += cmocka_run_group_tests_name("postgres adapter", pg_tests, pg_setup, pg_teardown);
     } else {
