@@ -156,7 +156,7 @@ int rg_json_append_string(struct evbuffer *out, const char *s, size_t len)
 }
 
 /* Shortest of %.15g..%.17g that reads back as the same double. */
-static int format_double(double d, char *buf, size_t size)
+static int format_double_printf(double d, char *buf, size_t size)
 {
     int n = 0;
     for (int prec = 15; prec <= 17; prec++) {
@@ -169,43 +169,132 @@ static int format_double(double d, char *buf, size_t size)
     return n;
 }
 
-int rg_json_append_value(struct evbuffer *out, const rg_value *v)
+/* Writes the digits of u backwards, ending just before end; returns the
+   first digit. */
+static char *digits_backwards(uint64_t u, char *end)
 {
-    char buf[40];
-    int n;
-    if (v->is_null)
-        return evbuffer_add(out, "null", 4);
+    do {
+        *--end = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    return end;
+}
+
+static const double pow10_exact[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
+                                     1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16};
+
+/*
+ * The common case without printf: d as m / 10^k with the fewest decimals k
+ * that reads back as d. m and 10^k are exact doubles (|m| < 2^53, k <= 16)
+ * and IEEE division rounds correctly, so "(double)m / 10^k == d" proves
+ * that the decimal text of m / 10^k reads back as d. Only for
+ * 1e-4 <= |d| < 1e15, where %g writes fixed notation too, so the text is the
+ * one format_double_printf would write; otherwise, and when no k fits in 53
+ * bits, 0 (the caller falls back to printf). printf-and-strtod for every
+ * number was the largest single cost of writing a page of prices.
+ */
+static size_t format_double_fast(double d, char *buf)
+{
+    double a = fabs(d);
+    if (!(a >= 1e-4 && a < 1e15))
+        return 0;
+    for (size_t k = 0; k < sizeof pow10_exact / sizeof *pow10_exact; k++) {
+        double scaled = a * pow10_exact[k];
+        if (scaled >= 9007199254740992.0) /* 2^53 */
+            return 0;
+        double m = nearbyint(scaled);
+        if (m / pow10_exact[k] != a)
+            continue;
+        char tmp[24];
+        char *end = tmp + sizeof tmp;
+        char *p = digits_backwards((uint64_t)m, end);
+        size_t nd = (size_t)(end - p), w = 0;
+        if (d < 0)
+            buf[w++] = '-';
+        if (k == 0) {
+            memcpy(buf + w, p, nd);
+            return w + nd;
+        }
+        if (nd <= k) { /* 0.0…digits */
+            buf[w++] = '0';
+            buf[w++] = '.';
+            memset(buf + w, '0', k - nd);
+            w += k - nd;
+            memcpy(buf + w, p, nd);
+            return w + nd;
+        }
+        memcpy(buf + w, p, nd - k);
+        w += nd - k;
+        buf[w++] = '.';
+        memcpy(buf + w, p + nd - k, k);
+        return w + k;
+    }
+    return 0;
+}
+
+/* The JSON text of a value that is not a string, or 0 for a string (the
+   caller escapes it); buf holds at least VALUE_TEXT_MAX bytes. Negative on
+   a number printf could not write. */
+#define VALUE_TEXT_MAX 40
+static int value_text(const rg_value *v, char *buf)
+{
+    if (v->is_null) {
+        memcpy(buf, "null", 4);
+        return 4;
+    }
     switch (v->type) {
     case RG_TYPE_INTEGER: {
-        /* Digits backwards from the end of buf: a printf per value was a
-           measurable part of writing a page of rows. */
+        /* Digits backwards: a printf per value was a measurable part of
+           writing a page of rows. */
         uint64_t u = v->u.i < 0 ? 0 - (uint64_t)v->u.i : (uint64_t)v->u.i;
-        char *w = buf + sizeof buf;
-        do {
-            *--w = (char)('0' + u % 10);
-            u /= 10;
-        } while (u);
+        char tmp[24];
+        char *end = tmp + sizeof tmp;
+        char *p = digits_backwards(u, end);
+        size_t w = 0;
         if (v->u.i < 0)
-            *--w = '-';
-        return evbuffer_add(out, w, (size_t)(buf + sizeof buf - w));
+            buf[w++] = '-';
+        memcpy(buf + w, p, (size_t)(end - p));
+        return (int)(w + (size_t)(end - p));
     }
-    case RG_TYPE_NUMBER:
+    case RG_TYPE_NUMBER: {
         /* JSON has no NaN or infinity. */
-        if (!isfinite(v->u.n))
-            return evbuffer_add(out, "null", 4);
-        n = format_double(v->u.n, buf, sizeof buf);
-        return n > 0 ? evbuffer_add(out, buf, (size_t)n) : -1;
+        if (!isfinite(v->u.n)) {
+            memcpy(buf, "null", 4);
+            return 4;
+        }
+        size_t n = format_double_fast(v->u.n, buf);
+        if (n)
+            return (int)n;
+        int r = format_double_printf(v->u.n, buf, VALUE_TEXT_MAX);
+        return r > 0 ? r : -1;
+    }
     case RG_TYPE_BOOLEAN:
-        return v->u.b ? evbuffer_add(out, "true", 4) : evbuffer_add(out, "false", 5);
+        if (v->u.b) {
+            memcpy(buf, "true", 4);
+            return 4;
+        }
+        memcpy(buf, "false", 5);
+        return 5;
     case RG_TYPE_STRING:
     case RG_TYPE_DATE:
     case RG_TYPE_DATETIME:
     case RG_TYPE_ENUM:
-        if (!v->u.str.ptr)
-            return v->u.str.len ? -1 : evbuffer_add(out, "\"\"", 2);
-        return rg_json_append_string(out, v->u.str.ptr, v->u.str.len);
+        return 0;
     }
     return -1;
+}
+
+int rg_json_append_value(struct evbuffer *out, const rg_value *v)
+{
+    char buf[VALUE_TEXT_MAX];
+    int n = value_text(v, buf);
+    if (n > 0)
+        return evbuffer_add(out, buf, (size_t)n);
+    if (n < 0)
+        return -1;
+    if (!v->u.str.ptr)
+        return v->u.str.len ? -1 : evbuffer_add(out, "\"\"", 2);
+    return rg_json_append_string(out, v->u.str.ptr, v->u.str.len);
 }
 
 int rg_rows_begin(struct evbuffer *out)
@@ -213,25 +302,95 @@ int rg_rows_begin(struct evbuffer *out)
     return evbuffer_add(out, "{\"rows\":[", 9) == 0 ? 0 : -1;
 }
 
+/*
+ * A row is written into a stack buffer and handed to the evbuffer in one
+ * piece: an evbuffer_add per token (a brace, a name, a colon, a value) took
+ * the buffer's lock and bookkeeping a dozen times a row. A string too long
+ * for the buffer goes straight to the evbuffer.
+ */
+typedef struct row_buf {
+    struct evbuffer *out;
+    size_t n;
+    int rc;
+    char b[2048];
+} row_buf;
+
+static void rb_flush(row_buf *rb)
+{
+    if (rb->n) {
+        rb->rc |= evbuffer_add(rb->out, rb->b, rb->n);
+        rb->n = 0;
+    }
+}
+
+static void rb_put(row_buf *rb, const char *s, size_t len)
+{
+    if (rb->n + len > sizeof rb->b) {
+        rb_flush(rb);
+        if (len > sizeof rb->b) {
+            rb->rc |= evbuffer_add(rb->out, s, len);
+            return;
+        }
+    }
+    memcpy(rb->b + rb->n, s, len);
+    rb->n += len;
+}
+
+static void rb_string(row_buf *rb, const char *s, size_t len)
+{
+    if (!s && len) {
+        rb->rc = -1;
+        return;
+    }
+    if (len > (sizeof rb->b - 2) / 6) {
+        rb_flush(rb);
+        rb->rc |= rg_json_append_string(rb->out, s ? s : "", len);
+        return;
+    }
+    if (rb->n + 6 * len + 2 > sizeof rb->b)
+        rb_flush(rb);
+    size_t pos = 0;
+    char *dst = rb->b + rb->n;
+    size_t w = 0;
+    dst[w++] = '"';
+    if (len)
+        w += escape_run((const unsigned char *)s, len, &pos, len, dst + w);
+    dst[w++] = '"';
+    rb->n += w;
+}
+
 int rg_rows_append(struct evbuffer *out, int first, const rg_query_plan *plan,
                    const unsigned char *visible, const rg_value *values)
 {
-    int rc = evbuffer_add(out, first ? "{" : ",{", first ? 1 : 2);
+    row_buf rb;
+    rb.out = out;
+    rb.n = 0;
+    rb.rc = 0;
+    rb_put(&rb, first ? "{" : ",{", first ? 1 : 2);
     bool first_field = true;
-    for (size_t i = 0; i < plan->ncolumns && rc == 0; i++) {
+    for (size_t i = 0; i < plan->ncolumns && rb.rc == 0; i++) {
         if (!visible[i])
             continue;
         const rg_field_desc *f = rg_field_at(plan->collection->fields, plan->columns[i]);
         if (!first_field)
-            rc |= evbuffer_add(out, ",", 1);
+            rb_put(&rb, ",", 1);
         first_field = false;
-        rc |= rg_json_append_string(out, f->name, strlen(f->name));
-        rc |= evbuffer_add(out, ":", 1);
+        rb_string(&rb, f->name, strlen(f->name));
+        rb_put(&rb, ":", 1);
         /* A NULL keeps the field's type; only the payload is absent. */
-        rc |= rg_json_append_value(out, rg_value_at(values, i));
+        const rg_value *v = rg_value_at(values, i);
+        char text[VALUE_TEXT_MAX];
+        int n = value_text(v, text);
+        if (n > 0)
+            rb_put(&rb, text, (size_t)n);
+        else if (n == 0)
+            rb_string(&rb, v->u.str.ptr, v->u.str.len);
+        else
+            rb.rc = -1;
     }
-    rc |= evbuffer_add(out, "}", 1);
-    return rc == 0 ? 0 : -1;
+    rb_put(&rb, "}", 1);
+    rb_flush(&rb);
+    return rb.rc == 0 ? 0 : -1;
 }
 
 int rg_rows_end(struct evbuffer *out, const char *next_cursor)

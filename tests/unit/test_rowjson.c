@@ -8,6 +8,7 @@
 #include <event2/buffer.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -200,6 +201,132 @@ static void test_number_round_trip(void **state)
     }
 }
 
+/* The reference: the shortest of %.15g..%.17g that reads back. */
+static void printf_shortest(double d, char *buf, size_t size)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            return;
+    }
+}
+
+/* Numbers are written without printf where they can be: the text must be
+   the very text printf's shortest form gives, for prices, for decimals of
+   every length and for arbitrary bit patterns of every magnitude. */
+static void test_number_text_equals_printf(void **state)
+{
+    (void)state;
+    unsigned long long x = 88172645463325252ULL; /* xorshift64 */
+    char want[64];
+    for (int i = 0; i < 300000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double d;
+        switch (i % 4) {
+        case 0: /* a price: cents */
+            d = (double)(x % 10000000) / 100.0;
+            break;
+        case 1: { /* a decimal of 0..9 places, either sign */
+            static const double p10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+            d = (double)(long long)(x % 2000000000000ULL) / p10[(x >> 50) % 10];
+            if (x >> 63)
+                d = -d;
+            break;
+        }
+        case 2: /* any finite double */
+            memcpy(&d, &x, sizeof d);
+            if (!isfinite(d))
+                continue;
+            break;
+        default: /* around the fast path's bounds */
+            d = ldexp((double)(x % 1000003) / 1000003.0 + 0.5, (int)((x >> 40) % 80) - 30);
+            break;
+        }
+        printf_shortest(d, want, sizeof want);
+        rg_value v = {.type = RG_TYPE_NUMBER, .u.n = d};
+        char *got = value_json(&v);
+        if (strcmp(got, want) != 0)
+            fail_msg("%.17g: wrote %s, printf's shortest is %s", d, got, want);
+        free(got);
+    }
+    check_value((rg_value){.type = RG_TYPE_NUMBER, .u.n = 0.0001}, "0.0001");
+    check_value((rg_value){.type = RG_TYPE_NUMBER, .u.n = 0.00001}, "1e-05");
+    check_value((rg_value){.type = RG_TYPE_NUMBER, .u.n = -0.05}, "-0.05");
+    check_value((rg_value){.type = RG_TYPE_NUMBER, .u.n = 999999999999999.0}, "999999999999999");
+    check_value((rg_value){.type = RG_TYPE_NUMBER, .u.n = 1e15}, "1e+15");
+    check_value((rg_value){.type = RG_TYPE_NUMBER, .u.n = 1234.5678}, "1234.5678");
+}
+
+/* rg_rows_append: the visible columns, in order, every type, strings longer
+   than its row buffer, and many rows in one document. */
+static void test_rows_append(void **state)
+{
+    (void)state;
+    rg_field_desc fields[4] = {
+        {.struct_size = sizeof(rg_field_desc), .name = "id", .type = RG_TYPE_INTEGER},
+        {.struct_size = sizeof(rg_field_desc), .name = "na\"me", .type = RG_TYPE_STRING},
+        {.struct_size = sizeof(rg_field_desc), .name = "price", .type = RG_TYPE_NUMBER},
+        {.struct_size = sizeof(rg_field_desc), .name = "secret", .type = RG_TYPE_STRING},
+    };
+    rg_collection_desc coll = {.struct_size = sizeof coll, .name = "c", .fields = fields,
+                               .nfields = 4};
+    size_t columns[4] = {0, 1, 2, 3};
+    rg_query_plan plan = {.struct_size = sizeof plan, .collection = &coll, .columns = columns,
+                          .ncolumns = 4};
+    const unsigned char visible[4] = {1, 1, 1, 0};
+    size_t big = 100000;
+    char *longs = malloc(big);
+    assert_non_null(longs);
+    for (size_t i = 0; i < big; i++)
+        longs[i] = i % 97 == 0 ? '"' : (char)('a' + i % 26);
+    struct evbuffer *b = evbuffer_new();
+    assert_non_null(b);
+    assert_int_equal(rg_rows_begin(b), 0);
+    const size_t nrows = 300;
+    for (size_t r = 0; r < nrows; r++) {
+        rg_value vals[4] = {
+            {.struct_size = sizeof(rg_value), .type = RG_TYPE_INTEGER, .u.i = (int64_t)r},
+            {.struct_size = sizeof(rg_value), .type = RG_TYPE_STRING,
+             .u.str = {longs, r % 3 == 0 ? big : r % 3 == 1 ? 5 : 0}},
+            {.struct_size = sizeof(rg_value), .type = RG_TYPE_NUMBER, .u.n = (double)r / 4.0,
+             .is_null = r % 5 == 0},
+            {.struct_size = sizeof(rg_value), .type = RG_TYPE_STRING, .u.str = {"hidden", 6}},
+        };
+        assert_int_equal(rg_rows_append(b, r == 0, &plan, visible, vals), 0);
+    }
+    assert_int_equal(rg_rows_end(b, "cur\"sor"), 0);
+    char *doc = take(b);
+    assert_null(strstr(doc, "hidden"));
+    assert_null(strstr(doc, "secret"));
+    json_error_t je;
+    json_t *j = json_loads(doc, 0, &je);
+    if (!j)
+        fail_msg("not JSON: %s", je.text);
+    json_t *rows = json_object_get(j, "rows");
+    assert_int_equal(json_array_size(rows), nrows);
+    for (size_t r = 0; r < nrows; r++) {
+        json_t *row = json_array_get(rows, r);
+        assert_int_equal(json_object_size(row), 3);
+        assert_int_equal(json_integer_value(json_object_get(row, "id")), (json_int_t)r);
+        json_t *name = json_object_get(row, "na\"me");
+        size_t want = r % 3 == 0 ? big : r % 3 == 1 ? 5 : 0;
+        assert_int_equal(json_string_length(name), want);
+        assert_memory_equal(json_string_value(name), longs, want);
+        json_t *price = json_object_get(row, "price");
+        if (r % 5 == 0)
+            assert_true(json_is_null(price));
+        else
+            assert_true(json_number_value(price) == (double)r / 4.0);
+    }
+    assert_string_equal(json_string_value(json_object_get(j, "next_cursor")), "cur\"sor");
+    json_decref(j);
+    free(doc);
+    evbuffer_free(b);
+    free(longs);
+}
+
 /* A whole row as the query route writes it parses back with jansson. */
 static void test_row_document(void **state)
 {
@@ -245,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_escaping_table),    cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_long_strings),      cmocka_unit_test(test_values),
         cmocka_unit_test(test_number_round_trip), cmocka_unit_test(test_row_document),
+        cmocka_unit_test(test_number_text_equals_printf), cmocka_unit_test(test_rows_append),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
