@@ -70,7 +70,7 @@ done
 # Enough requests for the run at a generous rate; a shortfall shows as
 # non-2xx answers (replayed nonces) and is reported.
 count=$((secs * 40000))
-printf '%-16s %10s %9s %9s %9s %9s %s\n' scenario "req/s" p50 p90 p99 max "non-200 answers"
+printf '%-16s %10s %9s %9s %9s %9s %s\n' scenario "req/s" p50 p90 p99 max "errors"
 for scenario in collections query_cached query_uncached; do
   python3 bench/prepare.py "http://127.0.0.1:$port" "$key" "$scenario" "$count" "$work/$scenario.req"
   out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency -s bench/replay.lua \
@@ -78,7 +78,8 @@ for scenario in collections query_cached query_uncached; do
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   pct() { awk -v p="$1" '$1 == p {print $2}' <<<"$out"; }
   max=$(awk '/^    Latency/ {print $4}' <<<"$out")
-  errs=$(awk '/^statuses:/ {for (i = 2; i <= NF; i++) if ($i !~ /^200=/) printf "%s ", $i}' <<<"$out")
+  errs=$(awk '/^  Non-2xx or 3xx responses:/ {printf "%s non-2xx ", $NF}
+             /^  Socket errors:/ {sub(/^ +/, ""); printf "%s ", $0}' <<<"$out")
   printf '%-16s %10s %9s %9s %9s %9s %s\n' "$scenario" "$rps" "$(pct 50%)" "$(pct 90%)" \
     "$(pct 99%)" "$max" "${errs:-none}"
   rm -f "$work/$scenario.req"

@@ -109,6 +109,7 @@ static void unlink_conn(rg_conns *cs, conn *c)
     if (*pp) {
         *pp = c->next;
         cs->count--;
+        rg_balance_closed(cs->loop);
     }
 }
 
@@ -257,6 +258,7 @@ static void track(rg_conns *cs, conn *c, struct evhttp_connection *evcon)
     c->next = cs->buckets[b];
     cs->buckets[b] = c;
     cs->count++;
+    rg_balance_opened(cs->loop);
     grow(cs);
     evhttp_connection_set_closecb(evcon, on_close, c);
     /* Without its deadline a connection still works; only slowloris
@@ -365,6 +367,7 @@ struct bufferevent *rg_conn_bevcb(struct event_base *base, void *arg)
     bufferevent_incref(bev);
     cs->fresh[cs->nfresh++] = bev;
     event_active(cs->adopt_ev, 0, 0);
+    rg_balance_accepted(loop, cs->nfresh);
     return bev;
 }
 
@@ -472,4 +475,9 @@ void rg_conns_render_metrics(rg_server *srv, struct evbuffer *out)
                         "readgate_connections_refused_total %lu\n",
                         atomic_load(&srv->nconns),
                         (unsigned long)atomic_load(&srv->conns_refused));
+    evbuffer_add_printf(out, "# HELP readgate_loop_connections Open client connections of each "
+                             "event loop.\n# TYPE readgate_loop_connections gauge\n");
+    for (int i = 0; i < srv->nloops; i++)
+        evbuffer_add_printf(out, "readgate_loop_connections{loop=\"%d\"} %d\n", i,
+                            atomic_load(&srv->loops[i].open_conns));
 }

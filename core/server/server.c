@@ -1,6 +1,7 @@
 /*
- * Process shape: N event-loop threads share one listening socket (each has
- * its own event_base and evhttp, so no lock sits on the request path); the
+ * Process shape: N event-loop threads, each with its own event_base and
+ * evhttp (no lock sits on the request path), taking turns to accept on one
+ * listening socket so that each gets its share of connections; the
  * main thread runs the admin listener and handles signals. SIGHUP builds a
  * new runtime and hands it to each loop; a bad new config keeps the old one.
  */
@@ -81,7 +82,8 @@ static void on_swap(evutil_socket_t fd, short what, void *arg)
 static void *loop_main(void *arg)
 {
     rg_loop *loop = arg;
-    event_base_dispatch(loop->base);
+    /* A loop whose listener waits for its turn may have no event at all. */
+    event_base_loop(loop->base, EVLOOP_NO_EXIT_ON_EMPTY);
     return NULL;
 }
 
@@ -119,13 +121,20 @@ static int setup_loop(rg_server *srv, rg_loop *loop, int index, const rg_config 
                                                EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH);
     evhttp_set_default_content_type(loop->http, "application/json; charset=utf-8");
     evhttp_set_gencb(loop->http, rg_routes_handle, loop);
-    /* Several loops accept on the same socket; the kernel hands each
-       connection to one of them. The fd is closed once, by the server. */
-    loop->listener = evconnlistener_new(loop->base, NULL, NULL, LEV_OPT_REUSEABLE, -1,
+    /* Every loop's evhttp listens on the same socket; with several loops
+       only one listener is enabled at a time (http/accept_balance.c). The
+       fd is closed once, by the server. */
+    loop->listener = evconnlistener_new(loop->base, NULL, NULL,
+                                        LEV_OPT_REUSEABLE | LEV_OPT_THREADSAFE, -1,
                                         srv->listen_fd);
     if (!loop->listener)
         return -1;
-    if (!evhttp_bind_listener(loop->http, loop->listener))
+    if (!evhttp_bind_listener(loop->http, loop->listener)) {
+        evconnlistener_free(loop->listener);
+        loop->listener = NULL;
+        return -1;
+    }
+    if (rg_balance_init(loop, index) != 0)
         return -1;
     pthread_mutex_lock(&srv->rt_lock);
     loop->rt = srv->current;
@@ -335,6 +344,7 @@ out:
                 evhttp_free(l->http); /* frees the bound listener too */
             else if (l->listener)
                 evconnlistener_free(l->listener);
+            rg_balance_free(l);
             /* After evhttp_free: closing connections withdrew their waiting checks. */
             rg_rl_redis_free(l->redis);
             rg_conns_free(l->conns);

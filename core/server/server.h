@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "http/accept_balance.h"
 #include "http/conn.h"
 #include "crypto/nonce_cache.h"
 #include "server/metrics.h"
@@ -35,6 +36,11 @@ typedef struct rg_loop {
     rg_conns *conns;    /* open connections of this loop's listener */
     rg_rl_redis *redis; /* this loop's Redis connection (idle with rate_limit: memory) */
     struct rg_curl_loop *curl; /* AI provider calls on this loop (made at first use) */
+    /* Connection balance across loops (http/accept_balance.c): */
+    int index;                /* in srv->loops */
+    int accepting;            /* this loop's listener is enabled (loop thread only) */
+    struct event *balance_ev; /* "look again whose turn it is" (NULL with one loop) */
+    atomic_int open_conns;    /* open public connections of this loop */
 } rg_loop;
 
 typedef struct rg_server {
@@ -57,6 +63,7 @@ typedef struct rg_server {
     atomic_ulong conns_refused;
     atomic_int conns_full_warned;
     atomic_int stopping;
+    atomic_int accepting;  /* index of the loop whose listener accepts */
     int listen_fd;
     struct rg_oauth_refresher *oauth; /* background token refresh (main loop + its thread) */
     struct rg_events *events;         /* widget analytics: counted here, written by its thread */

@@ -29,7 +29,7 @@ import harness  # noqa: E402
 MODULES = ["test_rgclient", "test_config", "test_token", "test_ai", "test_mcp", "test_events", "test_browser", "test_signing", "test_collections",
            "test_cors", "test_query", "test_hostile", "test_abuse", "test_keys", "test_docs",
            "test_ratelimit", "test_ratelimit_redis", "test_oauth", "test_oauth_store", "test_cache",
-           "test_faults"]
+           "test_faults", "test_loops"]
 FAULT_ORDER = ["SlowBackendTest", "WrongMajorAdapterTest", "ArrayRuleTest", "RefusedOptionsTest",
                "PostgresDownTest"]
 
