@@ -79,7 +79,7 @@ EOF
         echo "pg.sh: a server is already running in $data" >&2
     else
         as_owner "$PGBIN/pg_ctl" -D "$data" -l "$log" -w -t 30 \
-            -o "-c listen_addresses=127.0.0.1 -p $port -k $sock -c fsync=off -c max_connections=100" \
+            -o "-c listen_addresses=127.0.0.1 -p $port -k $sock -c fsync=off -c max_connections=100 -c shared_preload_libraries=pg_stat_statements" \
             start >/dev/null || { tail -n 20 "$log" >&2 || true; die "could not start PostgreSQL"; }
     fi
 

@@ -62,7 +62,7 @@ typedef struct pg_job {
     char name[24];            /* prepared statement */
     struct cached_stmt *slot; /* where a new statement is cached once prepared */
     char *new_sql;
-    bool session, sent_set, prepare_ok, exec_failed, committed, got;
+    bool session, sent_set, prepare_ok, exec_failed, server_failed, committed, got;
     unsigned long timeout, had_timeout;
     unsigned char steps[2 + PENDING_DEALLOC_MAX + 5];
     size_t nsteps, next;
@@ -729,6 +729,7 @@ static void take_result(pg_conn *c, pg_job *j, enum step_kind k, PGresult *res)
         return; /* skipped after an earlier failure, which says why */
     ExecStatusType want = k == S_EXEC ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
     if (got != want) {
+        j->server_failed = true;
         if (j->st == RG_OK)
             j->st = result_error(c, res, step_what[k], &j->err);
         if (k == S_EXEC)
@@ -769,7 +770,10 @@ static rg_status pg_query_resume(void *conn, int *wait, rg_error *err)
                                 PQerrorMessage(c->pg));
                 return job_end(c, j, RG_ERR_UNAVAILABLE, err);
             }
-            j->committed = j->st == RG_OK;
+            /* The server ran every statement (the rows may still have been
+               cut short here, by the sink or a value that did not convert:
+               the statements before the sync, a SET among them, stand). */
+            j->committed = !j->server_failed;
             *wait = 0;
             return job_end(c, j, RG_OK, err);
         }

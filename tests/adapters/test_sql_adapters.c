@@ -806,6 +806,60 @@ static void test_pg_read_only_shapes(void **state)
     assert_nothing_written();
 }
 
+/* How many times the server ran a statement like `pattern` since the last
+   reset (pg_stat_statements, which tests/pg.sh loads). */
+static long statement_calls(PGconn *admin, const char *pattern)
+{
+    const char *p[1] = {pattern};
+    PGresult *r = PQexecParams(admin, "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+                                      "WHERE query LIKE $1", 1, NULL, p, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    long n = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+}
+
+/*
+ * In the session shape the statement_timeout is set only when a query's
+ * budget differs from the session's: not again for every query with the
+ * same budget, including after queries whose rows the gateway cut short
+ * (the sink stops at the limit), and again after a budget change.
+ */
+static void test_pg_timeout_set_once(void **state)
+{
+    backend *b = *state;
+    PGconn *admin = PQconnectdb(getenv("RG_TEST_PG_DSN"));
+    assert_int_equal(PQstatus(admin), CONNECTION_OK);
+    PGresult *r = PQexec(admin, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    rg_option opts[] = {OPT("dsn", getenv("RG_TEST_PG_DSN")),
+                        OPT("application_name", "readgate-set-once")};
+    rg_source_info src = {.struct_size = sizeof src, .options = opts, .noptions = 2,
+                          .connect_timeout_ms = 2000};
+    backend tmp = *b;
+    rg_error err = {0};
+    assert_int_equal(b->ad->connect(&src, &tmp.conn, &err), RG_OK);
+    r = PQexec(admin, "SELECT pg_stat_statements_reset()");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    rg_sort_key sort[] = {SORT(F_ID, 0)};
+    collected c = {0};
+    for (int i = 0; i < 5; i++) {
+        c.stop_after = 2;
+        assert_int_equal(run(&tmp, &b->coll, NULL, 0, NULL, sort, 1, NULL, 5, 4000, &c, &err),
+                         RG_ERR_ABORTED);
+        assert_int_equal(c.nrows, 2);
+        collected_reset(&c);
+    }
+    assert_int_equal(statement_calls(admin, "SET statement_timeout%"), 1);
+    assert_int_equal(run(&tmp, &b->coll, NULL, 0, NULL, sort, 1, NULL, 5, 3000, &c, &err), RG_OK);
+    collected_reset(&c);
+    assert_int_equal(statement_calls(admin, "SET statement_timeout%"), 2);
+    b->ad->disconnect(tmp.conn);
+    PQfinish(admin);
+}
+
 /*
  * plan_cache_mode: by default a statement runs with its generic plan from
  * its first execution (no planning per query); auto leaves the choice to
@@ -887,6 +941,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_pg_write_refused),
             cmocka_unit_test(test_pg_read_only_shapes),
             cmocka_unit_test(test_pg_plan_cache_mode),
+            cmocka_unit_test(test_pg_timeout_set_once),
         };
         failed += cmocka_run_group_tests_name("postgres adapter", pg_tests, pg_setup, pg_teardown);
     } else {
