@@ -267,8 +267,8 @@ static void maybe_grow(shard *s)
     free(old);
 }
 
-rg_cache_body *rg_result_cache_get(rg_result_cache *c, const void *key, size_t len, uint64_t hash,
-                                   uint64_t now_ms)
+static rg_cache_body *lookup(rg_result_cache *c, const void *key, size_t len, uint64_t hash,
+                             uint64_t now_ms, int count_miss)
 {
     shard *s = shard_of(c, hash);
     rg_cache_body *b = NULL;
@@ -286,9 +286,21 @@ rg_cache_body *rg_result_cache_get(rg_result_cache *c, const void *key, size_t l
         }
     }
     pthread_mutex_unlock(&s->lock);
-    if (c->stats)
+    if (c->stats && (b || count_miss))
         count(b ? &c->stats->hits : &c->stats->misses);
     return b;
+}
+
+rg_cache_body *rg_result_cache_get(rg_result_cache *c, const void *key, size_t len, uint64_t hash,
+                                   uint64_t now_ms)
+{
+    return lookup(c, key, len, hash, now_ms, 1);
+}
+
+rg_cache_body *rg_result_cache_peek(rg_result_cache *c, const void *key, size_t len,
+                                    uint64_t hash, uint64_t now_ms)
+{
+    return lookup(c, key, len, hash, now_ms, 0);
 }
 
 int rg_result_cache_put(rg_result_cache *c, const void *key, size_t len, uint64_t hash,

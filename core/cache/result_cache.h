@@ -66,6 +66,10 @@ uint64_t rg_result_cache_hash(const rg_result_cache *c, const void *key, size_t 
  */
 rg_cache_body *rg_result_cache_get(rg_result_cache *c, const void *key, size_t len, uint64_t hash,
                                    uint64_t now_ms);
+/* The same, for a look that the caller follows with a full one when it
+   finds nothing: a miss is not counted. */
+rg_cache_body *rg_result_cache_peek(rg_result_cache *c, const void *key, size_t len,
+                                    uint64_t hash, uint64_t now_ms);
 
 /*
  * Store body (retained) for key until now_ms + ttl_ms, replacing an older

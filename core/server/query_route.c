@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cache/body_memo.h"
 #include "http/http_reply.h"
 #include "query/plan.h"
 #include "query/rowjson.h"
@@ -607,6 +608,33 @@ static void refuse_now(rg_loop *loop, struct evhttp_request *req, const char *or
         answer->free_arg(answer->arg);
 }
 
+/* A cached answer found through the body memo: sent at once, with no caller
+   (nothing waits, nothing can time out). Frees the answer's arg. */
+static void answer_remembered(rg_loop *loop, struct evhttp_request *req, const char *origin,
+                              const rg_query_answer *answer, rg_cache_body *found)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int status = 200;
+    rg_reply_cors(req, origin);
+    struct evbuffer *b = evbuffer_new();
+    if (b && rg_cache_body_add_to(found, b) == 0) {
+        answer->rows(answer->arg, req, b);
+    } else {
+        rg_api_error internal;
+        rg_api_err_default(&internal, RG_E_INTERNAL);
+        answer->error(answer->arg, req, &internal, NULL);
+        status = internal.http_status;
+    }
+    if (b)
+        evbuffer_free(b);
+    rg_cache_body_release(found);
+    rg_metrics_count(&loop->srv->metrics, answer->route, status);
+    rg_metrics_query_time(&loop->srv->metrics, micros_since(&t0));
+    if (answer->free_arg)
+        answer->free_arg(answer->arg);
+}
+
 void rg_query_start(rg_loop *loop, rg_runtime *rt, struct evhttp_request *req,
                     const rg_site_rt *srt, const char *origin, const char *body, size_t len)
 {
@@ -617,6 +645,24 @@ void rg_query_start_with(rg_loop *loop, rg_runtime *rt, struct evhttp_request *r
                          const rg_site_rt *srt, const char *origin, const char *body, size_t len,
                          const rg_query_answer *answer)
 {
+    size_t si = (size_t)(srt - rt->sites);
+    /* A body this loop has planned before: its cached answer without
+       parsing it again; otherwise (or when the answer has expired) the
+       whole way below, which finds the same key. */
+    uint64_t body_hash = 0;
+    if (rt->cache && body && len) {
+        body_hash = rg_flights_hash(rt->flights, body, len);
+        size_t klen = 0;
+        uint64_t khash = 0;
+        const unsigned char *k = rg_body_memo_find(loop->memo, rt->generation, si, body, len,
+                                                   body_hash, &klen, &khash);
+        rg_cache_body *found =
+            k ? rg_result_cache_peek(rt->cache, k, klen, khash, rg_result_cache_now_ms()) : NULL;
+        if (found) {
+            answer_remembered(loop, req, origin, answer, found);
+            return;
+        }
+    }
     rg_request_plan plan;
     rg_api_error aerr;
     if (rg_plan_build(srt->site, &rt->cfg->limits, rt->kr, body, len, &plan, &aerr) != 0) {
@@ -625,7 +671,6 @@ void rg_query_start_with(rg_loop *loop, rg_runtime *rt, struct evhttp_request *r
     }
     rg_api_error internal;
     rg_api_err_default(&internal, RG_E_INTERNAL);
-    size_t si = (size_t)(srt - rt->sites);
     const rg_collection *coll = plan.collection;
     uint32_t timeout_ms = plan.plan.timeout_ms;
     query_caller *c = caller_new(loop, rt, req, origin, answer);
@@ -644,6 +689,10 @@ void rg_query_start_with(rg_loop *loop, rg_runtime *rt, struct evhttp_request *r
         return;
     }
     uint64_t hash = key ? rg_flights_hash(rt->flights, key, key_len) : 0;
+    /* Remembered only when the plan is the body's alone: a cursor decrypts
+       with the keys and expires. */
+    if (key && rt->cache && body_hash && !plan.plan.after)
+        rg_body_memo_put(loop->memo, rt->generation, si, body, len, body_hash, key, key_len, hash);
     cache_look look = {rt->cache, key, key_len, hash, NULL};
     query_exec *x = exec_new(rt, si, &plan, key, key_len, hash);
     if (!x) {

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "oauth/oauth_multi.h"
+#include "cache/body_memo.h"
 #include "server/events.h"
 #include "workers/plugin_registry.h"
 #include "oauth/oauth_registry.h"
@@ -106,6 +107,7 @@ static int setup_loop(rg_server *srv, rg_loop *loop, int index, const rg_config 
     if (!loop->http || !loop->swap_ev)
         return -1;
     loop->conns = rg_conns_new(loop);
+    loop->memo = rg_body_memo_new(); /* without it, every body is planned */
     loop->redis = rg_rl_redis_new(loop->base, index, &srv->rl_stats);
     if (!loop->conns || !loop->redis)
         return -1;
@@ -348,6 +350,7 @@ out:
             /* After evhttp_free: closing connections withdrew their waiting checks. */
             rg_rl_redis_free(l->redis);
             rg_conns_free(l->conns);
+            rg_body_memo_free(l->memo);
             if (l->swap_ev)
                 event_free(l->swap_ev);
             rg_runtime_release(l->rt, 0);

@@ -34,6 +34,7 @@ typedef struct rg_loop {
     rg_runtime *rt; /* this loop's reference to the current runtime */
     atomic_int inflight;
     rg_conns *conns;    /* open connections of this loop's listener */
+    struct rg_body_memo *memo; /* /query bodies already planned (cache/body_memo.h) */
     rg_rl_redis *redis; /* this loop's Redis connection (idle with rate_limit: memory) */
     struct rg_curl_loop *curl; /* AI provider calls on this loop (made at first use) */
     /* Connection balance across loops (http/accept_balance.c): */

@@ -430,6 +430,31 @@ class CacheTest(unittest.TestCase):
                 f.write(harness.to_yaml(self.site_a) + "\n")
             self.reload()
 
+    def test_repeated_body_answered_and_counted_once_each(self):
+        # The same bytes again and again (the body memo's case), the same
+        # query written differently, and an invalid body that looks alike:
+        # each answered as the first was, each a hit or a refusal, no miss
+        # counted twice, the backend read once.
+        raw = b'{"collection":"items","filters":[{"field":"id","op":"lte","value":7}],"limit":3}'
+        first = self.ok(raw)
+        n = self.b.calls(SITE_A, "lite")
+        hits = metric(self.srv, "readgate_cache_hits_total")
+        misses = metric(self.srv, "readgate_cache_misses_total")
+        for _ in range(5):
+            r = self.ok(raw)
+            self.assertEqual(r.body, first.body)
+        spaced = self.ok(raw.replace(b",", b", "))
+        self.assertEqual(spaced.body, first.body)
+        self.assertEqual(self.b.calls(SITE_A, "lite"), n)
+        self.assertEqual(metric(self.srv, "readgate_cache_hits_total"), hits + 6)
+        self.assertEqual(metric(self.srv, "readgate_cache_misses_total"), misses)
+        bad = self.q(raw.replace(b'"limit":3', b'"limit":-3'))
+        self.assertEqual(bad.status, 400, bad)
+        # Another site sending the very same bytes gets its own rows.
+        other = self.c.query(self.sb, raw)
+        self.assertEqual(other.status, 200, other)
+        self.assertNotEqual(other.body, first.body)
+
     def test_metrics(self):
         self.ok({"collection": "items", "limit": 1})
         self.ok({"collection": "items", "limit": 1})
