@@ -11,6 +11,7 @@
 #include "config/origin.h"
 #include "crypto/signature.h"
 #include "server/ai_mint.h"
+#include "server/session_memo.h"
 #include "http/http_reply.h"
 #include "util/log.h"
 
@@ -141,7 +142,7 @@ int rg_auth_verify_signed(rg_server *srv, const rg_runtime *rt, const rg_site *s
                    window, (long long)now);
         return -1;
     }
-    switch (rg_session_verify(rt->kr, v[0], site->site_id, (uint64_t)now, out)) {
+    switch (rg_session_verify_memo(rt, v[0], site->site_id, (uint64_t)now, out)) {
     case RG_SESSION_OK:
         break;
     case RG_SESSION_EXPIRED:
