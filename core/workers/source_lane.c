@@ -34,10 +34,22 @@
 
 typedef struct rg_lane rg_lane;
 
+/*
+ * A connection's socket stays registered for reading from one query to the
+ * next (adding and removing it for every query was two epoll_ctl calls a
+ * query): `rev` is persistent, `wev` is added only when the adapter waits
+ * to write, and `timer` bounds each wait. Readable while idle means the
+ * server closed the connection (or sent what nobody asked for): it is
+ * dropped.
+ */
 typedef struct slot {
     rg_lane *lane;
     void *conn;
-    struct event *ev;
+    struct event *rev;   /* EV_READ | EV_PERSIST on fd */
+    struct event *wev;   /* EV_WRITE, one-shot */
+    struct event *timer; /* the current wait's bound */
+    int fd;              /* what rev and wev watch, or -1 */
+    int reading;         /* rev is added */
     rg_job *job; /* the query on it, or NULL when idle */
     rg_row_sink sink;
     uint32_t budget_ms; /* the query's: every wait for the socket may take it */
@@ -84,16 +96,37 @@ static void fail_waiting(rg_lane *l, rg_status st, const rg_error *why)
     l->wait_tail = NULL;
 }
 
+static void slot_free_events(slot *s)
+{
+    if (s->rev)
+        event_free(s->rev);
+    if (s->wev)
+        event_free(s->wev);
+    if (s->timer)
+        event_free(s->timer);
+    s->rev = s->wev = s->timer = NULL;
+}
+
 static void slot_drop(rg_lane *l, slot *s)
 {
+    /* Off epoll before the adapter closes the socket. */
+    slot_free_events(s);
     if (s->conn)
         l->pool->adapter->disconnect(s->conn);
-    event_free(s->ev);
     free(s);
     l->nconns--;
 }
 
 static void ask_for_connection(rg_lane *l);
+
+static void idle_unlink(rg_lane *l, slot *s)
+{
+    for (slot **pp = &l->idle; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            return;
+        }
+}
 
 /* The next waiting query, if any, on an idle connection. */
 static void next_job(rg_lane *l)
@@ -125,7 +158,8 @@ static void finish(rg_lane *l, slot *s, rg_status st, rg_error *err)
 {
     rg_job *job = s->job;
     s->job = NULL;
-    event_del(s->ev);
+    event_del(s->timer);
+    event_del(s->wev);
     if (st == RG_ERR_UNAVAILABLE || st == RG_ERR_AUTH || st == RG_ERR_INTERNAL) {
         /* The connection is suspect: drop it, open another when needed. */
         rg_warn("source %s: %s; reconnecting on next use", rg_source_pool_name(l->pool),
@@ -153,38 +187,73 @@ static void finish(rg_lane *l, slot *s, rg_status st, rg_error *err)
 }
 
 static void on_ready(evutil_socket_t fd, short what, void *arg);
+static void on_wait_over(evutil_socket_t fd, short what, void *arg);
 
-/* Wait for the socket as the adapter asked, bounded by the query's budget. */
+/* Watch the adapter's socket as asked (a socket that changed is watched
+   anew), bounded by the query's budget. */
 static int wait_for(rg_lane *l, slot *s, int wait)
 {
-    short what = (short)(((wait & RG_WAIT_READ) ? EV_READ : 0) |
-                         ((wait & RG_WAIT_WRITE) ? EV_WRITE : 0));
     int fd = l->pool->adapter->socket(s->conn);
-    if (fd < 0 || event_assign(s->ev, l->base, fd, what, on_ready, s) != 0)
+    if (fd < 0)
+        return -1;
+    if (fd != s->fd) {
+        event_del(s->rev);
+        event_del(s->wev);
+        s->reading = 0;
+        if (event_assign(s->rev, l->base, fd, EV_READ | EV_PERSIST, on_ready, s) != 0 ||
+            event_assign(s->wev, l->base, fd, EV_WRITE, on_ready, s) != 0)
+            return -1;
+        s->fd = fd;
+    }
+    int want_read = (wait & RG_WAIT_READ) != 0;
+    if (want_read != s->reading) {
+        /* Not watched for reading while the adapter waits to write only:
+           level-triggered, it would fire again and again. */
+        if ((want_read ? event_add(s->rev, NULL) : event_del(s->rev)) != 0)
+            return -1;
+        s->reading = want_read;
+    }
+    if ((wait & RG_WAIT_WRITE) && event_add(s->wev, NULL) != 0)
         return -1;
     uint64_t ms = (uint64_t)s->budget_ms + RG_LANE_GRACE_MS;
     struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
-    return event_add(s->ev, &tv);
+    return evtimer_add(s->timer, &tv);
+}
+
+/* Neither an answer nor the backend's own timeout: give up on the
+   connection (closing it makes the backend cancel the query). */
+static void on_wait_over(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    slot *s = arg;
+    rg_lane *l = s->lane;
+    rg_error err = {.struct_size = sizeof(rg_error)};
+    snprintf(err.message, sizeof err.message, "no answer from the data source in time");
+    rg_job *job = s->job;
+    s->job = NULL;
+    slot_drop(l, s);
+    if (job) {
+        rg_status st = job->end(job, RG_ERR_TIMEOUT, &err);
+        err.status = st;
+        job->complete(job, st, &err);
+    }
+    if (l->wait_head && l->nconns < l->max_conns)
+        ask_for_connection(l);
 }
 
 static void on_ready(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
+    (void)what;
     slot *s = arg;
     rg_lane *l = s->lane;
     rg_error err = {.struct_size = sizeof(rg_error)};
-    if (what & EV_TIMEOUT) {
-        /* Neither an answer nor the backend's own timeout: give up on the
-           connection (closing it makes the backend cancel the query). */
-        snprintf(err.message, sizeof err.message, "no answer from the data source in time");
-        rg_job *job = s->job;
-        s->job = NULL;
+    if (!s->job) {
+        /* Idle and readable: the server closed it, or said something
+           unasked. Either way it is not trusted with another query. */
+        idle_unlink(l, s);
         slot_drop(l, s);
-        rg_status st = job->end(job, RG_ERR_TIMEOUT, &err);
-        err.status = st;
-        job->complete(job, st, &err);
-        if (l->wait_head && l->nconns < l->max_conns)
-            ask_for_connection(l);
         return;
     }
     int wait = 0;
@@ -276,9 +345,18 @@ static void on_inbox(evutil_socket_t fd, short what, void *arg)
         opener *o = list;
         list = o->next;
         slot *s = o->status == RG_OK ? calloc(1, sizeof *s) : NULL;
-        if (s)
-            s->ev = event_new(l->base, -1, 0, on_ready, s);
-        if (s && s->ev) {
+        if (s) {
+            s->fd = -1;
+            s->rev = event_new(l->base, -1, 0, on_ready, s);
+            s->wev = event_new(l->base, -1, 0, on_ready, s);
+            s->timer = evtimer_new(l->base, on_wait_over, s);
+            if (!s->rev || !s->wev || !s->timer) {
+                slot_free_events(s);
+                free(s);
+                s = NULL;
+            }
+        }
+        if (s) {
             s->lane = l;
             s->conn = o->conn;
             s->next = l->idle;
