@@ -12,6 +12,7 @@
 #include "crypto/signature.h"
 #include "server/ai_mint.h"
 #include "server/session_memo.h"
+#include "http/headers.h"
 #include "http/http_reply.h"
 #include "util/log.h"
 
@@ -106,8 +107,8 @@ int rg_auth_verify_signed(rg_server *srv, const rg_runtime *rt, const rg_site *s
     static const char *const names[] = {"X-Readgate-Session", "X-Readgate-Timestamp",
                                         "X-Readgate-Nonce", "X-Readgate-Signature"};
     const char *v[4];
+    rg_find_headers(h, names, 4, v);
     for (int i = 0; i < 4; i++) {
-        v[i] = evhttp_find_header(h, names[i]);
         if (!v[i]) {
             rg_api_err(err, RG_E_MISSING_SIGNATURE, NULL,
                        "header %s is required on signed requests (X-Readgate-Session, "
