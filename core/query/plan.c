@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "crypto/cursor.h"
+#include "query/json_scratch.h"
 #include "query/plan_internal.h"
 
 /* ---- names for messages ------------------------------------------------------ */
@@ -663,8 +664,10 @@ int rg_plan_build(const rg_site *site, const rg_limits *limits, const rg_keyring
     b.site = site;
     b.x.limits = limits;
     b.x.err = err;
+    rg_json_scratch_begin();
     int rc = build(&b, kr, body ? body : "", body ? len : 0, out);
     json_decref(b.root);
+    rg_json_scratch_end(); /* the tree is gone; the plan holds copies */
     if (rc != 0) {
         rg_arena_free(b.x.arena);
         memset(out, 0, sizeof *out);

@@ -22,6 +22,7 @@
 
 #include "oauth/oauth_multi.h"
 #include "cache/body_memo.h"
+#include "query/json_scratch.h"
 #include "server/events.h"
 #include "workers/plugin_registry.h"
 #include "oauth/oauth_registry.h"
@@ -201,6 +202,8 @@ int rg_server_run(const char *config_path)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* Before any thread parses a request body. */
+    rg_json_scratch_install();
     rg_server *srv = calloc(1, sizeof *srv);
     if (!srv)
         return 1;
