@@ -20,7 +20,9 @@
 # idle keep-alive connections. Every system shares the same 2 cores with its
 # load generator: only ratios from the same run mean anything.
 #
-# RG_BENCH_WORKERS=N sets the PostgreSQL source's worker threads (default 8).
+# readgate runs with its defaults for connections: `workers` unset, i.e. two
+# per core (on 2 cores, 4 PostgreSQL connections, shared out among the
+# loops). RG_BENCH_WORKERS=N sets it for every source instead.
 # RG_BENCH_PERF=1 (or =uncached) also records readgate with `perf record -g`
 # during the uncached one-loop run, RG_BENCH_PERF=cached during the cached
 # run, and prints the top of `perf report` (self time).
@@ -106,7 +108,7 @@ start_gateway() { # loop threads
 listen: "127.0.0.1:$port"
 admin_listen: "127.0.0.1:$((port + 1))"
 loop_threads: $1
-workers: ${RG_BENCH_WORKERS:-8}
+${RG_BENCH_WORKERS:+workers: $RG_BENCH_WORKERS}
 sites_dir: sites
 adapters_dir: $root/build-bench/adapters
 keys: {file: keys}
@@ -126,8 +128,8 @@ site_id: bench0001
 allowed_origins: []
 api_keys: ["sha256:$hash"]
 sources:
-  db: {adapter: postgres, options: {dsn: "$dsn"}, workers: ${RG_BENCH_WORKERS:-8}}
-  my: {adapter: mysql, workers: ${RG_BENCH_WORKERS:-8},
+  db: {adapter: postgres, options: {dsn: "$dsn"}${RG_BENCH_WORKERS:+, workers: $RG_BENCH_WORKERS}}
+  my: {adapter: mysql${RG_BENCH_WORKERS:+, workers: $RG_BENCH_WORKERS},
        options: {host: 127.0.0.1, port: $myport, user: rg_reader, password: "$my_pw", database: bench}}
 collections:
   items: {source: db, target: public.items, key: id, cache_ttl_s: 0, fields: $fields}
@@ -251,8 +253,10 @@ PY
   stop_gateway
 done
 
-mkdir -p "$work/www" "$work/nginx"
+mkdir -p "$work/www/v1/bench0001" "$work/nginx"
 cp "$work/answer.json" "$work/www/answer.json"
+# The same bytes at readgate's query path, for the second nginx row.
+cp "$work/answer.json" "$work/www/v1/bench0001/query"
 cat > "$work/nginx/nginx.conf" <<NGINX
 worker_processes 1;
 pid $work/nginx/nginx.pid;
@@ -260,13 +264,21 @@ error_log $work/nginx/error.log;
 events { worker_connections 4096; }
 http {
   access_log off;
-  server { listen 127.0.0.1:$nport; root $work/www; location / { default_type application/json; } }
+  # A POST for a static file is 405; error_page answers it with the file (as
+  # a GET), so nginx can be sent readgate's own signed requests.
+  server { listen 127.0.0.1:$nport; root $work/www;
+           location / { default_type application/json; error_page 405 =200 \$uri; } }
 }
 NGINX
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -g 'daemon off;' &
 npid=$!
 sleep 0.5
 run_wrk "nginx, static answer ($(stat -c %s "$work/answer.json") bytes)" "http://127.0.0.1:$nport/answer.json"
+nginx_plain=${results[${#results[@]}-1]}
+# nginx driven exactly like readgate: the cached run's signed POSTs, through
+# the same wrk script (wrk spends more per request in Lua than on a URL).
+run_wrk "nginx, same answer, readgate's requests" "http://127.0.0.1:$nport" "$work/c.req"
+nginx_same=${results[${#results[@]}-1]}
 
 printf '%-38s %10s %10s %10s %8s %s\n' system req/s p50 p99 "ratio" "errors"
 for r in "${results[@]}"; do
@@ -282,7 +294,17 @@ echo "readgate RSS before any load: $((fresh_idle / 1024)) MiB idle, $((fresh_bu
 echo "readgate RSS after the load: $((idle / 1024)) MiB idle, $((busy / 1024)) MiB with 1,000 idle" \
      "connections ($(( (busy - idle) * 1024 / 1000 )) bytes per connection); the replay cache" \
      "holds every signed request of the timestamp window (600 s here), 32 bytes each"
-echo "($(nproc) cores shared by every system and its load generator; ${secs}s each, $conns connections)"
+cached_rps=
+for r in "${results[@]}"; do
+  IFS='|' read -r name rps _ <<<"$r"
+  if [ "$name" = "readgate cached" ]; then cached_rps=$rps; fi
+done
+echo "readgate cached vs nginx: $(awk -v a="$cached_rps" -v b="$(cut -d'|' -f2 <<<"$nginx_same")" \
+      'BEGIN { if (b > 0) printf "%.2f", a / b }') (both driven by the same signed requests)," \
+     "$(awk -v a="$cached_rps" -v b="$(cut -d'|' -f2 <<<"$nginx_plain")" \
+      'BEGIN { if (b > 0) printf "%.2f", a / b }') (nginx driven by a plain GET)"
+echo "($(nproc) cores shared by every system and its load generator; ${secs}s each, $conns connections;" \
+     "readgate's PostgreSQL connections: ${RG_BENCH_WORKERS:-two per core, its default})"
 if [ -f "$work/perf.data" ]; then
   echo "top costs in readgate (perf, self time, $([ "$perf_mode" = cached ] && echo cached, 2 loops || echo uncached, 1 loop)):"
   perf report -i "$work/perf.data" --stdio --no-children --sort dso,symbol 2>/dev/null |
