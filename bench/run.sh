@@ -69,7 +69,7 @@ done
 
 # Enough requests for the run at a generous rate; a shortfall shows as
 # non-2xx answers (replayed nonces) and is reported.
-count=$((secs * 40000))
+count=$((secs * 100000))
 printf '%-16s %10s %9s %9s %9s %9s %s\n' scenario "req/s" p50 p90 p99 max "errors"
 for scenario in collections query_cached query_uncached; do
   python3 bench/prepare.py "http://127.0.0.1:$port" "$key" "$scenario" "$count" "$work/$scenario.req"
