@@ -13,21 +13,10 @@
 #include <openssl/hmac.h>
 
 #include "crypto/cursor.h"
-
-#define K1 "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-#define K2 "k2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
+#include "keyring_fixture.h"
 
 static const uint8_t DIGEST[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 static const char UNI[] = "Gr\xc3\xbc\xc3\x9f" "e \xe6\x9d\xb1\xe4\xba\xac \xf0\x9f\x91\x9f";
-
-static rg_keyring *ring(const char *text)
-{
-    char err[256];
-    rg_keyring *kr = rg_keyring_parse(text, err, sizeof err);
-    if (!kr)
-        fail_msg("%s", err);
-    return kr;
-}
 
 static rg_value vint(int64_t i)
 {

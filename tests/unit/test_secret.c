@@ -11,20 +11,9 @@
 #include <cmocka.h>
 
 #include "crypto/secret.h"
-
-#define K1 "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-#define K2 "k2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
+#include "keyring_fixture.h"
 
 static const char DSN[] = "postgres://reader:s3cr3t-p@ss@db.internal:5432/shop";
-
-static rg_keyring *ring(const char *text)
-{
-    char err[256];
-    rg_keyring *kr = rg_keyring_parse(text, err, sizeof err);
-    if (!kr)
-        fail_msg("%s", err);
-    return kr;
-}
 
 static char *encrypt_dsn(rg_keyring *kr)
 {

@@ -13,19 +13,9 @@
 #include <openssl/hmac.h>
 
 #include "crypto/session.h"
+#include "keyring_fixture.h"
 
-#define K1 "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-#define K2 "k2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
 #define NOW 1763801400u
-
-static rg_keyring *ring(const char *text)
-{
-    char err[256];
-    rg_keyring *kr = rg_keyring_parse(text, err, sizeof err);
-    if (!kr)
-        fail_msg("%s", err);
-    return kr;
-}
 
 /* base64url without padding -> bytes, via EVP_DecodeBlock. */
 static size_t unb64url(const char *s, uint8_t *out)

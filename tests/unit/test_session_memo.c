@@ -10,19 +10,9 @@
 #include <cmocka.h>
 
 #include "server/session_memo.h"
+#include "keyring_fixture.h"
 
-#define K1 "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-#define K2 "k2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
 #define NOW 1763801400u
-
-static rg_keyring *ring(const char *text)
-{
-    char err[256];
-    rg_keyring *kr = rg_keyring_parse(text, err, sizeof err);
-    if (!kr)
-        fail_msg("%s", err);
-    return kr;
-}
 
 static void test_memo_answers_like_verify(void **state)
 {

@@ -25,9 +25,7 @@
 #include "oauth/oauth_refresh.h"
 #include "oauth/oauth_rekey.h"
 #include "state/state_store.h"
-
-#define K1 "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-#define K2 "k2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
+#include "keyring_fixture.h"
 
 #define SITE_A "sitealpha01"
 #define SITE_B "sitebravo01"
@@ -97,15 +95,6 @@ static int tmp_teardown(void **state)
     }
     closedir(d);
     return rmdir(tmpdir) == 0 ? rc : -1;
-}
-
-static rg_keyring *ring(const char *text)
-{
-    char err[256];
-    rg_keyring *kr = rg_keyring_parse(text, err, sizeof err);
-    if (!kr)
-        fail_msg("%s", err);
-    return kr;
 }
 
 static rg_state_store *open_store(void)
