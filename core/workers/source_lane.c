@@ -213,7 +213,8 @@ static int wait_for(rg_lane *l, slot *s, int wait)
             return -1;
         s->reading = want_read;
     }
-    if ((wait & RG_WAIT_WRITE) && event_add(s->wev, NULL) != 0)
+    /* A write wait of before that did not fire is not this wait. */
+    if ((wait & RG_WAIT_WRITE) ? event_add(s->wev, NULL) != 0 : event_del(s->wev) != 0)
         return -1;
     uint64_t ms = (uint64_t)s->budget_ms + RG_LANE_GRACE_MS;
     struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
