@@ -22,7 +22,7 @@ static const struct {
     {"prefix", RG_OP_PREFIX}, {"contains", RG_OP_CONTAINS},
 };
 
-static int parse_op(const char *s, rg_op *out)
+int rg_conf_parse_op(const char *s, rg_op *out)
 {
     for (size_t i = 0; i < sizeof op_names / sizeof op_names[0]; i++) {
         if (!strcmp(op_names[i].name, s)) {
@@ -118,7 +118,7 @@ static int load_filters(rg_conf_case *c, const rg_conf_collection *coll, json_t 
         const char *op = json_string_value(json_object_get(f, "op"));
         if (field < 0)
             return -1;
-        if (!op || parse_op(op, &out->op) != 0) {
+        if (!op || rg_conf_parse_op(op, &out->op) != 0) {
             snprintf(err, errsz, "filter %zu: unknown operator '%s'", i, op ? op : "");
             return -1;
         }

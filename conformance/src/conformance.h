@@ -162,6 +162,10 @@ typedef struct rg_conf_env {
     size_t ncases;
 } rg_conf_env;
 
+/* An operator's name in a case file ("eq", "between", ...) into *out; 0, or
+   -1 for an unknown name. */
+int rg_conf_parse_op(const char *s, rg_op *out);
+
 /* A plan file's "sort" into out[0..*n) (out has room for one more key than
    the file gives): the collection key ascending is appended unless the file
    ends with it. 0, or -1 with the reason in err. */

@@ -22,15 +22,6 @@ static const struct {
     {"stalled", RG_CONF_ERR_STALLED},   {"auth", RG_CONF_ERR_AUTH},
 };
 
-static const struct {
-    const char *name;
-    rg_op op;
-} op_names[] = {
-    {"eq", RG_OP_EQ}, {"ne", RG_OP_NE}, {"lt", RG_OP_LT}, {"lte", RG_OP_LTE},
-    {"gt", RG_OP_GT}, {"gte", RG_OP_GTE}, {"in", RG_OP_IN}, {"between", RG_OP_BETWEEN},
-    {"prefix", RG_OP_PREFIX}, {"contains", RG_OP_CONTAINS},
-};
-
 /* The statuses an error case may expect: never RG_OK or RG_ERR_ABORTED. */
 static int parse_status(const char *s, rg_status *out)
 {
@@ -184,16 +175,12 @@ static int load_filters(rg_conf_error_case *c, json_t *filters, char *err, size_
         if (field < 0)
             return -1;
         const char *op = json_string_value(json_object_get(f, "op"));
-        size_t k = 0;
-        while (op && k < sizeof op_names / sizeof op_names[0] && strcmp(op_names[k].name, op))
-            k++;
-        if (!op || k == sizeof op_names / sizeof op_names[0]) {
+        if (!op || rg_conf_parse_op(op, &out->op) != 0) {
             snprintf(err, errsz, "filter %zu: unknown operator '%s'", i, op ? op : "");
             return -1;
         }
         out->struct_size = sizeof *out;
         out->field = (size_t)field;
-        out->op = op_names[k].op;
         /* The point of a plan case: "type" makes the values differ from the field. */
         rg_type t = c->coll.fields[field].type;
         json_t *type = json_object_get(f, "type");
