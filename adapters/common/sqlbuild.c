@@ -1,5 +1,6 @@
 #include "sqlbuild.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -716,4 +717,16 @@ size_t rg_sql_datetime_canon(const char *s, size_t len, char *out, size_t outsz)
     if (n < 0 || (size_t)n >= outsz)
         return 0;
     return (size_t)n;
+}
+
+int rg_sql_number_from_text(const char *s, rg_type type, rg_value *v)
+{
+    char *end;
+    errno = 0;
+    if (type == RG_TYPE_INTEGER) {
+        v->u.i = strtoll(s, &end, 10);
+        return end == s || errno || (*end && *end != '.') ? -1 : 0;
+    }
+    v->u.n = strtod(s, &end);
+    return end == s || *end ? -1 : 0;
 }

@@ -128,6 +128,15 @@ char *rg_sql_like_pattern(const char *s, size_t len, int anywhere);
  */
 size_t rg_sql_datetime_canon(const char *s, size_t len, char *out, size_t outsz);
 
+/*
+ * A number the backend sent as text (NUL-terminated), for a field of type
+ * RG_TYPE_INTEGER or RG_TYPE_NUMBER, into v->u: all of it must be the
+ * number, except that an integer field takes the integral part of a
+ * decimal ("12.00" from a numeric/DECIMAL column). 0, or -1 when it does not
+ * convert. Every SQL adapter reads text results this one way.
+ */
+int rg_sql_number_from_text(const char *s, rg_type type, rg_value *v);
+
 /* Format unix seconds as "YYYY-MM-DDTHH:MM:SSZ" into out (size >= 32). */
 size_t rg_sql_datetime_from_unix(long long secs, char *out, size_t outsz);
 

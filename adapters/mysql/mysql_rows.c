@@ -83,21 +83,10 @@ static int read_column(out_col *oc, rg_type type, rg_value *v)
     const char *s = oc->buf;
     size_t len = oc->len;
     oc->buf[len] = '\0';
-    char *end;
     switch (type) {
     case RG_TYPE_INTEGER:
-        errno = 0;
-        v->u.i = strtoll(s, &end, 10);
-        /* DECIMAL columns print "12.00": the integral part is the value */
-        if (end == s || errno || (*end && *end != '.'))
-            return -1;
-        return 0;
     case RG_TYPE_NUMBER:
-        errno = 0;
-        v->u.n = strtod(s, &end);
-        if (end == s || *end)
-            return -1;
-        return 0;
+        return rg_sql_number_from_text(s, type, v);
     case RG_TYPE_BOOLEAN:
         /* BOOLEAN is TINYINT(1): "1"/"0"; BIT(1) arrives as one raw byte. */
         if ((len == 1 && (s[0] == '1' || s[0] == 1)) || !strcmp(s, "t") || !strcmp(s, "true"))

@@ -372,21 +372,10 @@ static int read_column(const PGresult *res, int row, int col, rg_type type, rg_v
     }
     const char *s = PQgetvalue(res, row, col);
     size_t len = (size_t)PQgetlength(res, row, col);
-    char *end;
     switch (type) {
     case RG_TYPE_INTEGER:
-        errno = 0;
-        v->u.i = strtoll(s, &end, 10);
-        /* numeric columns print "12.00": the integral part is the value */
-        if (end == s || errno || (*end && *end != '.'))
-            return -1;
-        return 0;
     case RG_TYPE_NUMBER:
-        errno = 0;
-        v->u.n = strtod(s, &end);
-        if (end == s || *end)
-            return -1;
-        return 0;
+        return rg_sql_number_from_text(s, type, v);
     case RG_TYPE_BOOLEAN:
         if (!strcmp(s, "t") || !strcmp(s, "true") || !strcmp(s, "1"))
             v->u.b = 1;

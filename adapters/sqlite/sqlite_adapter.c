@@ -234,24 +234,15 @@ static int bind_value(sqlite3_stmt *stmt, int idx, const rg_value *v)
 /*
  * A column with no integer or real value in it (SQLite keeps whatever was
  * stored, whatever the declared type): text counts when all of it is the
- * number, as the postgres and mysql adapters read their text results. The
- * integral part of "12.00" is the integer. -1 when it does not convert.
+ * number, as the postgres and mysql adapters read their text results
+ * (rg_sql_number_from_text). -1 when it does not convert.
  */
 static int number_from_text(sqlite3_stmt *stmt, int i, rg_type type, rg_value *v)
 {
     if (sqlite3_column_type(stmt, i) != SQLITE_TEXT)
         return -1; /* a BLOB */
     const char *t = (const char *)sqlite3_column_text(stmt, i);
-    char *end;
-    if (!t)
-        return -1;
-    errno = 0;
-    if (type == RG_TYPE_INTEGER) {
-        v->u.i = strtoll(t, &end, 10);
-        return end == t || errno || (*end && *end != '.') ? -1 : 0;
-    }
-    v->u.n = strtod(t, &end);
-    return end == t || *end ? -1 : 0;
+    return t ? rg_sql_number_from_text(t, type, v) : -1;
 }
 
 /* Column `i` of the current row as a value of the field's declared type.
