@@ -234,12 +234,24 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
         close_conn(c);
         return st;
     }
-    /* Session defaults: read-only even outside our explicit transactions,
-       UTC and ISO dates so text results parse the same everywhere, and
-       shortest-exact float output. */
-    PGresult *res = PQexec(c->pg, "SET default_transaction_read_only = on; "
-                                  "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; "
-                                  "SET extra_float_digits = 3");
+    /* plan_cache_mode exists from PostgreSQL 12 on; an older server plans as
+       it always has, unless a mode was asked for by name. */
+    bool plan_mode = PQserverVersion(c->pg) >= 120000;
+    if (!plan_mode && o.plan_cache_mode_set && strcmp(o.plan_cache_mode, "auto") != 0) {
+        close_conn(c);
+        return rg_adapter_fail(err, RG_ERR_CONFIG,
+                               "option 'plan_cache_mode' needs PostgreSQL 12 or later");
+    }
+    /* Session defaults, in one round trip: read-only even outside our
+       explicit transactions, UTC and ISO dates so text results parse the
+       same everywhere, shortest-exact float output, and the plan cache mode
+       (one of plan_cache_modes[], never text from the options). */
+    char setup[256];
+    snprintf(setup, sizeof setup,
+             "SET default_transaction_read_only = on; SET TIME ZONE 'UTC'; "
+             "SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 3%s%s",
+             plan_mode ? "; SET plan_cache_mode = " : "", plan_mode ? o.plan_cache_mode : "");
+    PGresult *res = PQexec(c->pg, setup);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         st = PQstatus(c->pg) == CONNECTION_BAD ? RG_ERR_UNAVAILABLE : RG_ERR_UPSTREAM;
         rg_adapter_fail(err, st, "cannot set up the PostgreSQL session: %s", PQerrorMessage(c->pg));
@@ -248,27 +260,6 @@ static rg_status connect_(const rg_source_info *src, void **out, rg_error *err)
         return st;
     }
     PQclear(res);
-    /* plan_cache_mode exists from PostgreSQL 12 on; an older server plans as
-       it always has, unless a mode was asked for by name. The value is one
-       of plan_cache_modes[], never text from the options. */
-    if (PQserverVersion(c->pg) >= 120000) {
-        char set[64];
-        snprintf(set, sizeof set, "SET plan_cache_mode = %s", o.plan_cache_mode);
-        res = PQexec(c->pg, set);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            st = PQstatus(c->pg) == CONNECTION_BAD ? RG_ERR_UNAVAILABLE : RG_ERR_UPSTREAM;
-            rg_adapter_fail(err, st, "cannot set up the PostgreSQL session: %s",
-                            PQerrorMessage(c->pg));
-            PQclear(res);
-            close_conn(c);
-            return st;
-        }
-        PQclear(res);
-    } else if (o.plan_cache_mode_set && strcmp(o.plan_cache_mode, "auto") != 0) {
-        close_conn(c);
-        return rg_adapter_fail(err, RG_ERR_CONFIG,
-                               "option 'plan_cache_mode' needs PostgreSQL 12 or later");
-    }
     *out = c;
     return RG_OK;
 }

@@ -6,13 +6,18 @@
 
 #include "server/server.h"
 
+static int index_of(const rg_loop *loop)
+{
+    return (int)(loop - loop->srv->loops);
+}
+
 /* On the loop's own thread: accept if and only if it is this loop's turn. */
 static void apply(rg_loop *loop)
 {
     rg_server *srv = loop->srv;
     if (!loop->listener || srv->nloops < 2)
         return;
-    int on = atomic_load(&srv->accepting) == loop->index && !atomic_load(&srv->stopping);
+    int on = atomic_load(&srv->accepting) == index_of(loop) && !atomic_load(&srv->stopping);
     if (on == loop->accepting)
         return;
     if ((on ? evconnlistener_enable(loop->listener) : evconnlistener_disable(loop->listener)) == 0)
@@ -26,9 +31,8 @@ static void on_balance(evutil_socket_t fd, short what, void *arg)
     apply(arg);
 }
 
-int rg_balance_init(rg_loop *loop, int index)
+int rg_balance_init(rg_loop *loop)
 {
-    loop->index = index;
     loop->accepting = 1; /* a new listener is enabled */
     if (loop->srv->nloops < 2)
         return 0;
@@ -68,17 +72,17 @@ void rg_balance_opened(rg_loop *loop)
 void rg_balance_accepted(rg_loop *loop, size_t pending)
 {
     rg_server *srv = loop->srv;
-    if (srv->nloops < 2 || atomic_load(&srv->accepting) != loop->index)
+    if (srv->nloops < 2 || atomic_load(&srv->accepting) != index_of(loop))
         return;
-    int mine = load_of(loop) + (int)pending, best = loop->index, best_load = mine;
+    int mine = load_of(loop) + (int)pending, best = index_of(loop), best_load = mine;
     for (int i = 0; i < srv->nloops; i++) {
         int l = load_of(&srv->loops[i]);
-        if (i != loop->index && l < best_load) {
+        if (i != index_of(loop) && l < best_load) {
             best = i;
             best_load = l;
         }
     }
-    if (best != loop->index) {
+    if (best != index_of(loop)) {
         hand_turn(srv, best);
         apply(loop);
     }
@@ -91,10 +95,10 @@ void rg_balance_closed(rg_loop *loop)
     if (srv->nloops < 2)
         return;
     int cur = atomic_load(&srv->accepting);
-    if (cur == loop->index || cur < 0 || cur >= srv->nloops)
+    if (cur == index_of(loop) || cur < 0 || cur >= srv->nloops)
         return;
     /* Take the turn only when clearly lighter, so that closing connections
        on two loops do not toss it back and forth. */
     if (load_of(loop) + 1 < load_of(&srv->loops[cur]))
-        hand_turn(srv, loop->index);
+        hand_turn(srv, index_of(loop));
 }

@@ -17,7 +17,7 @@ struct rg_server;
 
 /* Sets up the loop's part (its listener must exist); loop 0 starts as the
    one accepting. 0, or -1 when out of memory. */
-int rg_balance_init(struct rg_loop *loop, int index);
+int rg_balance_init(struct rg_loop *loop);
 void rg_balance_free(struct rg_loop *loop);
 
 /* This loop just accepted a connection; `pending` of its accepted ones are

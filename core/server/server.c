@@ -137,7 +137,7 @@ static int setup_loop(rg_server *srv, rg_loop *loop, int index, const rg_config 
         loop->listener = NULL;
         return -1;
     }
-    if (rg_balance_init(loop, index) != 0)
+    if (rg_balance_init(loop) != 0)
         return -1;
     pthread_mutex_lock(&srv->rt_lock);
     loop->rt = srv->current;

@@ -38,7 +38,6 @@ typedef struct rg_loop {
     rg_rl_redis *redis; /* this loop's Redis connection (idle with rate_limit: memory) */
     struct rg_curl_loop *curl; /* AI provider calls on this loop (made at first use) */
     /* Connection balance across loops (http/accept_balance.c): */
-    int index;                /* in srv->loops */
     int accepting;            /* this loop's listener is enabled (loop thread only) */
     struct event *balance_ev; /* "look again whose turn it is" (NULL with one loop) */
     atomic_int open_conns;    /* open public connections of this loop */
