@@ -608,16 +608,16 @@ static void refuse_now(rg_loop *loop, struct evhttp_request *req, const char *or
         answer->free_arg(answer->arg);
 }
 
-/* A cached answer found through the body memo: sent at once, with no caller
-   (nothing waits, nothing can time out). Frees the answer's arg. */
-static void answer_remembered(rg_loop *loop, struct evhttp_request *req, const char *origin,
-                              const rg_query_answer *answer, rg_cache_body *found)
+/* An answer taken from the cache (NULL: 500), sent at once with no caller
+   (nothing waits, nothing can time out); `t0` is when the query started.
+   Frees the answer's arg. */
+static void answer_cached(rg_loop *loop, struct evhttp_request *req, const char *origin,
+                          const rg_query_answer *answer, rg_cache_body *found,
+                          const struct timespec *t0)
 {
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     int status = 200;
     rg_reply_cors(req, origin);
-    struct evbuffer *b = evbuffer_new();
+    struct evbuffer *b = found ? evbuffer_new() : NULL;
     if (b && rg_cache_body_add_to(found, b) == 0) {
         answer->rows(answer->arg, req, b);
     } else {
@@ -630,7 +630,7 @@ static void answer_remembered(rg_loop *loop, struct evhttp_request *req, const c
         evbuffer_free(b);
     rg_cache_body_release(found);
     rg_metrics_count(&loop->srv->metrics, answer->route, status);
-    rg_metrics_query_time(&loop->srv->metrics, micros_since(&t0));
+    rg_metrics_query_time(&loop->srv->metrics, micros_since(t0));
     if (answer->free_arg)
         answer->free_arg(answer->arg);
 }
@@ -659,7 +659,9 @@ void rg_query_start_with(rg_loop *loop, rg_runtime *rt, struct evhttp_request *r
         rg_cache_body *found =
             k ? rg_result_cache_peek(rt->cache, k, klen, khash, rg_result_cache_now_ms()) : NULL;
         if (found) {
-            answer_remembered(loop, req, origin, answer, found);
+            struct timespec t0;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            answer_cached(loop, req, origin, answer, found, &t0);
             return;
         }
     }
@@ -727,15 +729,12 @@ void rg_query_start_with(rg_loop *loop, rg_runtime *rt, struct evhttp_request *r
         case RG_FLIGHT_FOUND:
         case RG_FLIGHT_ERROR: {
             exec_release(x);
-            int status = 200;
-            rg_reply_cors(req, origin);
-            if (!look.found || reply_body(c, look.found) != 0)
-                status = send_error(c, &internal, NULL);
-            rg_cache_body_release(look.found);
-            rg_metrics_count(&loop->srv->metrics, answer->route, status);
-            rg_metrics_query_time(&loop->srv->metrics, micros_since(&c->started));
+            /* Answered here, not through the caller: it only goes. */
+            struct timespec t0 = c->started;
+            c->answer.free_arg = NULL;
             c->req = NULL;
             caller_free(c);
+            answer_cached(loop, req, origin, answer, look.found, &t0);
             return;
         }
         }
